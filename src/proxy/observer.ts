@@ -1,0 +1,57 @@
+/**
+ * What the forwarding path tells whoever watches it. The proxy calls these after it has forwarded
+ * the bytes, inside try/catch: an observer can never delay, change or break forwarding.
+ */
+
+export type Direction = 'client' | 'broker';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface OpenInfo {
+  /** Short id, unique in the process (e.g. "c1"). */
+  conn: string;
+  client: Endpoint;
+  /** The proxy's own local endpoint that accepted the client. */
+  local: Endpoint;
+  /** `host:port` (or URL) of the broker this connection is forwarded to. */
+  upstream: string;
+  /** Set once the upstream socket is connected. */
+  upstreamLocal?: Endpoint;
+  /** Transport details, e.g. TLS; filled by the transport layer. */
+  transport: string;
+  tls?: Record<string, unknown>;
+  startedAt: number;
+}
+
+export interface CloseInfo {
+  /** Who closed (or failed) first. */
+  closedBy: Direction | 'proxy';
+  /** Socket error that ended the connection, if any (`code` and message). */
+  error?: { side: Direction; code?: string; message: string };
+  durationMs: number;
+  bytes: { fromClient: number; fromBroker: number };
+}
+
+export interface UpstreamErrorInfo {
+  upstream: string;
+  code?: string;
+  message: string;
+}
+
+export interface ConnectionObserver {
+  /** A chunk already forwarded (or being forwarded) to the other side. Never mutate it. */
+  data(from: Direction, chunk: Buffer): void;
+  /** The upstream connection is established. */
+  upstreamConnected?(info: OpenInfo): void;
+  /** The broker could not be reached; the client connection is being closed. */
+  upstreamError(info: UpstreamErrorInfo): void;
+  /** Both sockets are closed; called exactly once. */
+  close(info: CloseInfo): void;
+}
+
+export interface ProxyObserver {
+  open(info: OpenInfo): ConnectionObserver;
+}
