@@ -50,7 +50,22 @@ export const PROTOCOL_LEVELS: Readonly<Record<number, ProtocolVersion>> = { 3: '
  * values (3.1.1 Table 2.2, 5.0 Table 2-2); anything else is malformed [MQTT-2.2.2-1] [MQTT-2.2.2-2].
  */
 export const REQUIRED_FLAGS: readonly (number | undefined)[] = [
-  undefined, 0, 0, undefined, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0,
+  undefined,
+  0,
+  0,
+  undefined,
+  0,
+  0,
+  2,
+  0,
+  2,
+  0,
+  2,
+  0,
+  0,
+  0,
+  0,
+  0,
 ];
 
 /** Largest Remaining Length the four-byte Variable Byte Integer can carry (268,435,455). */

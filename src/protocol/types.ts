@@ -28,7 +28,11 @@ export interface Frame {
 
 /** Unrecoverable framing problem: the direction is no longer decoded; its bytes still flow. */
 export interface FramingError {
-  kind: 'malformed' | 'not-mqtt';
+  /**
+   * `malformed`: the stream cannot be framed any more; `not-mqtt`: it never was MQTT;
+   * `truncated`: the stream ended inside a packet.
+   */
+  kind: 'malformed' | 'not-mqtt' | 'truncated';
   code: string;
   offset: number;
   detail: string;
@@ -52,7 +56,7 @@ export interface Payload {
   data: Buffer;
 }
 
-interface PacketBase {
+export interface PacketHeader {
   protocol: ProtocolVersion;
   flags: number;
   /** Bytes on the wire: fixed header + Remaining Length. */
@@ -72,7 +76,7 @@ export interface Will {
   properties?: Properties;
 }
 
-export interface ConnectPacket extends PacketBase {
+export interface ConnectPacket extends PacketHeader {
   type: 'CONNECT';
   protocolName: string;
   protocolLevel: number;
@@ -86,7 +90,7 @@ export interface ConnectPacket extends PacketBase {
   properties?: Properties;
 }
 
-export interface ConnackPacket extends PacketBase {
+export interface ConnackPacket extends PacketHeader {
   type: 'CONNACK';
   sessionPresent: boolean;
   /** Return code (3.x) or reason code (5.0). */
@@ -94,7 +98,7 @@ export interface ConnackPacket extends PacketBase {
   properties?: Properties;
 }
 
-export interface PublishPacket extends PacketBase {
+export interface PublishPacket extends PacketHeader {
   type: 'PUBLISH';
   dup: boolean;
   qos: number;
@@ -105,7 +109,7 @@ export interface PublishPacket extends PacketBase {
   payload: Payload;
 }
 
-export interface AckPacket extends PacketBase {
+export interface AckPacket extends PacketHeader {
   type: 'PUBACK' | 'PUBREC' | 'PUBREL' | 'PUBCOMP';
   packetId: number;
   /** 0x00 in 3.x and for the MQTT 5 short form. */
@@ -121,28 +125,28 @@ export interface Subscription {
   retainHandling?: number;
 }
 
-export interface SubscribePacket extends PacketBase {
+export interface SubscribePacket extends PacketHeader {
   type: 'SUBSCRIBE';
   packetId: number;
   properties?: Properties;
   subscriptions: Subscription[];
 }
 
-export interface SubackPacket extends PacketBase {
+export interface SubackPacket extends PacketHeader {
   type: 'SUBACK';
   packetId: number;
   properties?: Properties;
   codes: number[];
 }
 
-export interface UnsubscribePacket extends PacketBase {
+export interface UnsubscribePacket extends PacketHeader {
   type: 'UNSUBSCRIBE';
   packetId: number;
   properties?: Properties;
   filters: string[];
 }
 
-export interface UnsubackPacket extends PacketBase {
+export interface UnsubackPacket extends PacketHeader {
   type: 'UNSUBACK';
   packetId: number;
   properties?: Properties;
@@ -150,17 +154,17 @@ export interface UnsubackPacket extends PacketBase {
   codes: number[];
 }
 
-export interface PingPacket extends PacketBase {
+export interface PingPacket extends PacketHeader {
   type: 'PINGREQ' | 'PINGRESP';
 }
 
-export interface DisconnectPacket extends PacketBase {
+export interface DisconnectPacket extends PacketHeader {
   type: 'DISCONNECT';
   code: number;
   properties?: Properties;
 }
 
-export interface AuthPacket extends PacketBase {
+export interface AuthPacket extends PacketHeader {
   type: 'AUTH';
   code: number;
   properties?: Properties;

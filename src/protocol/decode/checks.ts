@@ -1,0 +1,47 @@
+import { reasonCode } from '../catalogue/lookup.js';
+import type { PacketTypeName } from '../constants.js';
+import type { Reader } from '../reader.js';
+
+/** A code not in `packet`'s own table is reported, never dropped: users must see what was sent. */
+export function checkReasonCode(r: Reader, packet: PacketTypeName, code: number): void {
+  if (reasonCode(r.version, packet, code) !== undefined) return;
+  const hex = `0x${code.toString(16).padStart(2, '0')}`;
+  const what = r.version === '5.0' ? 'reason code' : 'return code';
+  r.report('MQTT_UNKNOWN_REASON_CODE', `${hex} is not a ${packet} ${what} in MQTT ${r.version}`);
+}
+
+export function checkPacketId(r: Reader, packet: PacketTypeName, id: number): void {
+  if (id === 0 && !r.stopped) r.report('MQTT_PACKET_ID_ZERO', `${packet} has Packet Identifier 0`);
+}
+
+/** Bytes left over after a packet whose layout is fully known. */
+export function checkTrailing(r: Reader, packet: PacketTypeName): void {
+  if (r.stopped || !r.complete || r.pos >= r.end) return;
+  const n = r.end - r.pos;
+  r.report(
+    'MQTT_TRAILING_BYTES',
+    `${n} unexpected byte${n === 1 ? '' : 's'} at the end of ${packet} (offset ${r.base + r.pos})`,
+  );
+  r.pos = r.end;
+}
+
+/** Topic Filter syntax (§4.7.1): `#` only last and alone in its level, `+` alone in its level. */
+export function checkTopicFilter(r: Reader, filter: string): void {
+  if (filter.length === 0) {
+    r.report('MQTT_EMPTY_TOPIC', 'a Topic Filter is empty');
+    return;
+  }
+  if (filter.indexOf('#') === -1 && filter.indexOf('+') === -1) return;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.length > 1 && (level.includes('#') || level.includes('+'))) {
+      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": a wildcard must occupy a whole level`);
+      return;
+    }
+    if (level === '#' && i !== levels.length - 1) {
+      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must be the last level`);
+      return;
+    }
+  }
+}

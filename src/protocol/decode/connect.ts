@@ -1,0 +1,114 @@
+import { PROTOCOL_LEVELS, type ProtocolVersion } from '../constants.js';
+import type { Reader } from '../reader.js';
+import type { ConnackPacket, ConnectPacket, PacketHeader, Properties, Will } from '../types.js';
+import { checkReasonCode, checkTrailing } from './checks.js';
+import { readProperties } from './properties.js';
+
+/** The version a CONNECT speaks, from its Protocol Name and Level (3.1: "MQIsdp"/3; 3.1.1: "MQTT"/4; 5.0: "MQTT"/5). */
+export function versionOfLevel(level: number): ProtocolVersion | undefined {
+  // Bridges may set the top bit of the level (mosquitto's try_private); the version is in the rest.
+  return PROTOCOL_LEVELS[level & 0x7f];
+}
+
+/**
+ * Reads the Protocol Name and Level at the start of a CONNECT body without decoding it, so the
+ * caller can pick the version before decoding; undefined when they are not there.
+ */
+export function peekConnectVersion(body: Buffer): ProtocolVersion | undefined {
+  if (body.length < 2) return undefined;
+  const n = body.readUInt16BE(0);
+  if (body.length < 3 + n) return undefined;
+  return versionOfLevel(body[2 + n]!);
+}
+
+/** CONNECT (3.1.1 §3.1, 5.0 §3.1). `r.version` was chosen by peekConnectVersion. */
+export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
+  const protocolName = r.utf8('Protocol Name');
+  const protocolLevel = r.u8('Protocol Level');
+  const v = r.version;
+  const known = versionOfLevel(protocolLevel);
+  if (!r.stopped) {
+    if (known === undefined) {
+      r.report(
+        'MQTT_PROTOCOL_LEVEL',
+        `Protocol Level ${protocolLevel} is not 3 (3.1), 4 (3.1.1) or 5 (5.0); decoded as ${v}`,
+      );
+    }
+    const expectedName = (protocolLevel & 0x7f) === 3 ? 'MQIsdp' : 'MQTT';
+    if (protocolName !== expectedName) {
+      r.report(
+        'MQTT_PROTOCOL_NAME',
+        `Protocol Name "${protocolName}" with Protocol Level ${protocolLevel} (expected "${expectedName}")`,
+      );
+    }
+  }
+  const flags = r.u8('Connect Flags');
+  const keepAlive = r.u16('Keep Alive');
+  const packet: ConnectPacket = {
+    type: 'CONNECT',
+    ...h,
+    protocolName,
+    protocolLevel,
+    clean: (flags & 0x02) !== 0,
+    keepAlive,
+    clientId: '',
+  };
+  if (r.stopped) return packet;
+
+  const willFlag = (flags & 0x04) !== 0;
+  const willQos = (flags >> 3) & 0x03;
+  const willRetain = (flags & 0x20) !== 0;
+  const hasPassword = (flags & 0x40) !== 0;
+  const hasUsername = (flags & 0x80) !== 0;
+  if (flags & 0x01) r.report('MQTT_CONNECT_RESERVED_FLAG', 'the reserved bit 0 of the Connect Flags is set');
+  if (!willFlag && willQos !== 0)
+    r.report('MQTT_WILL_QOS_WITHOUT_WILL', `Will QoS is ${willQos} but the Will Flag is 0`);
+  if (!willFlag && willRetain)
+    r.report('MQTT_WILL_RETAIN_WITHOUT_WILL', 'Will Retain is set but the Will Flag is 0');
+  if (willQos === 3) r.report('MQTT_WILL_INVALID_QOS', 'Will QoS is 3');
+  if (hasPassword && !hasUsername && v !== '5.0') {
+    r.report('MQTT_PASSWORD_WITHOUT_USERNAME', 'the Password Flag is set but the User Name Flag is not');
+  }
+
+  if (v === '5.0') setProps(packet, readProperties(r, 'CONNECT'));
+  packet.clientId = r.utf8('Client Identifier');
+  if (willFlag && !r.stopped) {
+    let willProps: Properties | undefined;
+    if (v === '5.0') willProps = readProperties(r, 'WILL');
+    const topic = r.utf8('Will Topic');
+    const data = r.binary('Will Payload');
+    const will: Will = { qos: willQos, retain: willRetain, topic, payload: { length: data.length, data } };
+    if (willProps !== undefined) will.properties = willProps;
+    packet.will = will;
+  }
+  if (hasUsername && !r.stopped) packet.username = r.utf8('User Name');
+  if (hasPassword && !r.stopped) packet.password = r.binary('Password');
+  checkTrailing(r, 'CONNECT');
+  return packet;
+}
+
+/** CONNACK (3.1.1 §3.2, 5.0 §3.2). */
+export function decodeConnack(r: Reader, h: PacketHeader): ConnackPacket {
+  const ackFlags = r.u8('Connect Acknowledge Flags');
+  const code = r.u8(r.version === '5.0' ? 'Connect Reason Code' : 'Connect Return code');
+  const packet: ConnackPacket = { type: 'CONNACK', ...h, sessionPresent: (ackFlags & 0x01) !== 0, code };
+  if (r.stopped) return packet;
+  // 3.1 used this byte for topic name compression, never implemented; only 3.1.1 and 5.0 reserve it.
+  if (ackFlags & 0xfe && r.version !== '3.1') {
+    r.report(
+      'MQTT_CONNACK_RESERVED_FLAGS',
+      `reserved bits of the Connect Acknowledge Flags are set (0x${ackFlags.toString(16)})`,
+    );
+  }
+  if (code !== 0 && packet.sessionPresent) {
+    r.report('MQTT_SESSION_PRESENT_ON_REFUSAL', 'Session Present is 1 on a refused connection');
+  }
+  checkReasonCode(r, 'CONNACK', code);
+  if (r.version === '5.0') setProps(packet, readProperties(r, 'CONNACK'));
+  checkTrailing(r, 'CONNACK');
+  return packet;
+}
+
+export function setProps(packet: { properties?: Properties }, props: Properties | undefined): void {
+  if (props !== undefined) packet.properties = props;
+}

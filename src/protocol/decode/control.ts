@@ -1,0 +1,41 @@
+import type { Reader } from '../reader.js';
+import type { AuthPacket, DisconnectPacket, PacketHeader, PingPacket } from '../types.js';
+import { checkReasonCode, checkTrailing } from './checks.js';
+import { setProps } from './connect.js';
+import { readProperties } from './properties.js';
+
+/** PINGREQ / PINGRESP (§3.12, §3.13): no variable header, no payload. */
+export function decodePing(r: Reader, h: PacketHeader, type: PingPacket['type']): PingPacket {
+  checkTrailing(r, type);
+  return { type, ...h };
+}
+
+/**
+ * DISCONNECT (3.1.1 §3.14: empty; 5.0 §3.14) and AUTH (5.0 §3.15). In 5.0 a Remaining Length of 0
+ * means Reason Code 0x00, and a Property Length is present only when the Remaining Length exceeds 1.
+ */
+export function decodeDisconnectOrAuth<T extends 'DISCONNECT' | 'AUTH'>(
+  r: Reader,
+  h: PacketHeader,
+  type: T,
+): T extends 'AUTH' ? AuthPacket : DisconnectPacket;
+export function decodeDisconnectOrAuth(
+  r: Reader,
+  h: PacketHeader,
+  type: 'DISCONNECT' | 'AUTH',
+): DisconnectPacket | AuthPacket {
+  const packet: DisconnectPacket | AuthPacket = { type, ...h, code: 0 };
+  if (type === 'AUTH' && r.version !== '5.0') {
+    r.report(
+      'MQTT_PACKET_NOT_IN_VERSION',
+      `packet type 15 is reserved in MQTT ${r.version} (AUTH exists only in 5.0)`,
+    );
+  }
+  if (r.version === '5.0' && r.remaining > 0) {
+    packet.code = r.u8('Reason Code');
+    checkReasonCode(r, type, packet.code);
+    if (r.remaining > 0) setProps(packet, readProperties(r, type));
+  }
+  checkTrailing(r, type);
+  return packet;
+}

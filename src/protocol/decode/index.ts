@@ -1,0 +1,78 @@
+import { PACKET_TYPE_NAMES, type ProtocolVersion, REQUIRED_FLAGS } from '../constants.js';
+import { Reader } from '../reader.js';
+import type { Frame, Packet, PacketHeader, Violation } from '../types.js';
+import { violation } from '../violations.js';
+import { decodeConnack, decodeConnect, peekConnectVersion } from './connect.js';
+import { decodeDisconnectOrAuth, decodePing } from './control.js';
+import { decodeAck, decodePublish } from './publish.js';
+import { decodeSuback, decodeSubscribe, decodeUnsuback, decodeUnsubscribe } from './subscribe.js';
+
+export { peekConnectVersion, versionOfLevel } from './connect.js';
+
+/**
+ * Decodes one frame as `version` speaks it; a CONNECT decides its own version. Never throws:
+ * whatever is wrong is in `violations`.
+ */
+export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
+  const type = frame.type;
+  const v = type === 1 ? (peekConnectVersion(frame.body) ?? version) : version;
+  const violations: Violation[] = [];
+  const required = REQUIRED_FLAGS[type];
+  if (required !== undefined && frame.flags !== required) {
+    violations.push(
+      violation(
+        'MQTT_RESERVED_FLAGS',
+        v,
+        `${PACKET_TYPE_NAMES[type]} fixed header flags are 0x${frame.flags.toString(16)}; they must be 0x${required.toString(16)}`,
+      ),
+    );
+  }
+  const h: PacketHeader = {
+    protocol: v,
+    flags: frame.flags,
+    length: frame.headerLength + frame.remainingLength,
+    offset: frame.offset,
+    violations,
+  };
+  if (frame.truncated) h.truncated = true;
+  const r = new Reader(
+    frame.body,
+    frame.body.length,
+    !frame.truncated,
+    frame.offset + frame.headerLength,
+    v,
+    violations,
+  );
+  switch (type) {
+    case 1:
+      return decodeConnect(r, h);
+    case 2:
+      return decodeConnack(r, h);
+    case 3:
+      return decodePublish(r, h, frame.remainingLength);
+    case 4:
+      return decodeAck(r, h, 'PUBACK');
+    case 5:
+      return decodeAck(r, h, 'PUBREC');
+    case 6:
+      return decodeAck(r, h, 'PUBREL');
+    case 7:
+      return decodeAck(r, h, 'PUBCOMP');
+    case 8:
+      return decodeSubscribe(r, h);
+    case 9:
+      return decodeSuback(r, h);
+    case 10:
+      return decodeUnsubscribe(r, h);
+    case 11:
+      return decodeUnsuback(r, h);
+    case 12:
+      return decodePing(r, h, 'PINGREQ');
+    case 13:
+      return decodePing(r, h, 'PINGRESP');
+    case 14:
+      return decodeDisconnectOrAuth(r, h, 'DISCONNECT');
+    default:
+      return decodeDisconnectOrAuth(r, h, 'AUTH');
+  }
+}

@@ -1,0 +1,169 @@
+import { isUtf8 } from 'node:buffer';
+import type { ProtocolVersion } from './constants.js';
+import type { Violation } from './types.js';
+import { type ViolationCode, violation } from './violations.js';
+
+/**
+ * Bounded cursor over one packet body. Reads never throw: running past the end records a
+ * violation (or, when the body was cut at the capture cap, just stops) and returns a zero value;
+ * decoders check `stopped` before going on.
+ */
+export class Reader {
+  pos = 0;
+  /** Set once a read went past the end: nothing further can be decoded. */
+  stopped = false;
+  /** The read that stopped us hit the capture cap, not the packet's end. */
+  capped = false;
+
+  constructor(
+    readonly buf: Buffer,
+    public end: number,
+    /** `end` is the packet's real end (false when the body was cut at the capture cap). */
+    public complete: boolean,
+    /** Stream offset of `buf[0]`, for precise details. */
+    readonly base: number,
+    readonly version: ProtocolVersion,
+    readonly violations: Violation[],
+  ) {}
+
+  /** Narrows (or restores) the readable region, e.g. to a Property Length. */
+  limit(end: number, complete: boolean): void {
+    this.end = end;
+    this.complete = complete;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  report(code: ViolationCode, detail: string): void {
+    this.violations.push(violation(code, this.version, detail));
+  }
+
+  /** `field` needs `n` bytes that are not there. */
+  private short(field: string, n: number): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.complete) {
+      this.capped = true;
+      return;
+    }
+    this.report(
+      'MQTT_TRUNCATED',
+      `${field} needs ${n} byte${n === 1 ? '' : 's'} at offset ${this.base + this.pos} but the packet ends after ${this.remaining}`,
+    );
+  }
+
+  u8(field: string): number {
+    if (this.pos + 1 > this.end) {
+      this.short(field, 1);
+      return 0;
+    }
+    return this.buf[this.pos++]!;
+  }
+
+  u16(field: string): number {
+    if (this.pos + 2 > this.end) {
+      this.short(field, 2);
+      return 0;
+    }
+    const v = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
+    this.pos += 2;
+    return v;
+  }
+
+  u32(field: string): number {
+    if (this.pos + 4 > this.end) {
+      this.short(field, 4);
+      return 0;
+    }
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** Variable Byte Integer (5.0 §1.5.5): at most four bytes, minimally encoded. */
+  varint(field: string): number {
+    let value = 0;
+    let multiplier = 1;
+    const start = this.pos;
+    for (let i = 0; i < 4; i++) {
+      if (this.pos >= this.end) {
+        this.short(field, 1);
+        return 0;
+      }
+      const b = this.buf[this.pos++]!;
+      value += (b & 0x7f) * multiplier;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) {
+          this.report(
+            'MQTT_NON_MINIMAL_VARINT',
+            `${field} at offset ${this.base + start} uses ${i + 1} bytes for ${value}`,
+          );
+        }
+        return value;
+      }
+      multiplier *= 128;
+    }
+    this.stopped = true;
+    this.report('MQTT_TRUNCATED', `${field} at offset ${this.base + start} has a fifth continuation byte`);
+    return 0;
+  }
+
+  /** A view of `n` bytes (no copy); shorter if the capture cap cut it (then `stopped`). */
+  bytes(field: string, n: number): Buffer {
+    if (this.pos + n > this.end) {
+      const got = this.buf.subarray(this.pos, this.end);
+      this.short(field, n);
+      this.pos = this.end;
+      return got;
+    }
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** Two-byte length prefixed binary data. */
+  binary(field: string): Buffer {
+    const n = this.u16(field);
+    if (this.stopped) return EMPTY;
+    return this.bytes(field, n);
+  }
+
+  /** UTF-8 Encoded String (3.1.1 §1.5.3, 5.0 §1.5.4), checked for ill-formed UTF-8 and U+0000. */
+  utf8(field: string): string {
+    const n = this.u16(field);
+    if (this.stopped) return '';
+    const start = this.pos;
+    if (start + n > this.end) {
+      this.short(field, n);
+      return '';
+    }
+    this.pos += n;
+    return this.checkedString(field, start, start + n);
+  }
+
+  checkedString(field: string, start: number, end: number): string {
+    const buf = this.buf;
+    // Fast path: printable ASCII needs neither UTF-8 validation nor a U+0000 scan.
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c === 0 || c > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return buf.toString('latin1', start, end);
+    if (!isUtf8(buf.subarray(start, end))) {
+      this.report('MQTT_INVALID_UTF8', `${field} at offset ${this.base + start} is not well-formed UTF-8`);
+    }
+    const nul = buf.indexOf(0, start);
+    if (nul !== -1 && nul < end) {
+      this.report('MQTT_NULL_CHARACTER', `${field} contains U+0000 at offset ${this.base + nul}`);
+    }
+    return buf.toString('utf8', start, end);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
