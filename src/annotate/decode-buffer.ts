@@ -1,0 +1,53 @@
+import type { ProtocolVersion } from '../protocol/constants.js';
+import { decodeFrame } from '../protocol/decode/index.js';
+import { Framer } from '../protocol/framer.js';
+import { sniffNonMqtt } from '../protocol/sniff.js';
+import type { FramingError } from '../protocol/types.js';
+import { ConnectionSession } from '../session/connection-session.js';
+import { type AnnotateOptions, type PacketRecord, packetRecord } from './packet-record.js';
+
+export interface DecodedBuffer {
+  records: PacketRecord[];
+  /** Why decoding stopped before the end, if it did. */
+  error?: FramingError;
+}
+
+/**
+ * Decodes a byte string of concatenated packets (one direction, as a hex dump gives them).
+ * A CONNECT sets the version for what follows; requests and answers are correlated as on a
+ * live connection.
+ */
+export function decodeBuffer(bytes: Buffer, version: ProtocolVersion, opts: AnnotateOptions): DecodedBuffer {
+  const out: DecodedBuffer = { records: [] };
+  const known = bytes.length > 0 ? sniffNonMqtt(bytes.subarray(0, 12), 'client', true) : undefined;
+  if (known !== undefined && known.looksLike !== 'unknown') {
+    out.error = {
+      kind: 'not-mqtt',
+      code: 'MQTT_NOT_MQTT',
+      offset: 0,
+      detail: known.detail,
+      hex: '',
+      looksLike: known.looksLike,
+    };
+    return out;
+  }
+  const session = new ConnectionSession(version);
+  // Requests and answers travel in opposite directions; a dump holds one stream, so attribute
+  // each packet to the side that sends that type.
+  const framer = new Framer({
+    frame(frame) {
+      const packet = decodeFrame(frame, session.version);
+      const from = BROKER_TYPES.has(packet.type) ? 'broker' : 'client';
+      const corr = session.observe(from, packet, 0);
+      out.records.push(packetRecord(packet, opts, corr));
+    },
+    error(e) {
+      out.error ??= e;
+    },
+  });
+  framer.push(bytes);
+  framer.end();
+  return out;
+}
+
+const BROKER_TYPES = new Set(['CONNACK', 'SUBACK', 'UNSUBACK', 'PINGRESP']);

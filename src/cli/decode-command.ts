@@ -1,0 +1,96 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { decodeBuffer } from '../annotate/decode-buffer.js';
+import type { PayloadMode } from '../annotate/payload-preview.js';
+import type { ProtocolVersion } from '../protocol/constants.js';
+import { looksLikeHexText, parseHex } from './hex-input.js';
+
+interface DecodeArgs {
+  hex: string[];
+  protocol: ProtocolVersion;
+  payload: PayloadMode;
+  payloadMax: number;
+  showSecrets: boolean;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export const decodeCommand: CommandModule<object, DecodeArgs> = {
+  command: 'decode <hex..>',
+  describe: 'Decode MQTT packets given as hex (or - for stdin) and print one JSON record per packet',
+  builder: (y: Argv) =>
+    y
+      .positional('hex', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        describe: 'hex bytes ("20 02 00 04", "0x20 0x02 ...", several packets per argument), or - for stdin',
+      })
+      .option('protocol', {
+        choices: ['3.1', '3.1.1', '5.0'] as const,
+        default: '5.0' as const,
+        describe: 'version to decode with until a CONNECT in the input says otherwise',
+      })
+      .option('payload', {
+        choices: ['none', 'auto', 'text', 'hex', 'base64'] as const,
+        default: 'auto' as const,
+        describe: 'payload preview encoding',
+      })
+      .option('payload-max', {
+        type: 'number',
+        default: 256,
+        describe: 'bytes of payload shown in a preview',
+      })
+      .option('show-secrets', {
+        type: 'boolean',
+        default: false,
+        describe: 'show CONNECT passwords and AUTH data in clear',
+      })
+      .example('$0 decode 20 02 00 04', 'a 3.1.1 CONNACK: return code 4, bad user name or password')
+      .example('$0 decode --protocol 5.0 "20 03 00 86 00"', 'a 5.0 CONNACK: 0x86 Bad User Name or Password')
+      .example(
+        'xxd -p capture.bin | $0 decode -',
+        'decode a hex dump from stdin',
+      ) as unknown as Argv<DecodeArgs>,
+  handler: async (argv: ArgumentsCamelCase<DecodeArgs>) => {
+    const parts: Buffer[] = [];
+    try {
+      for (const arg of argv.hex) {
+        if (arg === '-') {
+          const data = await readStdin();
+          parts.push(looksLikeHexText(data) ? parseHex(data.toString('latin1')) : data);
+        } else {
+          parts.push(parseHex(String(arg)));
+        }
+      }
+    } catch (err) {
+      process.stderr.write(`mqtt-tap decode: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const bytes = Buffer.concat(parts);
+    const { records, error } = decodeBuffer(bytes, argv.protocol, {
+      payload: argv.payload,
+      payloadMax: argv.payloadMax,
+      showSecrets: argv.showSecrets,
+    });
+    for (const rec of records) process.stdout.write(`${JSON.stringify(rec)}\n`);
+    if (bytes.length === 0) {
+      process.stderr.write('mqtt-tap decode: no bytes to decode\n');
+      process.exitCode = 1;
+    } else if (error !== undefined) {
+      const where = error.hex ? ` (at offset ${error.offset}: ${error.hex})` : '';
+      const label =
+        error.kind === 'not-mqtt'
+          ? 'not MQTT'
+          : error.kind === 'truncated'
+            ? 'incomplete packet'
+            : 'malformed';
+      process.stderr.write(`mqtt-tap decode: ${label}: ${error.detail}${where}\n`);
+      process.exitCode = 1;
+    }
+  },
+};
