@@ -1,0 +1,37 @@
+/** MQTT topic matching (§4.7): `+` one level, `#` this level and all below; `$` topics need an explicit first level. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  if (topic.startsWith('$') && !filter.startsWith('$')) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i];
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** Whether two filters can match a common topic (used to select SUBSCRIBE traffic by a filter). */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '#' || q === '#') return true;
+    if (p === undefined || q === undefined) return false;
+    if (p !== '+' && q !== '+' && p !== q) return false;
+  }
+  return true;
+}
+
+/** Shell-style glob (`*`, `?`) as a whole-string RegExp, for client ids. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}

@@ -1,0 +1,210 @@
+import { type PacketRecord, packetRecord } from '../annotate/packet-record.js';
+import { hexByte, reasonInfo } from '../annotate/reason.js';
+import { summarize } from '../annotate/summary.js';
+import { decodeFrame } from '../protocol/decode/index.js';
+import { Framer } from '../protocol/framer.js';
+import { filtersOverlap, globToRegExp, topicMatches } from '../protocol/topic-match.js';
+import type { Frame, FramingError, Packet } from '../protocol/types.js';
+import { ConnectionSession, type Correlation } from '../session/connection-session.js';
+import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
+import type {
+  CloseInfo,
+  ConnectionObserver,
+  Direction,
+  Endpoint,
+  OpenInfo,
+  ProxyObserver,
+  UpstreamErrorInfo,
+} from './observer.js';
+import type { TapOptions } from './tap-options.js';
+
+/**
+ * The tap: decodes what the proxy forwarded and writes one record per packet, plus open, close
+ * and malformed-input records. It only ever reads the chunks it is given.
+ */
+export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
+  const clientIdPattern = opts.clientId === undefined ? undefined : globToRegExp(opts.clientId);
+  return {
+    open(info: OpenInfo): ConnectionObserver {
+      return new ConnectionTap(sink, opts, info, clientIdPattern);
+    },
+  };
+}
+
+export function endpoint(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+class ConnectionTap implements ConnectionObserver {
+  private readonly session = new ConnectionSession();
+  private readonly framers: Record<Direction, Framer>;
+  private readonly packets = { client: 0, broker: 0 };
+  private readonly types: Record<string, number> = {};
+  private malformed = 0;
+  /** Whether this connection passes --client-id; undefined until its CONNECT is seen. */
+  private selected: boolean | undefined;
+
+  constructor(
+    private readonly sink: RecordSink,
+    private readonly opts: TapOptions,
+    private readonly info: OpenInfo,
+    private readonly clientIdPattern: RegExp | undefined,
+  ) {
+    const framer = (from: Direction): Framer =>
+      new Framer(
+        {
+          frame: (frame) => this.onFrame(from, frame),
+          error: (error) => this.onFramingError(from, error),
+        },
+        { captureCap: opts.captureCap, sniff: from },
+      );
+    this.framers = { client: framer('client'), broker: framer('broker') };
+    if (sink.isLevelEnabled('info')) {
+      const record: LogRecord = {
+        event: 'open',
+        conn: info.conn,
+        client: endpoint(info.client),
+        listener: endpoint(info.local),
+        upstream: info.upstream,
+        transport: info.transport,
+      };
+      if (info.tls !== undefined) record.tls = info.tls;
+      sink.write('info', record, `open ${endpoint(info.client)} → ${info.upstream}`);
+    }
+  }
+
+  data(from: Direction, chunk: Buffer): void {
+    this.framers[from].push(chunk);
+  }
+
+  upstreamConnected(): void {}
+
+  upstreamError(err: UpstreamErrorInfo): void {
+    const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
+    if (err.code !== undefined) record.code = err.code;
+    record.error = err.message;
+    this.sink.write(
+      'error',
+      record,
+      `cannot reach the broker ${err.upstream}: ${err.message}; closing the client`,
+    );
+  }
+
+  close(info: CloseInfo): void {
+    this.framers.client.end();
+    this.framers.broker.end();
+    if (!this.sink.isLevelEnabled('info')) return;
+    const s = this.session;
+    const last = s.lastReason;
+    const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
+    const record: LogRecord = {
+      event: 'close',
+      conn: this.info.conn,
+      client: endpoint(this.info.client),
+    };
+    if (s.clientId !== undefined) record.clientId = s.clientId;
+    record.closedBy = info.closedBy;
+    if (info.error !== undefined) record.error = info.error;
+    record.durationMs = info.durationMs;
+    record.bytes = info.bytes;
+    record.packets = { fromClient: this.packets.client, fromBroker: this.packets.broker };
+    record.types = this.types;
+    if (last !== undefined) {
+      const r = reasonInfo(s.version, last.type, last.code);
+      record.lastReason = { type: last.type, from: last.from, code: r.code, hex: r.hex, name: r.name };
+    }
+    if (this.malformed > 0) record.malformed = this.malformed;
+    record.clean = clean;
+    const why =
+      info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
+    const lastText = last === undefined ? '' : `, last ${last.type} ${hexByte(last.code)}`;
+    this.sink.write(
+      'info',
+      record,
+      `close by ${info.closedBy}${why} after ${info.durationMs} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
+    );
+  }
+
+  private onFrame(from: Direction, frame: Frame): void {
+    const packet = decodeFrame(frame, this.session.version);
+    const corr = this.session.observe(from, packet, Date.now());
+    this.packets[from]++;
+    this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
+    if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {
+      this.selected = this.clientIdPattern.test(packet.clientId);
+    }
+    const level = levelOf(packet);
+    if (!this.sink.isLevelEnabled(level)) return;
+    if (this.clientIdPattern !== undefined && this.selected !== true) return;
+    if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
+    const rec: PacketRecord = packetRecord(packet, this.opts, corr);
+    const record: LogRecord = { event: 'packet', conn: this.info.conn, from };
+    if (this.session.clientId !== undefined) record.clientId = this.session.clientId;
+    if (this.session.username !== undefined) record.username = this.session.username;
+    this.sink.write(level, Object.assign(record, rec), summarize(rec));
+  }
+
+  private onFramingError(from: Direction, error: FramingError): void {
+    this.malformed++;
+    const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
+    if (!this.sink.isLevelEnabled(level)) return;
+    const record: LogRecord = {
+      event: error.kind === 'not-mqtt' ? 'not-mqtt' : 'malformed',
+      conn: this.info.conn,
+      from,
+      ...error,
+    };
+    const label =
+      error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
+    this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);
+  }
+}
+
+/** PINGs are chatter (debug); failure codes and spec violations are what people look for (warn). */
+function levelOf(packet: Packet): Level {
+  if (packet.type === 'PINGREQ' || packet.type === 'PINGRESP') return 'debug';
+  if (packet.violations.length > 0) return 'warn';
+  switch (packet.type) {
+    case 'CONNACK':
+    case 'PUBACK':
+    case 'PUBREC':
+    case 'PUBREL':
+    case 'PUBCOMP':
+    case 'DISCONNECT':
+    case 'AUTH':
+      return packet.protocol === '5.0' || packet.type === 'CONNACK'
+        ? reasonInfo(packet.protocol, packet.type, packet.code).error
+          ? 'warn'
+          : 'info'
+        : 'info';
+    case 'SUBACK':
+    case 'UNSUBACK':
+      for (const code of packet.codes)
+        if (reasonInfo(packet.protocol, packet.type, code).error) return 'warn';
+      return 'info';
+    default:
+      return 'info';
+  }
+}
+
+/** --topic selects PUBLISH traffic (and its acks) and subscriptions; other packets always pass. */
+function passesTopic(filter: string, packet: Packet, corr: Correlation | undefined): boolean {
+  switch (packet.type) {
+    case 'PUBLISH':
+      return topicMatches(filter, corr?.topic ?? packet.topic);
+    case 'PUBACK':
+    case 'PUBREC':
+    case 'PUBREL':
+    case 'PUBCOMP':
+      return corr?.request === undefined || topicMatches(filter, corr.request.topic);
+    case 'SUBSCRIBE':
+      return packet.subscriptions.some((s) => filtersOverlap(filter, s.filter));
+    case 'UNSUBSCRIBE':
+      return packet.filters.some((f) => filtersOverlap(filter, f));
+    case 'SUBACK':
+    case 'UNSUBACK':
+      return corr?.filters === undefined || corr.filters.some((f) => filtersOverlap(filter, f));
+    default:
+      return true;
+  }
+}
