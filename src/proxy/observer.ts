@@ -55,3 +55,35 @@ export interface ConnectionObserver {
 export interface ProxyObserver {
   open(info: OpenInfo): ConnectionObserver;
 }
+
+/** One observer that tells several (the tap, the recorder...); each is isolated from the others' failures. */
+export function fanOut(observers: readonly ProxyObserver[], onError: (err: unknown) => void): ProxyObserver {
+  if (observers.length === 1) return observers[0]!;
+  return {
+    open(info: OpenInfo): ConnectionObserver {
+      const conns: ConnectionObserver[] = [];
+      for (const o of observers) {
+        try {
+          conns.push(o.open(info));
+        } catch (err) {
+          onError(err);
+        }
+      }
+      const each = (fn: (c: ConnectionObserver) => void): void => {
+        for (const c of conns) {
+          try {
+            fn(c);
+          } catch (err) {
+            onError(err);
+          }
+        }
+      };
+      return {
+        data: (from, chunk) => each((c) => c.data(from, chunk)),
+        upstreamConnected: (i) => each((c) => c.upstreamConnected?.(i)),
+        upstreamError: (e) => each((c) => c.upstreamError(e)),
+        close: (i) => each((c) => c.close(i)),
+      };
+    },
+  };
+}

@@ -1,18 +1,17 @@
-/** How the tap decodes and what it puts in records; set from the CLI. */
-export type PayloadMode = 'none' | 'auto' | 'text' | 'hex' | 'base64';
+import type { AnnotateOptions } from '../annotate/packet-record.js';
 
-export interface TapOptions {
+export type { PayloadMode } from '../annotate/payload-preview.js';
+
+/** How the tap decodes, what it puts in records and what it selects; set from the CLI. */
+export interface TapOptions extends AnnotateOptions {
   /** Body bytes of one packet kept for decoding (default 64 KiB); the rest is counted. */
   captureCap: number;
-  payload: PayloadMode;
-  /** Bytes of payload shown in a preview (default 256). */
-  payloadMax: number;
-  /** Log CONNECT passwords and AUTH data in clear. */
-  showSecrets: boolean;
   /** Only log packets of connections whose client id matches this glob (`*`, `?`). */
   clientId?: string;
   /** Only log PUBLISH/SUBSCRIBE/UNSUBSCRIBE traffic matching this MQTT filter (`+`, `#`). */
   topic?: string;
+  /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
+  now?: () => number;
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {

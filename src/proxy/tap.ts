@@ -43,6 +43,7 @@ class ConnectionTap implements ConnectionObserver {
   private malformed = 0;
   /** Whether this connection passes --client-id; undefined until its CONNECT is seen. */
   private selected: boolean | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly sink: RecordSink,
@@ -50,6 +51,7 @@ class ConnectionTap implements ConnectionObserver {
     private readonly info: OpenInfo,
     private readonly clientIdPattern: RegExp | undefined,
   ) {
+    this.now = opts.now ?? Date.now;
     const framer = (from: Direction): Framer =>
       new Framer(
         {
@@ -127,7 +129,7 @@ class ConnectionTap implements ConnectionObserver {
 
   private onFrame(from: Direction, frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version);
-    const corr = this.session.observe(from, packet, Date.now());
+    const corr = this.session.observe(from, packet, this.now());
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {
