@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Imports point one way: cli → proxy/replay → sinks → annotate → session → protocol.
+ * A layer may import itself and the layers listed for it, nothing else.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  protocol: ['protocol'],
+  session: ['session', 'protocol'],
+  annotate: ['annotate', 'session', 'protocol'],
+  sinks: ['sinks', 'annotate', 'session', 'protocol'],
+  proxy: ['proxy', 'sinks', 'annotate', 'session', 'protocol'],
+  replay: ['replay', 'proxy', 'sinks', 'annotate', 'session', 'protocol'],
+  cli: ['cli', 'replay', 'proxy', 'sinks', 'annotate', 'session', 'protocol'],
+};
+
+/** The codec is pure: no I/O, no clock, no logger. */
+const PROTOCOL_NODE_MODULES = new Set(['node:buffer']);
+
+const SRC = join(import.meta.dirname, '../../src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+}
+
+const files = sources(SRC);
+
+describe('architecture: layering', () => {
+  it('knows every layer in src/', () => {
+    const layers = new Set(files.map((f) => relative(SRC, f).split('/')[0]!));
+    for (const layer of layers) expect(Object.keys(ALLOWED), `unknown layer ${layer}`).toContain(layer);
+  });
+
+  it('only the CLI reads process.argv/env or exits the process', () => {
+    for (const file of files) {
+      if (relative(SRC, file).startsWith('cli/')) continue;
+      const text = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, '');
+      expect(
+        /process\.(argv|env|exit)\b/.test(text),
+        `${relative(SRC, file)} touches process.argv/env/exit`,
+      ).toBe(false);
+    }
+  });
+
+  for (const file of files) {
+    const rel = relative(SRC, file);
+    const layer = rel.split('/')[0]!;
+    it(`${rel} imports only downward`, () => {
+      for (const spec of imports(file)) {
+        if (spec.startsWith('.')) {
+          const target = relative(SRC, join(file, '..', spec)).split('/')[0]!;
+          expect(ALLOWED[layer], `${rel} imports ${spec} (layer ${target})`).toContain(target);
+        } else if (layer === 'protocol') {
+          expect(PROTOCOL_NODE_MODULES.has(spec), `the pure codec imports ${spec}`).toBe(true);
+        }
+      }
+    });
+  }
+});
