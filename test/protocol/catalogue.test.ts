@@ -268,7 +268,11 @@ describe('lookup', () => {
   it('reasonCode resolves per packet table, undefined elsewhere', () => {
     expect(reasonCode('5.0', 'PUBACK', 0x42)).toBeUndefined();
     expect(reasonCode('5.0', 'PUBACK', 0x8c)).toBeUndefined();
-    expect(reasonCode('5.0', 'DISCONNECT', 0x8c)).toBeUndefined();
+    // Table 2-6 lists 0x8C for DISCONNECT though Table 3-10 omits it: named from Table 2-6.
+    expect(reasonCode('5.0', 'DISCONNECT', 0x8c)).toMatchObject({
+      name: 'Bad authentication method',
+      description: expect.stringContaining('Table 2-6'),
+    });
     expect(reasonCode('5.0', 'CONNACK', 0x8c)?.name).toBe('Bad authentication method');
     expect(reasonCode('5.0', 'PUBLISH', 0x00)).toBeUndefined();
     expect(reasonCode('5.0', 'PUBACK', -1)).toBeUndefined();

@@ -4,8 +4,10 @@ import { PacketType, type PacketTypeName, type ProtocolVersion } from '../consta
 import { PROPERTIES, type PropertyDef, type PropertyPacket } from './properties.js';
 import {
   type ReasonCodeEntry,
+  type ReasonPacket,
   V3_CONNACK_RETURN_CODES,
   V3_SUBACK_RETURN_CODES,
+  V5_REASON_CODE_OVERVIEW,
   V5_REASON_CODES,
 } from './reason-codes.js';
 
@@ -32,7 +34,31 @@ function packetTables(byPacket: Partial<Record<PacketTypeName, readonly ReasonCo
 }
 
 const V3_TABLES = packetTables({ CONNACK: V3_CONNACK_RETURN_CODES, SUBACK: V3_SUBACK_RETURN_CODES });
-const V5_TABLES = packetTables(V5_REASON_CODES);
+const V5_TABLES = packetTables(withOverviewOnlyCodes(V5_REASON_CODES));
+
+/**
+ * Table 2-6 lists a few codes for a packet whose own table omits them (0x8C Bad authentication
+ * method for DISCONNECT). They are valid for that packet, so name them, and say where the text is.
+ */
+function withOverviewOnlyCodes(
+  tables: Readonly<Record<ReasonPacket, readonly ReasonCodeEntry[]>>,
+): Record<ReasonPacket, readonly ReasonCodeEntry[]> {
+  const out = { ...tables };
+  for (const row of V5_REASON_CODE_OVERVIEW) {
+    for (const packet of row.packets) {
+      if (out[packet].some((e) => e.code === row.code)) continue;
+      out[packet] = [
+        ...out[packet],
+        {
+          code: row.code,
+          name: row.name,
+          description: `Listed for ${packet} in Table 2-6 of the MQTT 5.0 specification, which gives no ${packet}-specific description`,
+        },
+      ];
+    }
+  }
+  return out;
+}
 
 /** 3.1 and 3.1.1 share the 3.1.1 tables. */
 const TABLES: Readonly<Record<ProtocolVersion, PacketTables>> = Object.freeze({
