@@ -36,8 +36,9 @@ export class Reader {
     return this.end - this.pos;
   }
 
-  report(code: ViolationCode, detail: string): void {
-    this.violations.push(violation(code, this.version, detail));
+  /** `context` picks the rule where the spec has one per packet type or case (see VIOLATIONS). */
+  report(code: ViolationCode, detail: string, context?: string): void {
+    this.violations.push(violation(code, this.version, detail, context));
   }
 
   /** `field` needs `n` bytes that are not there. */

@@ -2,8 +2,17 @@ import type { ProtocolVersion } from './constants.js';
 import type { Violation } from './types.js';
 
 /**
+ * A normative statement id, or one per context where the spec has a separate statement for each
+ * case (keyed by packet type, or by wildcard character for Topic Filters); undefined where the
+ * spec states the rule without an id (or states none).
+ */
+type Rule = string | undefined | Readonly<Record<string, string>>;
+
+/**
  * Every violation the decoder reports, with the spec's normative statement per version where the
- * spec has one. Codes are stable: people grep logs for them.
+ * spec has one: `v3` cites MQTT 3.1.1 (also used for 3.1, whose spec has no numbered statements),
+ * `v5` cites MQTT 5.0. Ids checked against the statements' text (3.1.1 Appendix B, 5.0 Appendix B).
+ * Codes are stable: people grep logs for them.
  */
 export const VIOLATIONS = {
   MQTT_RESERVED_FLAGS: { v3: 'MQTT-2.2.2-1', v5: 'MQTT-2.1.3-1' },
@@ -13,16 +22,27 @@ export const VIOLATIONS = {
   MQTT_NULL_CHARACTER: { v3: 'MQTT-1.5.3-2', v5: 'MQTT-1.5.4-2' },
   MQTT_TRUNCATED: { v3: undefined, v5: undefined },
   MQTT_TRAILING_BYTES: { v3: undefined, v5: undefined },
+  /** A Variable Byte Integer with a fifth continuation byte ("at most four bytes", §1.5.5, no id). */
+  MQTT_MALFORMED_VARINT: { v3: undefined, v5: undefined },
   MQTT_NON_MINIMAL_VARINT: { v3: undefined, v5: 'MQTT-1.5.5-1' },
-  MQTT_PACKET_ID_ZERO: { v3: 'MQTT-2.3.1-1', v5: 'MQTT-2.2.1-3' },
+  /**
+   * 3.1.1 [MQTT-2.3.1-1] and 5.0 [MQTT-2.2.1-3] require a non-zero id in SUBSCRIBE, UNSUBSCRIBE and
+   * PUBLISH (QoS > 0); a Server's PUBLISH is [MQTT-2.2.1-4] in 5.0, same words. An acknowledgement
+   * only echoes the id it answers ([MQTT-2.2.1-5], [MQTT-2.3.1-6]): 0 there is reported without a rule.
+   */
+  MQTT_PACKET_ID_ZERO: {
+    v3: { PUBLISH: 'MQTT-2.3.1-1', SUBSCRIBE: 'MQTT-2.3.1-1', UNSUBSCRIBE: 'MQTT-2.3.1-1' },
+    v5: { PUBLISH: 'MQTT-2.2.1-3', SUBSCRIBE: 'MQTT-2.2.1-3', UNSUBSCRIBE: 'MQTT-2.2.1-3' },
+  },
   MQTT_PACKET_NOT_IN_VERSION: { v3: undefined, v5: undefined },
-  MQTT_PROTOCOL_NAME: { v3: 'MQTT-3.1.2-1', v5: undefined },
-  MQTT_PROTOCOL_LEVEL: { v3: 'MQTT-3.1.2-2', v5: undefined },
+  MQTT_PROTOCOL_NAME: { v3: 'MQTT-3.1.2-1', v5: 'MQTT-3.1.2-1' },
+  MQTT_PROTOCOL_LEVEL: { v3: 'MQTT-3.1.2-2', v5: 'MQTT-3.1.2-2' },
   MQTT_CONNECT_RESERVED_FLAG: { v3: 'MQTT-3.1.2-3', v5: 'MQTT-3.1.2-3' },
   MQTT_WILL_QOS_WITHOUT_WILL: { v3: 'MQTT-3.1.2-13', v5: 'MQTT-3.1.2-11' },
   MQTT_WILL_INVALID_QOS: { v3: 'MQTT-3.1.2-14', v5: 'MQTT-3.1.2-12' },
   MQTT_WILL_RETAIN_WITHOUT_WILL: { v3: 'MQTT-3.1.2-15', v5: 'MQTT-3.1.2-13' },
   MQTT_PASSWORD_WITHOUT_USERNAME: { v3: 'MQTT-3.1.2-22', v5: undefined },
+  /** 3.1.1 §3.2.2.1 says "MUST be set to 0" without an id; 5.0 numbers it. */
   MQTT_CONNACK_RESERVED_FLAGS: { v3: undefined, v5: 'MQTT-3.2.2-1' },
   MQTT_SESSION_PRESENT_ON_REFUSAL: { v3: 'MQTT-3.2.2-4', v5: 'MQTT-3.2.2-6' },
   MQTT_TOPIC_WILDCARD: { v3: 'MQTT-3.3.2-2', v5: 'MQTT-3.3.2-2' },
@@ -30,22 +50,54 @@ export const VIOLATIONS = {
   MQTT_TOPIC_ALIAS_ZERO: { v3: undefined, v5: 'MQTT-3.3.2-8' },
   MQTT_NO_TOPIC_FILTERS: { v3: 'MQTT-3.8.3-3', v5: 'MQTT-3.8.3-2' },
   MQTT_NO_UNSUBSCRIBE_FILTERS: { v3: 'MQTT-3.10.3-2', v5: 'MQTT-3.10.3-2' },
+  /** "MQTT-3-8.3-4" is how the 3.1.1 standard itself prints this id (sic). */
   MQTT_SUBSCRIPTION_OPTIONS_RESERVED: { v3: 'MQTT-3-8.3-4', v5: 'MQTT-3.8.3-5' },
+  /** 5.0 §3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3", no id. */
   MQTT_INVALID_SUBSCRIBE_QOS: { v3: 'MQTT-3-8.3-4', v5: undefined },
   MQTT_INVALID_RETAIN_HANDLING: { v3: undefined, v5: undefined },
   MQTT_NO_LOCAL_ON_SHARED: { v3: undefined, v5: 'MQTT-3.8.3-4' },
-  MQTT_INVALID_TOPIC_FILTER: { v3: 'MQTT-4.7.1-2', v5: 'MQTT-4.7.1-1' },
-  MQTT_UNKNOWN_REASON_CODE: { v3: undefined, v5: undefined },
+  /** Keyed by the misplaced wildcard: `#` (multi-level) and `+` (single-level) have a statement each. */
+  MQTT_INVALID_TOPIC_FILTER: {
+    v3: { '#': 'MQTT-4.7.1-2', '+': 'MQTT-4.7.1-3' },
+    v5: { '#': 'MQTT-4.7.1-1', '+': 'MQTT-4.7.1-2' },
+  },
+  /** Each packet's "MUST use one of the ... Reason Codes"; 3.1.1 has one for SUBACK only. */
+  MQTT_UNKNOWN_REASON_CODE: {
+    v3: { SUBACK: 'MQTT-3.9.3-2' },
+    v5: {
+      CONNACK: 'MQTT-3.2.2-8',
+      PUBACK: 'MQTT-3.4.2-1',
+      PUBREC: 'MQTT-3.5.2-1',
+      PUBREL: 'MQTT-3.6.2-1',
+      PUBCOMP: 'MQTT-3.7.2-1',
+      SUBACK: 'MQTT-3.9.3-2',
+      UNSUBACK: 'MQTT-3.11.3-2',
+      DISCONNECT: 'MQTT-3.14.2-1',
+      AUTH: 'MQTT-3.15.2-1',
+    },
+  },
   MQTT_UNKNOWN_PROPERTY: { v3: undefined, v5: undefined },
   MQTT_PROPERTY_NOT_ALLOWED: { v3: undefined, v5: undefined },
   MQTT_DUPLICATE_PROPERTY: { v3: undefined, v5: undefined },
   MQTT_PROPERTY_LENGTH: { v3: undefined, v5: undefined },
   MQTT_INVALID_PROPERTY_VALUE: { v3: undefined, v5: undefined },
-} as const satisfies Record<string, { v3: string | undefined; v5: string | undefined }>;
+} as const satisfies Record<string, { v3: Rule; v5: Rule }>;
 
 export type ViolationCode = keyof typeof VIOLATIONS;
 
-export function violation(code: ViolationCode, version: ProtocolVersion, detail: string): Violation {
-  const rule = version === '5.0' ? VIOLATIONS[code].v5 : VIOLATIONS[code].v3;
+/** The normative id for `code` in `version`; `context` picks among per-case ids (a packet type, a wildcard). */
+export function ruleOf(code: ViolationCode, version: ProtocolVersion, context?: string): string | undefined {
+  const rule: Rule = version === '5.0' ? VIOLATIONS[code].v5 : VIOLATIONS[code].v3;
+  if (rule === undefined || typeof rule === 'string') return rule;
+  return context === undefined ? undefined : rule[context];
+}
+
+export function violation(
+  code: ViolationCode,
+  version: ProtocolVersion,
+  detail: string,
+  context?: string,
+): Violation {
+  const rule = ruleOf(code, version, context);
   return rule === undefined ? { code, detail } : { code, rule, detail };
 }

@@ -7,11 +7,11 @@ export function checkReasonCode(r: Reader, packet: PacketTypeName, code: number)
   if (reasonCode(r.version, packet, code) !== undefined) return;
   const hex = `0x${code.toString(16).padStart(2, '0')}`;
   const what = r.version === '5.0' ? 'reason code' : 'return code';
-  r.report('MQTT_UNKNOWN_REASON_CODE', `${hex} is not a ${packet} ${what} in MQTT ${r.version}`);
+  r.report('MQTT_UNKNOWN_REASON_CODE', `${hex} is not a ${packet} ${what} in MQTT ${r.version}`, packet);
 }
 
 export function checkPacketId(r: Reader, packet: PacketTypeName, id: number): void {
-  if (id === 0 && !r.stopped) r.report('MQTT_PACKET_ID_ZERO', `${packet} has Packet Identifier 0`);
+  if (id === 0 && !r.stopped) r.report('MQTT_PACKET_ID_ZERO', `${packet} has Packet Identifier 0`, packet);
 }
 
 /** Bytes left over after a packet whose layout is fully known. */
@@ -35,12 +35,16 @@ export function checkTopicFilter(r: Reader, filter: string): void {
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i]!;
-    if (level.length > 1 && (level.includes('#') || level.includes('+'))) {
-      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": a wildcard must occupy a whole level`);
+    if (level.length > 1 && level.includes('#')) {
+      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must occupy a whole level`, '#');
+      return;
+    }
+    if (level.length > 1 && level.includes('+')) {
+      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "+" must occupy a whole level`, '+');
       return;
     }
     if (level === '#' && i !== levels.length - 1) {
-      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must be the last level`);
+      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must be the last level`, '#');
       return;
     }
   }
