@@ -26,10 +26,14 @@ export class Reader {
     readonly violations: Violation[],
   ) {}
 
+  /** What `end` is the end of, for reports: the packet, or the properties a Property Length spans. */
+  private region: 'packet' | 'properties' = 'packet';
+
   /** Narrows (or restores) the readable region, e.g. to a Property Length. */
-  limit(end: number, complete: boolean): void {
+  limit(end: number, complete: boolean, region: 'packet' | 'properties' = 'packet'): void {
     this.end = end;
     this.complete = complete;
+    this.region = region;
   }
 
   get remaining(): number {
@@ -49,9 +53,10 @@ export class Reader {
       this.capped = true;
       return;
     }
+    // A read past a Property Length is the property overrunning it (§2.2.2.1), not a short packet.
     this.report(
-      'MQTT_TRUNCATED',
-      `${field} needs ${n} byte${n === 1 ? '' : 's'} at offset ${this.base + this.pos} but the packet ends after ${this.remaining}`,
+      this.region === 'properties' ? 'MQTT_PROPERTY_LENGTH' : 'MQTT_TRUNCATED',
+      `${field} needs ${n} byte${n === 1 ? '' : 's'} at offset ${this.base + this.pos} but ${this.region === 'packet' ? 'the packet ends' : 'the properties end'} after ${this.remaining}`,
     );
   }
 
@@ -107,7 +112,10 @@ export class Reader {
       multiplier *= 128;
     }
     this.stopped = true;
-    this.report('MQTT_TRUNCATED', `${field} at offset ${this.base + start} has a fifth continuation byte`);
+    this.report(
+      'MQTT_MALFORMED_VARINT',
+      `${field} at offset ${this.base + start} has a fifth continuation byte`,
+    );
     return 0;
   }
 

@@ -26,7 +26,7 @@ export function readProperties(r: Reader, packet: PropertyPacket): Properties | 
       );
     }
   } else {
-    r.limit(declaredEnd, true);
+    r.limit(declaredEnd, true, 'properties');
   }
   const props: Properties = {};
   while (r.pos < r.end && !r.stopped) {
