@@ -27,6 +27,17 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
       ),
     );
   }
+  // The Remaining Length is a Variable Byte Integer too: minimally encoded [MQTT-1.5.5-1].
+  const lengthBytes = frame.headerLength - 1;
+  if (lengthBytes > 1 && lengthBytes > varintSize(frame.remainingLength)) {
+    violations.push(
+      violation(
+        'MQTT_NON_MINIMAL_VARINT',
+        v,
+        `Remaining Length ${frame.remainingLength} at offset ${frame.offset + 1} uses ${lengthBytes} bytes`,
+      ),
+    );
+  }
   const h: PacketHeader = {
     protocol: v,
     flags: frame.flags,
@@ -75,4 +86,9 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
     default:
       return decodeDisconnectOrAuth(r, h, 'AUTH');
   }
+}
+
+/** Bytes of the minimal Variable Byte Integer encoding of `n` (§1.5.5). */
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
 }
