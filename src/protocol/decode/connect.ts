@@ -65,7 +65,8 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
     r.report('MQTT_WILL_QOS_WITHOUT_WILL', `Will QoS is ${willQos} but the Will Flag is 0`);
   if (!willFlag && willRetain)
     r.report('MQTT_WILL_RETAIN_WITHOUT_WILL', 'Will Retain is set but the Will Flag is 0');
-  if (willQos === 3) r.report('MQTT_WILL_INVALID_QOS', 'Will QoS is 3');
+  // [MQTT-3.1.2-14] (5.0: -12) speaks of a Will Flag of 1; without a will, QoS 3 is just "not 0" above.
+  if (willFlag && willQos === 3) r.report('MQTT_WILL_INVALID_QOS', 'Will QoS is 3');
   if (hasPassword && !hasUsername && v !== '5.0') {
     r.report('MQTT_PASSWORD_WITHOUT_USERNAME', 'the Password Flag is set but the User Name Flag is not');
   }
