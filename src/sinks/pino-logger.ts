@@ -1,0 +1,213 @@
+/**
+ * The pino sink: NDJSON (or a pretty one-line-per-record view) through an asynchronous, batching
+ * destination so that logging never stalls the proxy's event loop on a slow terminal or disk.
+ */
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import type { Level, LogRecord, RecordSink } from './sink.js';
+
+export interface PinoSinkOptions {
+  level: Level;
+  /** `stdout`, or a file path (appended to; parent directories created). */
+  destination: 'stdout' | string;
+  pretty: boolean;
+  /** ANSI colours in pretty mode (the CLI decides: a TTY and no NO_COLOR). Default false. */
+  colorize?: boolean;
+  /**
+   * Longest time a record may sit in the batch buffer (ms, default 100): batching must not hide a
+   * line from someone watching live.
+   */
+  flushIntervalMs?: number;
+}
+
+export interface PinoSink extends RecordSink {
+  logger: Logger;
+  /** Writes out everything buffered, synchronously (last resort on fatal paths). */
+  flushSync(): void;
+  /** Flushes and closes the destination; nothing may be written afterwards. */
+  close(): Promise<void>;
+}
+
+/** Batch this many bytes before a write() syscall, unless the interval flush comes first. */
+const MIN_BATCH = 4096;
+
+// --- pretty formatting ---------------------------------------------------------------------------
+
+type Paint = (text: string) => string;
+
+interface Palette {
+  dim: Paint;
+  bold: Paint;
+  client: Paint;
+  broker: Paint;
+  levels: Record<string, Paint>;
+  warnText: Paint;
+  errorText: Paint;
+}
+
+const sgr =
+  (open: number, close: number): Paint =>
+  (text) =>
+    `\u001b[${open}m${text}\u001b[${close}m`;
+const plain: Paint = (text) => text;
+
+const COLOURS: Palette = {
+  dim: sgr(2, 22),
+  bold: sgr(1, 22),
+  client: sgr(36, 39), // cyan
+  broker: sgr(35, 39), // magenta
+  levels: {
+    TRACE: sgr(90, 39),
+    DEBUG: sgr(34, 39),
+    INFO: sgr(32, 39),
+    WARN: sgr(33, 39),
+    ERROR: sgr(31, 39),
+    FATAL: (t) => `\u001b[41m\u001b[97m${t}\u001b[39m\u001b[49m`,
+  },
+  warnText: sgr(33, 39),
+  errorText: sgr(31, 39),
+};
+
+const NO_COLOURS: Palette = {
+  dim: plain,
+  bold: plain,
+  client: plain,
+  broker: plain,
+  levels: {},
+  warnText: plain,
+  errorText: plain,
+};
+
+const LEVEL_LABELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+
+/**
+ * Logged strings come from the network (topics, client ids): strip terminal control sequences and
+ * keep each record on one line.
+ */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point.
+  return text.replace(/\r\n|[\r\n]/g, '⏎').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
+function clock(time: unknown): string {
+  const d = typeof time === 'number' ? new Date(time) : new Date();
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
+/**
+ * `time LEVEL conn from→ msg`: the local wall-clock time (what the operator's clock says), the
+ * level, the connection id, which side sent the packet, then the record's one-line summary. Lines
+ * at warn and above are coloured whole so refusals stand out in a scrolling terminal.
+ */
+export function formatPrettyLine(log: Record<string, unknown>, colorize: boolean): string {
+  const c = colorize ? COLOURS : NO_COLOURS;
+  const level = typeof log.level === 'number' ? log.level : 30;
+  const label = LEVEL_LABELS[level] ?? String(level);
+  const paintLevel = c.levels[label] ?? plain;
+  let line = `${c.dim(clock(log.time))} ${paintLevel(label.padEnd(5))}`;
+  if (typeof log.conn === 'string') {
+    line += ` ${c.bold(printable(log.conn).padEnd(4))}`;
+    if (log.from === 'client') line += ` ${c.client('client→')}`;
+    else if (log.from === 'broker') line += ` ${c.broker('broker→')}`;
+    else line += '        ';
+  }
+  let msg = printable(typeof log.msg === 'string' ? log.msg : String(log.event ?? ''));
+  const err = log.err;
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
+    msg += `: ${printable(err.message)}`;
+  }
+  if (level >= 50) msg = c.errorText(msg);
+  else if (level >= 40) msg = c.warnText(msg);
+  return `${line} ${msg}`;
+}
+
+function prettyDestination(target: DestinationStream, colorize: boolean): DestinationStream {
+  const prettify = prettyFactory({
+    colorize: false,
+    hideObject: true,
+    // Time and level are laid out by formatPrettyLine; empty prettifiers drop pino-pretty's own.
+    customPrettifiers: { time: () => '', level: () => '' },
+    messageFormat: (log) => formatPrettyLine(log, colorize),
+  });
+  return {
+    // Synchronous and in-process: a worker-thread transport could lose lines on a crash.
+    write(line: string): void {
+      const out = prettify(line);
+      if (out) target.write(out);
+    },
+  };
+}
+
+// --- the sink ------------------------------------------------------------------------------------
+
+export function createPinoSink(options: PinoSinkOptions): PinoSink {
+  const dest = pino.destination({
+    dest: options.destination === 'stdout' ? 1 : options.destination,
+    sync: false,
+    minLength: MIN_BATCH,
+    periodicFlush: options.flushIntervalMs ?? 100,
+    mkdir: true,
+    append: true,
+  });
+  const stream = options.pretty ? prettyDestination(dest, options.colorize ?? false) : dest;
+  const logger = pino(
+    {
+      level: options.level,
+      // No pid/hostname: records are about connections, and the fields cost bytes on every line.
+      base: null,
+    },
+    stream,
+  );
+
+  let ended = false;
+  const flush = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (ended) {
+        resolve();
+        return;
+      }
+      dest.flush((err?: Error) => (err ? reject(err) : resolve()));
+    });
+
+  let closed: Promise<void> | undefined;
+  return {
+    logger,
+    isLevelEnabled: (level) => logger.isLevelEnabled(level),
+    write(level: Level, record: LogRecord, msg: string): void {
+      logger[level](record, msg);
+    },
+    flush,
+    flushSync(): void {
+      if (ended) return;
+      try {
+        dest.flushSync();
+      } catch {
+        // The file is still being opened ("not ready"): pino's own exit hook writes it out.
+      }
+    },
+    close(): Promise<void> {
+      closed ??= flush().then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (options.destination === 'stdout') {
+              // Never close fd 1: others (the CLI's last words, the test runner) may still use it.
+              resolve();
+              return;
+            }
+            ended = true;
+            dest.once('close', () => resolve());
+            dest.end();
+          }),
+      );
+      return closed;
+    },
+  };
+}

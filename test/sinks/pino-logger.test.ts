@@ -1,0 +1,124 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPinoSink, formatPrettyLine } from '../../src/sinks/pino-logger.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempFile(name = 'log.ndjson'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-sink-'));
+  dirs.push(dir);
+  return join(dir, 'nested', name);
+}
+const lines = (file: string): string[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+
+describe('pino sink (NDJSON)', () => {
+  it('writes one JSON object per record with level, time, msg and the record; no pid/hostname', async () => {
+    const file = tempFile();
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    sink.write(
+      'warn',
+      { event: 'packet', conn: 'c1', from: 'broker', type: 'CONNACK' },
+      'CONNACK 0x87 Not authorized',
+    );
+    await sink.close();
+    const [only, ...rest] = lines(file);
+    expect(rest).toEqual([]);
+    const rec = JSON.parse(only!);
+    expect(rec).toEqual({
+      level: 40,
+      time: expect.any(Number),
+      event: 'packet',
+      conn: 'c1',
+      from: 'broker',
+      type: 'CONNACK',
+      msg: 'CONNACK 0x87 Not authorized',
+    });
+  });
+
+  it('honours the level and says so cheaply', async () => {
+    const file = tempFile();
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    expect(sink.isLevelEnabled('debug')).toBe(false);
+    expect(sink.isLevelEnabled('warn')).toBe(true);
+    sink.write('debug', { event: 'packet' }, 'PINGREQ');
+    sink.write('info', { event: 'packet' }, 'PUBLISH');
+    await sink.close();
+    expect(lines(file).map((l) => JSON.parse(l).msg)).toEqual(['PUBLISH']);
+  });
+
+  it('loses nothing: 100 000 records, flush() resolves only when all are on disk', async () => {
+    const file = tempFile();
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    for (let i = 0; i < 100_000; i++) sink.write('info', { event: 'packet', conn: 'c1', i }, `PUBLISH ${i}`);
+    await sink.flush();
+    const got = lines(file);
+    expect(got).toHaveLength(100_000);
+    expect(JSON.parse(got.at(-1)!).i).toBe(99_999);
+    await sink.close();
+  });
+
+  it('batches, yet a lone record reaches the file within the flush interval', async () => {
+    const file = tempFile();
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false, flushIntervalMs: 50 });
+    sink.write('info', { event: 'open', conn: 'c9' }, 'open');
+    const t0 = Date.now();
+    for (;;) {
+      let content = '';
+      try {
+        content = readFileSync(file, 'utf8');
+      } catch {}
+      if (content.includes('"c9"')) break;
+      if (Date.now() - t0 > 2000) throw new Error('record not written within 2 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await sink.close();
+  });
+});
+
+describe('pino sink (pretty)', () => {
+  it('one line per record: time LEVEL conn from→ msg, extra fields hidden', async () => {
+    const file = tempFile('pretty.log');
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: true });
+    sink.write('info', { event: 'listening', addresses: ['127.0.0.1:1884'] }, 'listening on 127.0.0.1:1884');
+    sink.write('info', { event: 'open', conn: 'c1', client: '127.0.0.1:5000' }, 'open 127.0.0.1:5000');
+    sink.write(
+      'info',
+      { event: 'packet', conn: 'c1', from: 'client', type: 'CONNECT' },
+      'CONNECT clientId=dev',
+    );
+    sink.write('warn', { event: 'packet', conn: 'c1', from: 'broker' }, 'CONNACK 0x04 Connection Refused');
+    await sink.close();
+    const got = lines(file);
+    expect(got).toEqual([
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}listening on 127\.0\.0\.1:1884$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}c1 {12}open 127\.0\.0\.1:5000$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}c1 {3}client→ CONNECT clientId=dev$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}c1 {3}broker→ CONNACK 0x04 Connection Refused$/),
+    ]);
+  });
+
+  it('colours when asked, and never lets network strings drive the terminal', () => {
+    const time = new Date(2026, 0, 2, 3, 4, 5, 6).getTime();
+    const line = formatPrettyLine(
+      { level: 40, time, conn: 'c7', from: 'broker', msg: 'SUBACK evil/\u001b[2J\u0007topic\n→ 0x87' },
+      true,
+    );
+    expect(line).toContain('\u001b[33mWARN \u001b[39m');
+    expect(line).toContain('\u001b[35mbroker→\u001b[39m');
+    expect(line).not.toContain('\u001b[2J');
+    expect(line).not.toContain('\u0007');
+    expect(line).not.toContain('\n');
+    expect(formatPrettyLine({ level: 30, time, msg: 'plain' }, false)).toBe('03:04:05.006 INFO  plain');
+    expect(
+      formatPrettyLine({ level: 50, time, msg: 'observer failed', err: { message: 'boom' } }, false),
+    ).toBe('03:04:05.006 ERROR observer failed: boom');
+  });
+});
