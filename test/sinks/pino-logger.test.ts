@@ -99,7 +99,7 @@ describe('pino sink (pretty)', () => {
     const got = lines(file);
     expect(got).toEqual([
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}listening on 127\.0\.0\.1:1884$/),
-      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}c1 {12}open 127\.0\.0\.1:5000$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}c1 {11}open 127\.0\.0\.1:5000$/),
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}c1 {3}client→ CONNECT clientId=dev$/),
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}c1 {3}broker→ CONNACK 0x04 Connection Refused$/),
     ]);
