@@ -6,7 +6,8 @@ import { type ViolationCode, violation } from './violations.js';
 /**
  * Bounded cursor over one packet body. Reads never throw: running past the end records a
  * violation (or, when the body was cut at the capture cap, just stops) and returns a zero value;
- * decoders check `stopped` before going on.
+ * once stopped, every read returns a zero value without reading (the bytes after a short field
+ * are not that field's successor); decoders check `stopped` before going on.
  */
 export class Reader {
   pos = 0;
@@ -61,7 +62,7 @@ export class Reader {
   }
 
   u8(field: string): number {
-    if (this.pos + 1 > this.end) {
+    if (this.stopped || this.pos + 1 > this.end) {
       this.short(field, 1);
       return 0;
     }
@@ -69,7 +70,7 @@ export class Reader {
   }
 
   u16(field: string): number {
-    if (this.pos + 2 > this.end) {
+    if (this.stopped || this.pos + 2 > this.end) {
       this.short(field, 2);
       return 0;
     }
@@ -79,7 +80,7 @@ export class Reader {
   }
 
   u32(field: string): number {
-    if (this.pos + 4 > this.end) {
+    if (this.stopped || this.pos + 4 > this.end) {
       this.short(field, 4);
       return 0;
     }
@@ -94,7 +95,7 @@ export class Reader {
     let multiplier = 1;
     const start = this.pos;
     for (let i = 0; i < 4; i++) {
-      if (this.pos >= this.end) {
+      if (this.stopped || this.pos >= this.end) {
         this.short(field, 1);
         return 0;
       }
@@ -121,6 +122,7 @@ export class Reader {
 
   /** A view of `n` bytes (no copy); shorter if the capture cap cut it (then `stopped`). */
   bytes(field: string, n: number): Buffer {
+    if (this.stopped) return EMPTY;
     if (this.pos + n > this.end) {
       const got = this.buf.subarray(this.pos, this.end);
       this.short(field, n);

@@ -25,8 +25,10 @@ export function decodePublish(r: Reader, h: PacketHeader, remainingLength: numbe
     payload: { length: 0, data: EMPTY },
   };
   if (qos > 0) {
-    packet.packetId = r.u16('Packet Identifier');
-    checkPacketId(r, 'PUBLISH', packet.packetId);
+    const packetId = r.u16('Packet Identifier');
+    // Not read (the capture cap cut the topic): absent, not 0.
+    if (!r.stopped) packet.packetId = packetId;
+    checkPacketId(r, 'PUBLISH', packetId);
   }
   if (r.version === '5.0') setProps(packet, readProperties(r, 'PUBLISH'));
   if (r.stopped) return packet;
