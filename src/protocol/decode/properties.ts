@@ -18,7 +18,10 @@ export function readProperties(r: Reader, packet: PropertyPacket): Properties | 
   if (r.stopped || length === 0) return undefined;
   const declaredEnd = r.pos + length;
   const saved = { end: r.end, complete: r.complete };
-  if (declaredEnd > r.end) {
+  // Whether the reader was narrowed to the properties; compare no ends: when the properties end
+  // exactly where the capture does, narrowing changes `complete` and not `end`.
+  const limited = declaredEnd <= r.end;
+  if (!limited) {
     if (r.complete) {
       r.report(
         'MQTT_PROPERTY_LENGTH',
@@ -97,7 +100,7 @@ export function readProperties(r: Reader, packet: PropertyPacket): Properties | 
       props[def.key] = value;
     }
   }
-  if (r.end !== saved.end) {
+  if (limited) {
     // The declared length says where the properties end, whatever went wrong inside them.
     r.limit(saved.end, saved.complete);
     r.pos = declaredEnd;
