@@ -10,6 +10,7 @@ import { type ViolationCode, violation } from './violations.js';
  * are not that field's successor); decoders check `stopped` before going on.
  */
 export class Reader {
+  /** May pass `end` when a Property Length reaches past the captured bytes (see readProperties). */
   pos = 0;
   /** Set once a read went past the end: nothing further can be decoded. */
   stopped = false;
@@ -25,6 +26,8 @@ export class Reader {
     readonly base: number,
     readonly version: ProtocolVersion,
     readonly violations: Violation[],
+    /** The body's length on the wire: `end` unless the capture cap cut the body. */
+    readonly length: number = end,
   ) {}
 
   /** What `end` is the end of, for reports: the packet, or the properties a Property Length spans. */

@@ -53,6 +53,7 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
     frame.offset + frame.headerLength,
     v,
     violations,
+    frame.remainingLength,
   );
   switch (type) {
     case 1:

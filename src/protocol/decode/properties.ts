@@ -21,14 +21,15 @@ export function readProperties(r: Reader, packet: PropertyPacket): Properties | 
   // Whether the reader was narrowed to the properties; compare no ends: when the properties end
   // exactly where the capture does, narrowing changes `complete` and not `end`.
   const limited = declaredEnd <= r.end;
-  if (!limited) {
-    if (r.complete) {
-      r.report(
-        'MQTT_PROPERTY_LENGTH',
-        `Property Length ${length} at offset ${r.base + start} runs ${declaredEnd - r.end} bytes past the end of the packet`,
-      );
-    }
-  } else {
+  // Past the packet's end on the wire: malformed, even when the capture cap cut the body.
+  const pastPacket = declaredEnd > r.length;
+  if (pastPacket) {
+    r.report(
+      'MQTT_PROPERTY_LENGTH',
+      `Property Length ${length} at offset ${r.base + start} runs ${declaredEnd - r.length} bytes past the end of the packet`,
+    );
+  }
+  if (limited) {
     r.limit(declaredEnd, true, 'properties');
   }
   const props: Properties = {};
@@ -105,6 +106,12 @@ export function readProperties(r: Reader, packet: PropertyPacket): Properties | 
     r.limit(saved.end, saved.complete);
     r.pos = declaredEnd;
     r.stopped = false;
+  } else if (!pastPacket) {
+    // The capture cap cut the properties: they still end where declared, past the captured bytes,
+    // so what follows (a PUBLISH payload's length) is still known; any read there stops quietly.
+    r.pos = declaredEnd;
+    r.stopped = false;
+    r.capped = false;
   }
   return props;
 }
