@@ -77,8 +77,10 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
     let willProps: Properties | undefined;
     if (v === '5.0') willProps = readProperties(r, 'WILL');
     const topic = r.utf8('Will Topic');
-    const data = r.binary('Will Payload');
-    const will: Will = { qos: willQos, retain: willRetain, topic, payload: { length: data.length, data } };
+    // The length on the wire, even when the capture cap cut the data.
+    const length = r.u16('Will Payload');
+    const data = r.bytes('Will Payload', length);
+    const will: Will = { qos: willQos, retain: willRetain, topic, payload: { length, data } };
     if (willProps !== undefined) will.properties = willProps;
     packet.will = will;
   }
