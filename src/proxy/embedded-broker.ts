@@ -40,6 +40,8 @@ export interface EmbeddedBrokerOptions {
   searchPath?: string;
   /** An explicit mosquitto binary, or false to go straight to aedes. */
   mosquitto?: string | false;
+  /** `auto` (default): mosquitto if found and it starts, else aedes. `mosquitto`: that or an error. */
+  kind?: 'auto' | EmbeddedBrokerKind;
   /** Called if the broker process dies while it should be running (mosquitto only). */
   onUnexpectedExit?: (detail: string) => void;
   startTimeoutMs?: number;
@@ -165,8 +167,11 @@ function runOnce(
   port: number,
   startTimeoutMs: number,
 ): Promise<MosquittoProcess> {
+  // Its own process group: a Ctrl-C in the terminal must reach mqtt-tap only, which then lets
+  // connections close during the grace period before stopping the broker itself.
   const child: ChildProcess = spawn(options.binary, ['-c', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let log = '';
   const append = (chunk: Buffer): void => {
@@ -338,9 +343,17 @@ export async function startAedesBroker(): Promise<EmbeddedBroker> {
 
 /** mosquitto when one is installed (unless disabled), else aedes. */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const kind = options.kind ?? 'auto';
   const binary =
-    options.mosquitto === false ? undefined : (options.mosquitto ?? findMosquitto(options.searchPath));
-  if (binary === undefined) return startAedesBroker();
+    options.mosquitto === false || kind === 'aedes'
+      ? undefined
+      : (options.mosquitto ?? findMosquitto(options.searchPath));
+  if (binary === undefined) {
+    if (kind === 'mosquitto') {
+      throw new Error(`no mosquitto binary found on PATH or in ${SBIN_DIRS.join(', ')}`);
+    }
+    return startAedesBroker();
+  }
   let fallbackReason: string;
   try {
     const launchOptions: LaunchMosquittoOptions = {
@@ -360,6 +373,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     if (proc.version !== undefined) result.version = proc.version;
     return result;
   } catch (err) {
+    if (kind === 'mosquitto') throw err;
     fallbackReason = `${binary} failed to start: ${err instanceof Error ? err.message : String(err)}`;
   }
   const aedes = await startAedesBroker();

@@ -18,6 +18,11 @@ export interface PinoSinkOptions {
    * line from someone watching live.
    */
   flushIntervalMs?: number;
+  /**
+   * The destination failed (disk full, file removed, permissions). Called once; records written
+   * afterwards are dropped. A broken pipe on stdout (reader gone) is ignored silently, as pino does.
+   */
+  onError?: (err: Error) => void;
 }
 
 export interface PinoSink extends RecordSink {
@@ -157,6 +162,14 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     mkdir: true,
     append: true,
   });
+  let failed = false;
+  // pino re-emits a non-EPIPE error after its own listener: without ours it would crash the process.
+  dest.on('error', (err: Error) => {
+    if (failed) return;
+    failed = true;
+    if (options.onError) options.onError(err);
+    else console.error(`mqtt-tap: log destination failed: ${err.message}`);
+  });
   const stream = options.pretty ? prettyDestination(dest, options.colorize ?? false) : dest;
   const logger = pino(
     {
@@ -174,7 +187,11 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
         resolve();
         return;
       }
-      dest.flush((err?: Error) => (err ? reject(err) : resolve()));
+      dest.flush((err?: Error) => {
+        // flush() ends with an fsync, which a terminal or a pipe refuses (EINVAL): the bytes are written.
+        if (err && (err as NodeJS.ErrnoException).syscall !== 'fsync') reject(err);
+        else resolve();
+      });
     });
 
   let closed: Promise<void> | undefined;

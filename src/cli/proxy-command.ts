@@ -1,0 +1,339 @@
+/**
+ * The default command: run the proxy. Parses flags (and MQTT_TAP_* variables), starts an embedded
+ * broker when no upstream is given, wires proxy → tap → pino, and shuts down cleanly on signals.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import {
+  AddressError,
+  formatHostPort,
+  type HostPort,
+  parseHostPort,
+  parseUpstream,
+} from '../proxy/address.js';
+import {
+  type EmbeddedBroker,
+  type EmbeddedBrokerKind,
+  startEmbeddedBroker,
+} from '../proxy/embedded-broker.js';
+import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
+import { createTap } from '../proxy/tap.js';
+import type { PayloadMode, TapOptions } from '../proxy/tap-options.js';
+import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
+import { LEVELS, type Level } from '../sinks/sink.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:1884';
+/** How long connections may take to end on their own after SIGINT/SIGTERM. */
+export const SHUTDOWN_GRACE_MS = 2000;
+
+/** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const PAYLOAD_MODES = ['none', 'auto', 'text', 'hex', 'base64'] as const satisfies readonly PayloadMode[];
+
+export interface ProxyArgs {
+  listen: HostPort[];
+  upstream?: HostPort;
+  logFile?: string;
+  pretty?: boolean;
+  level: Level;
+  payload: PayloadMode;
+  payloadMax: number;
+  captureMax: number;
+  showSecrets: boolean;
+  clientId?: string;
+  topic?: string;
+  embedded: 'auto' | EmbeddedBrokerKind;
+}
+
+/** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
+function coerceListen(value: string | string[]): HostPort[] {
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
+  const out = items.map((item) => parseHostPort(item, { host: '127.0.0.1' }));
+  if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT');
+  return out;
+}
+
+function lastValue<T>(value: T | T[]): T {
+  // A flag given twice (or by flag and variable) keeps the last one for single-valued options.
+  return Array.isArray(value) ? value[value.length - 1]! : value;
+}
+
+function nonNegativeInteger(name: string, max: number) {
+  return (raw: unknown): number => {
+    const value = Number(lastValue(raw));
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new UsageError(
+        `--${name} must be a whole number of bytes between 0 and ${max}, got "${String(raw)}"`,
+      );
+    }
+    return value;
+  };
+}
+
+/** MQTT filter syntax (MQTT 5.0 §4.7.1): `#` alone and last, `+` alone in its level. */
+export function validateTopicFilter(filter: string): string {
+  if (filter === '') throw new UsageError('--topic must not be empty');
+  const levels = filter.split('/');
+  levels.forEach((level, i) => {
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
+      throw new UsageError(`--topic "${filter}": "#" must be a whole level and the last one`);
+    }
+    if (level.includes('+') && level !== '+') {
+      throw new UsageError(`--topic "${filter}": "+" must be a whole level`);
+    }
+  });
+  return filter;
+}
+
+export const proxyCommand: CommandModule<object, ProxyArgs> = {
+  command: ['$0', 'proxy'],
+  describe:
+    'Run the proxy: forward every byte unchanged and log every packet with its reason codes explained',
+  builder: (y: Argv) =>
+    y
+      // Here rather than globally: a container's MQTT_TAP_LISTEN must not break `mqtt-tap decode`.
+      .env('MQTT_TAP')
+      .option('listen', {
+        alias: 'l',
+        type: 'string',
+        default: DEFAULT_LISTEN,
+        defaultDescription: DEFAULT_LISTEN,
+        describe:
+          'where clients connect, [HOST:]PORT; repeatable. Beyond this machine needs e.g. 0.0.0.0:1884',
+        coerce: coerceListen,
+      })
+      .option('upstream', {
+        alias: 'u',
+        type: 'string',
+        describe: 'the broker, HOST:PORT or mqtt://HOST:PORT; omitted: an embedded broker on a loopback port',
+        coerce: (v: string | string[]) => parseUpstream(lastValue(v)),
+      })
+      .option('embedded', {
+        choices: ['auto', 'mosquitto', 'aedes'] as const,
+        default: 'auto' as const,
+        describe: 'without --upstream: which broker to start (auto: mosquitto if installed, else aedes)',
+      })
+      .option('log-file', {
+        type: 'string',
+        describe: 'write NDJSON records to this file (appended) instead of stdout',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('pretty', {
+        type: 'boolean',
+        describe:
+          'one coloured line per record instead of JSON (default: when stdout is a terminal and no --log-file)',
+      })
+      .option('level', {
+        choices: LEVELS,
+        default: 'info' as Level,
+        describe:
+          'least severe records written (PINGREQ/PINGRESP are debug, refusals warn, malformed input error)',
+      })
+      .option('payload', {
+        choices: PAYLOAD_MODES,
+        default: 'auto' as PayloadMode,
+        describe: 'how PUBLISH payloads are previewed',
+      })
+      .option('payload-max', {
+        type: 'number',
+        default: 256,
+        describe: 'bytes of payload shown in a preview',
+        coerce: nonNegativeInteger('payload-max', 1024 * 1024),
+      })
+      .option('capture-max', {
+        type: 'number',
+        default: 65536,
+        describe: 'bytes of one packet kept for decoding; the rest is counted, never buffered',
+        coerce: nonNegativeInteger('capture-max', 256 * 1024 * 1024),
+      })
+      .option('show-secrets', {
+        type: 'boolean',
+        default: false,
+        describe: 'log CONNECT passwords and AUTH data in clear (default: length and a per-run keyed hash)',
+      })
+      .option('client-id', {
+        type: 'string',
+        describe: 'log packets only of connections whose client id matches this glob (* and ?)',
+        coerce: (v: string | string[]) => lastValue(v),
+      })
+      .option('topic', {
+        type: 'string',
+        describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
+        coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
+      })
+      .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
+      .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
+      .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
+      .example('$0 -u 10.0.0.5:1883 --log-file tap.ndjson', 'NDJSON records to a file')
+      .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
+      .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
+      .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
+      .epilogue(
+        'Every option can also be set with an environment variable MQTT_TAP_<OPTION> ' +
+          '(e.g. MQTT_TAP_LISTEN, MQTT_TAP_LOG_FILE, MQTT_TAP_SHOW_SECRETS=true); flags win over variables.',
+      ) as unknown as Argv<ProxyArgs>,
+  handler: async (argv: ArgumentsCamelCase<ProxyArgs>) => {
+    process.exitCode = await runProxy(argv, {
+      stdoutIsTTY: process.stdout.isTTY === true,
+      noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
+      searchPath: process.env.PATH ?? '',
+    });
+    // Connections, brokers and the log are closed and flushed: nothing else may keep us alive.
+    process.exit();
+  },
+};
+
+interface Environment {
+  stdoutIsTTY: boolean;
+  noColor: boolean;
+  searchPath: string;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Fails early and plainly on an unwritable --log-file rather than from an async stream later. */
+function checkLogFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  closeSync(openSync(file, 'a'));
+}
+
+function describeEmbedded(broker: EmbeddedBroker): { level: Level; msg: string } {
+  const where = `${broker.host}:${broker.port}`;
+  const name = `${broker.kind}${broker.version ? ` ${broker.version}` : ''}`;
+  if (broker.kind === 'mosquitto') {
+    return {
+      level: 'info',
+      msg: `no --upstream: started an embedded ${name} on ${where} (MQTT 3.1, 3.1.1 and 5.0); it stops with mqtt-tap`,
+    };
+  }
+  const why = broker.fallbackReason ? ` (${broker.fallbackReason})` : ' (no mosquitto installed)';
+  return {
+    level: 'warn',
+    msg:
+      `no --upstream: started an embedded ${name} on ${where}${why}. aedes speaks MQTT 3.1 and 3.1.1 only: ` +
+      'it refuses an MQTT 5.0 CONNECT with return code 1. Install mosquitto or pass --upstream HOST:PORT for 5.0.',
+  };
+}
+
+/** Runs until SIGINT/SIGTERM; resolves with the exit code once everything is closed and flushed. */
+export async function runProxy(args: ProxyArgs, env: Environment): Promise<number> {
+  if (args.logFile !== undefined) checkLogFile(args.logFile);
+  const pretty = args.pretty ?? (env.stdoutIsTTY && args.logFile === undefined);
+  let sinkFailed = false;
+  const sink: PinoSink = createPinoSink({
+    level: args.level,
+    destination: args.logFile ?? 'stdout',
+    pretty,
+    colorize: pretty && args.logFile === undefined && env.stdoutIsTTY && !env.noColor,
+    onError: (err) => {
+      // Forwarding goes on without a log: clients of a debugging proxy must not pay for its disk.
+      sinkFailed = true;
+      console.error(`mqtt-tap: cannot write the log (${err.message}); forwarding continues unlogged`);
+    },
+  });
+
+  const tapOptions: TapOptions = {
+    captureCap: args.captureMax,
+    payload: args.payload,
+    payloadMax: args.payloadMax,
+    showSecrets: args.showSecrets,
+  };
+  if (args.clientId !== undefined) tapOptions.clientId = args.clientId;
+  if (args.topic !== undefined) tapOptions.topic = args.topic;
+
+  const reportInternal = (err: unknown, ctx: ProxyErrorContext): void => {
+    const record = {
+      event: 'internal-error',
+      where: ctx.where,
+      ...(ctx.conn !== undefined ? { conn: ctx.conn } : {}),
+      ...(ctx.detail !== undefined ? { detail: ctx.detail } : {}),
+      err: err instanceof Error ? { message: err.message, stack: err.stack } : { message: String(err) },
+    };
+    sink.write('error', record, `internal error in the ${ctx.where}${ctx.detail ? ` (${ctx.detail})` : ''}`);
+  };
+
+  let embedded: EmbeddedBroker | undefined;
+  let proxy: RunningProxy | undefined;
+  try {
+    let upstream = args.upstream;
+    if (upstream === undefined) {
+      embedded = await startEmbeddedBroker({
+        kind: args.embedded,
+        searchPath: env.searchPath,
+        onUnexpectedExit: (detail) => sink.write('error', { event: 'embedded-broker-exit', detail }, detail),
+      });
+      upstream = { host: embedded.host, port: embedded.port };
+    }
+    proxy = await startProxy({
+      listen: args.listen,
+      upstream,
+      observer: createTap(sink, tapOptions),
+      onError: reportInternal,
+    });
+  } catch (err) {
+    sink.write(
+      'error',
+      { event: 'startup-failed', error: errorMessage(err) },
+      `cannot start: ${errorMessage(err)}`,
+    );
+    await embedded?.close();
+    await sink.close();
+    throw err;
+  }
+
+  const addresses = proxy.addresses.map((a) => formatHostPort({ host: a.address, port: a.port }));
+  sink.write(
+    'info',
+    { event: 'listening', addresses, upstream: proxy.upstream, embedded: embedded?.kind ?? false },
+    `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}`,
+  );
+  if (embedded) {
+    const { level, msg } = describeEmbedded(embedded);
+    const record = {
+      event: 'embedded-broker',
+      kind: embedded.kind,
+      ...(embedded.version !== undefined ? { version: embedded.version } : {}),
+      address: `${embedded.host}:${embedded.port}`,
+      protocols: embedded.protocolLevels.map((l) => (l === 3 ? '3.1' : l === 4 ? '3.1.1' : '5.0')),
+      ...(embedded.fallbackReason !== undefined ? { fallbackReason: embedded.fallbackReason } : {}),
+    };
+    sink.write(level, record, msg);
+  }
+  if (args.logFile !== undefined) {
+    // The terminal would otherwise stay silent: say where the records go.
+    console.error(`mqtt-tap: listening on ${addresses.join(', ')} → ${proxy.upstream}; log: ${args.logFile}`);
+  }
+
+  const running = proxy;
+  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // A second signal while waiting: stop waiting.
+      const hurry = (): void => void running.close(0);
+      process.once('SIGINT', hurry);
+      process.once('SIGTERM', hurry);
+      resolveSignal(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  const open = running.connections().length;
+  sink.write(
+    'info',
+    { event: 'shutdown', signal, connections: open, graceMs: SHUTDOWN_GRACE_MS },
+    `${signal}: no longer accepting; ${open} connection(s) get ${SHUTDOWN_GRACE_MS / 1000} s to close`,
+  );
+  await running.close(SHUTDOWN_GRACE_MS);
+  await embedded?.close();
+  sink.write('info', { event: 'stopped', signal }, 'stopped');
+  await sink.close();
+  return sinkFailed ? 1 : 0;
+}
