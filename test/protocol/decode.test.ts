@@ -10,6 +10,7 @@ import { hex } from '../helpers/hex.js';
 import {
   ack,
   auth,
+  cat,
   connack,
   connect,
   decodeStream,
@@ -459,10 +460,6 @@ describe('PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4-§3.7)', () => {
     ]);
   }
 });
-
-function cat(...parts: (Buffer | number[])[]): Buffer {
-  return Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p))));
-}
 
 describe('SUBSCRIBE (§3.8)', () => {
   for (const version of ['3.1', '3.1.1'] as const) {
