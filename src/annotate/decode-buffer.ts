@@ -17,7 +17,16 @@ export interface DecodedBuffer {
  * A CONNECT sets the version for what follows; requests and answers are correlated as on a
  * live connection.
  */
-export function decodeBuffer(bytes: Buffer, version: ProtocolVersion, opts: AnnotateOptions): DecodedBuffer {
+export function decodeBuffer(
+  bytes: Buffer,
+  version: ProtocolVersion,
+  opts: AnnotateOptions,
+  /**
+   * The version was not given: until a CONNECT says, decode each packet as 5.0 and as 3.1.1 and keep
+   * the reading with fewer violations (a 3.1.1 CONNACK `20 02 00 04` is short for 5.0).
+   */
+  inferVersion = false,
+): DecodedBuffer {
   const out: DecodedBuffer = { records: [] };
   const known = bytes.length > 0 ? sniffNonMqtt(bytes.subarray(0, 12), 'client', true) : undefined;
   if (known !== undefined && known.looksLike !== 'unknown') {
@@ -32,11 +41,20 @@ export function decodeBuffer(bytes: Buffer, version: ProtocolVersion, opts: Anno
     return out;
   }
   const session = new ConnectionSession(version);
+  let sawConnect = false;
   // Requests and answers travel in opposite directions; a dump holds one stream, so attribute
   // each packet to the side that sends that type.
   const framer = new Framer({
     frame(frame) {
-      const packet = decodeFrame(frame, session.version);
+      let packet = decodeFrame(frame, session.version);
+      if (inferVersion && !sawConnect && packet.type !== 'CONNECT' && packet.violations.length > 0) {
+        const other = decodeFrame(frame, session.version === '5.0' ? '3.1.1' : '5.0');
+        if (other.violations.length < packet.violations.length) {
+          packet = other;
+          session.version = other.protocol;
+        }
+      }
+      if (packet.type === 'CONNECT') sawConnect = true;
       const from = BROKER_TYPES.has(packet.type) ? 'broker' : 'client';
       const corr = session.observe(from, packet, 0);
       out.records.push(packetRecord(packet, opts, corr));

@@ -6,7 +6,7 @@ import { looksLikeHexText, parseHex } from './hex-input.js';
 
 interface DecodeArgs {
   hex: string[];
-  protocol: ProtocolVersion;
+  protocol?: ProtocolVersion;
   payload: PayloadMode;
   payloadMax: number;
   showSecrets: boolean;
@@ -19,20 +19,23 @@ async function readStdin(): Promise<Buffer> {
 }
 
 export const decodeCommand: CommandModule<object, DecodeArgs> = {
-  command: 'decode <hex..>',
+  command: 'decode [hex..]',
   describe: 'Decode MQTT packets given as hex (or - for stdin) and print one JSON record per packet',
   builder: (y: Argv) =>
     y
       .positional('hex', {
         type: 'string',
         array: true,
-        demandOption: true,
-        describe: 'hex bytes ("20 02 00 04", "0x20 0x02 ...", several packets per argument), or - for stdin',
+        default: [],
+        describe:
+          'hex bytes ("20 02 00 04", "0x20 0x02 ...", several packets per argument); none or - reads stdin',
       })
       .option('protocol', {
+        // A string: yargs would otherwise read "5.0" as the number 5.
+        type: 'string',
         choices: ['3.1', '3.1.1', '5.0'] as const,
-        default: '5.0' as const,
-        describe: 'version to decode with until a CONNECT in the input says otherwise',
+        describe:
+          'version to decode with until a CONNECT in the input says otherwise (default 5.0; packets that only make sense in 3.1.1, such as a 2-byte CONNACK, are read as 3.1.1)',
       })
       .option('payload', {
         choices: ['none', 'auto', 'text', 'hex', 'base64'] as const,
@@ -57,8 +60,15 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
       ) as unknown as Argv<DecodeArgs>,
   handler: async (argv: ArgumentsCamelCase<DecodeArgs>) => {
     const parts: Buffer[] = [];
+    // yargs drops a lone "-" from positionals, so "-" and no argument both mean stdin.
+    const args = argv.hex.length === 0 ? ['-'] : argv.hex;
+    if (args.includes('-') && process.stdin.isTTY) {
+      process.stderr.write('mqtt-tap decode: give hex bytes as arguments, or pipe them to stdin\n');
+      process.exitCode = 1;
+      return;
+    }
     try {
-      for (const arg of argv.hex) {
+      for (const arg of args) {
         if (arg === '-') {
           const data = await readStdin();
           parts.push(looksLikeHexText(data) ? parseHex(data.toString('latin1')) : data);
@@ -72,11 +82,12 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
       return;
     }
     const bytes = Buffer.concat(parts);
-    const { records, error } = decodeBuffer(bytes, argv.protocol, {
-      payload: argv.payload,
-      payloadMax: argv.payloadMax,
-      showSecrets: argv.showSecrets,
-    });
+    const { records, error } = decodeBuffer(
+      bytes,
+      argv.protocol ?? '5.0',
+      { payload: argv.payload, payloadMax: argv.payloadMax, showSecrets: argv.showSecrets },
+      argv.protocol === undefined,
+    );
     for (const rec of records) process.stdout.write(`${JSON.stringify(rec)}\n`);
     if (bytes.length === 0) {
       process.stderr.write('mqtt-tap decode: no bytes to decode\n');
