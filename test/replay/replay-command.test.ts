@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqttPacket from 'mqtt-packet';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import { replayCommand } from '../../src/cli/replay-command.js';
+import { type CapturedPacket, parseCapture } from '../../src/replay/pcap-reader.js';
+import { fileHeader, type Segment, TcpConversation } from '../../src/sinks/pcapng-writer.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-replay-cmd-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+const g = (p: object): Buffer => mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: 4 });
+
+/** A tcpdump-like capture (no comments of ours) of one 3.1.1 session refused, one accepted. */
+function capture(): string {
+  const parts = [fileHeader()];
+  const t0 = Date.UTC(2025, 0, 2, 3, 4, 5, 678) * 1000 + 901;
+  let t = t0;
+  const at = (dt: number): number => {
+    t += dt;
+    return t;
+  };
+  const session = (port: number, connack: Buffer, more: { from: 'client' | 'broker'; bytes: Buffer }[]) => {
+    const conv = new TcpConversation({ address: '10.0.0.1', port }, { address: '10.0.0.2', port: 1883 });
+    const segs: Segment[] = [conv.syn(t), ...conv.accept(at(50))];
+    const connect = g({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: `dev-${port}`,
+      clean: true,
+      keepalive: 10,
+    });
+    segs.push(...conv.data('client', connect, at(1000)));
+    segs.push(...conv.data('broker', connack, at(2500)));
+    for (const m of more) segs.push(...conv.data(m.from, m.bytes, at(1000)));
+    segs.push(...conv.finish('client', at(1000)));
+    for (const s of segs) {
+      const b = Buffer.alloc(conv.path.blockLength(s));
+      conv.path.writeBlock(b, 0, s);
+      parts.push(b);
+    }
+  };
+  session(40_001, Buffer.from('20020005', 'hex'), []);
+  session(40_002, Buffer.from('20020000', 'hex'), [
+    {
+      from: 'client',
+      bytes: g({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('hi'), qos: 1, messageId: 9 }),
+    },
+    { from: 'broker', bytes: g({ cmd: 'puback', messageId: 9 }) },
+    { from: 'client', bytes: g({ cmd: 'disconnect' }) },
+  ]);
+  const file = join(dir, 'cap.pcapng');
+  writeFileSync(file, Buffer.concat(parts));
+  return file;
+}
+
+async function run(args: string[]): Promise<void> {
+  await yargs([]).command(replayCommand).strict().exitProcess(false).parseAsync(args);
+}
+
+const lines = (file: string): Record<string, unknown>[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('mqtt-tap replay', () => {
+  it('writes the records with the capture time as pino `time`', async () => {
+    const file = capture();
+    const out = join(dir, 'out.ndjson');
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await run(['replay', file, '--log-file', out]);
+    const recs = lines(out);
+    expect(recs.map((r) => `${r.event}${r.type ? ` ${r.type}` : ''}`)).toEqual([
+      'open',
+      'packet CONNECT',
+      'packet CONNACK',
+      'close',
+      'open',
+      'packet CONNECT',
+      'packet CONNACK',
+      'packet PUBLISH',
+      'packet PUBACK',
+      'packet DISCONNECT',
+      'close',
+    ]);
+    const packetTimes = parseCapture(readFileSync(file))
+      .filter((e): e is CapturedPacket => e.kind === 'packet')
+      .map((p) => Math.floor(p.tsUs / 1000));
+    // Every record carries the time of the packet that completed it.
+    for (const r of recs) expect(packetTimes).toContain(r.time);
+    expect(recs[0]!.time).toBe(Date.UTC(2025, 0, 2, 3, 4, 5, 678));
+    expect(recs[2]).toMatchObject({ level: 40, reason: { code: 5 }, ms: 3 });
+    expect(recs[8]).toMatchObject({ request: { topic: 'a/b', ms: 1 } });
+    expect(recs[3]).toMatchObject({ closedBy: 'client', durationMs: 4.55, clientId: 'dev-40001' });
+  });
+
+  it('--level, --client-id, --pretty', async () => {
+    const file = capture();
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const warn = join(dir, 'warn.ndjson');
+    await run(['replay', file, '--log-file', warn, '--level', 'warn']);
+    expect(lines(warn).map((r) => r.type)).toEqual(['CONNACK']);
+    const one = join(dir, 'one.ndjson');
+    await run(['replay', file, '--log-file', one, '--client-id', 'dev-40002']);
+    expect(
+      lines(one)
+        .filter((r) => r.event === 'packet')
+        .map((r) => r.clientId),
+    ).toEqual(new Array(5).fill('dev-40002'));
+    const pretty = join(dir, 'pretty.log');
+    await run(['replay', file, '--log-file', pretty, '--pretty']);
+    const first = readFileSync(pretty, 'utf8').split('\n')[0]!;
+    const d = new Date(Date.UTC(2025, 0, 2, 3, 4, 5, 678));
+    const hhmm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:05.678`;
+    expect(first.startsWith(`${hhmm} INFO  c1`)).toBe(true);
+  });
+
+  it('--summary prints one line per connection', async () => {
+    const file = capture();
+    const out: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await run(['replay', '--summary', file]);
+    expect(out).toEqual([
+      'c1  10.0.0.1:40001  "dev-40001"  4.55 ms  ↑1 ↓1  last CONNACK 0x05 Connection Refused, not authorized  errors 1\n',
+      // (The tap names a 3.1.1 DISCONNECT's implicit code "Unknown": 3.x DISCONNECT carries none.)
+      'c2  10.0.0.1:40002  "dev-40002"  7.55 ms  ↑3 ↓2  last DISCONNECT 0x00 Unknown  errors 0\n',
+    ]);
+    expect(String(err.mock.calls.at(-1)?.[0])).toBe('mqtt-tap replay: 19 packets, 2 MQTT connections\n');
+  });
+
+  it('a missing file: a message and exit code 1', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await run(['replay', '--summary', join(dir, 'nope.pcapng')]);
+    expect(process.exitCode).toBe(1);
+    expect(String(err.mock.calls[0]?.[0])).toMatch(/^mqtt-tap replay: ENOENT/);
+  });
+});
