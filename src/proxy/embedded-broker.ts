@@ -18,7 +18,6 @@ import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { Aedes } from 'aedes';
 
 export type EmbeddedBrokerKind = 'mosquitto' | 'aedes';
 
@@ -305,6 +304,8 @@ function aedesVersion(): string | undefined {
 
 /** aedes in-process on a loopback port picked by the kernel. */
 export async function startAedesBroker(): Promise<EmbeddedBroker> {
+  // Loaded on demand: most runs have an upstream or mosquitto, and the CLI should start fast.
+  const { Aedes } = await import('aedes');
   const broker = await Aedes.createBroker();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
