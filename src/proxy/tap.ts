@@ -111,15 +111,21 @@ class ConnectionTap implements ConnectionObserver {
     record.bytes = info.bytes;
     record.packets = { fromClient: this.packets.client, fromBroker: this.packets.broker };
     record.types = this.types;
+    // A 3.x DISCONNECT carries no code: say it was seen, not a code it never had.
+    const coded = last !== undefined && (last.type === 'CONNACK' || s.version === '5.0');
     if (last !== undefined) {
-      const r = reasonInfo(s.version, last.type, last.code);
-      record.lastReason = { type: last.type, from: last.from, code: r.code, hex: r.hex, name: r.name };
+      if (coded) {
+        const r = reasonInfo(s.version, last.type, last.code);
+        record.lastReason = { type: last.type, from: last.from, code: r.code, hex: r.hex, name: r.name };
+      } else {
+        record.lastReason = { type: last.type, from: last.from };
+      }
     }
     if (this.malformed > 0) record.malformed = this.malformed;
     record.clean = clean;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
-    const lastText = last === undefined ? '' : `, last ${last.type} ${hexByte(last.code)}`;
+    const lastText = last === undefined ? '' : `, last ${last.type}${coded ? ` ${hexByte(last.code)}` : ''}`;
     this.sink.write(
       'info',
       record,

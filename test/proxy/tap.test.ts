@@ -198,7 +198,7 @@ describe('tap: levels and selection', () => {
     t.conn.close(CLOSE);
     expect(t.sink.events('close')[0]!.record).toMatchObject({
       clean: true,
-      lastReason: { type: 'DISCONNECT', from: 'client', code: 0 },
+      lastReason: { type: 'DISCONNECT', from: 'client' },
       packets: { fromClient: 2, fromBroker: 1 },
     });
   });
