@@ -17,9 +17,11 @@ import {
   type EmbeddedBrokerKind,
   startEmbeddedBroker,
 } from '../proxy/embedded-broker.js';
+import { fanOut } from '../proxy/observer.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { PayloadMode, TapOptions } from '../proxy/tap-options.js';
+import { createPcapngRecorder, type PcapngRecorder, parseSize } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
 
@@ -47,6 +49,8 @@ export interface ProxyArgs {
   clientId?: string;
   topic?: string;
   embedded: 'auto' | EmbeddedBrokerKind;
+  record?: string;
+  recordRotate?: number;
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -165,6 +169,24 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
         coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
       })
+      .option('record', {
+        type: 'string',
+        describe:
+          'also write every chunk of every connection to this pcapng file (Wireshark, tshark, tcpdump; mqtt-tap replay); passwords and AUTH data masked unless --show-secrets',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('record-rotate', {
+        type: 'string',
+        describe:
+          'with --record: start a new file at this size (100MB, 1GiB...): NAME-0001.pcapng, NAME-0002...',
+        coerce: (v: string | string[]) => {
+          try {
+            return parseSize(String(lastValue(v)));
+          } catch (err) {
+            throw new UsageError(`--record-rotate: ${errorMessage(err)}`);
+          }
+        },
+      })
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
@@ -203,7 +225,10 @@ function checkLogFile(file: string): void {
   closeSync(openSync(file, 'a'));
 }
 
-function describeEmbedded(broker: EmbeddedBroker): { level: Level; msg: string } {
+function describeEmbedded(
+  broker: EmbeddedBroker,
+  chosen: ProxyArgs['embedded'],
+): { level: Level; msg: string } {
   const where = `${broker.host}:${broker.port}`;
   const name = `${broker.kind}${broker.version ? ` ${broker.version}` : ''}`;
   if (broker.kind === 'mosquitto') {
@@ -212,7 +237,11 @@ function describeEmbedded(broker: EmbeddedBroker): { level: Level; msg: string }
       msg: `no --upstream: started an embedded ${name} on ${where} (MQTT 3.1, 3.1.1 and 5.0); it stops with mqtt-tap`,
     };
   }
-  const why = broker.fallbackReason ? ` (${broker.fallbackReason})` : ' (no mosquitto installed)';
+  const why = broker.fallbackReason
+    ? ` (${broker.fallbackReason})`
+    : chosen === 'aedes'
+      ? ' (--embedded aedes)'
+      : ' (no mosquitto installed)';
   return {
     level: 'warn',
     msg:
@@ -260,7 +289,27 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
 
   let embedded: EmbeddedBroker | undefined;
   let proxy: RunningProxy | undefined;
+  let recorder: PcapngRecorder | undefined;
   try {
+    if (args.record !== undefined) {
+      recorder = await createPcapngRecorder({
+        file: args.record,
+        ...(args.recordRotate !== undefined ? { rotateBytes: args.recordRotate } : {}),
+        showSecrets: args.showSecrets,
+        onError: (err) =>
+          sink.write(
+            'error',
+            { event: 'record-failed', error: errorMessage(err) },
+            `recording stopped: ${errorMessage(err)}; forwarding continues`,
+          ),
+        onDropped: (conn, bytes) =>
+          sink.write(
+            'warn',
+            { event: 'record-dropped', conn, bytes },
+            `the recording lost ${bytes} bytes of ${conn}: the disk was slower than the traffic`,
+          ),
+      });
+    }
     let upstream = args.upstream;
     if (upstream === undefined) {
       embedded = await startEmbeddedBroker({
@@ -273,7 +322,12 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     proxy = await startProxy({
       listen: args.listen,
       upstream,
-      observer: createTap(sink, tapOptions),
+      observer:
+        recorder === undefined
+          ? createTap(sink, tapOptions)
+          : fanOut([createTap(sink, tapOptions), recorder], (err) =>
+              reportInternal(err, { where: 'observer' }),
+            ),
       onError: reportInternal,
     });
   } catch (err) {
@@ -283,6 +337,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       `cannot start: ${errorMessage(err)}`,
     );
     await embedded?.close();
+    await recorder?.close();
     await sink.close();
     throw err;
   }
@@ -294,7 +349,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}`,
   );
   if (embedded) {
-    const { level, msg } = describeEmbedded(embedded);
+    const { level, msg } = describeEmbedded(embedded, args.embedded);
     const record = {
       event: 'embedded-broker',
       kind: embedded.kind,
@@ -333,6 +388,15 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   );
   await running.close(SHUTDOWN_GRACE_MS);
   await embedded?.close();
+  if (recorder !== undefined) {
+    await recorder.close();
+    const st = recorder.stats();
+    sink.write(
+      st.droppedBytes > 0 || st.error !== undefined ? 'warn' : 'info',
+      { event: 'recording', ...st },
+      `recorded ${st.recordedBytes} bytes to ${st.files.join(', ')}${st.droppedBytes > 0 ? `; ${st.droppedBytes} bytes dropped (disk too slow)` : ''}`,
+    );
+  }
   sink.write('info', { event: 'stopped', signal }, 'stopped');
   await sink.close();
   return sinkFailed ? 1 : 0;

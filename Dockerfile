@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# mqtt-tap: build on the current Node LTS, run with production dependencies only, as a non-root user.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet.
+RUN npm ci --ignore-scripts
+COPY . .
+RUN npm run build
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+# The image's own unprivileged user; 1884 needs no privilege.
+USER node
+# Inside a container, clients come from outside it. Override with -e MQTT_TAP_LISTEN=... or -l.
+ENV MQTT_TAP_LISTEN=0.0.0.0:1884
+EXPOSE 1884
+# Pass the broker with -e MQTT_TAP_UPSTREAM=host:1883 (or -u); without one, an embedded aedes
+# (MQTT 3.1/3.1.1 only) is started, as no mosquitto is installed in this image.
+ENTRYPOINT ["node", "bin/mqtt-tap.js"]
