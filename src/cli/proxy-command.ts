@@ -56,7 +56,7 @@ export interface ProxyArgs {
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
 function coerceListen(value: string | string[]): HostPort[] {
   const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-  const out = items.map((item) => parseHostPort(item, { host: '127.0.0.1' }));
+  const out = items.map((item) => parseHostPort(item, { host: '127.0.0.1' }, true));
   if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT');
   return out;
 }

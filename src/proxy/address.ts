@@ -14,10 +14,12 @@ export class AddressError extends Error {
   override name = 'AddressError';
 }
 
-function parsePort(text: string, input: string): number {
+function parsePort(text: string, input: string, allowZero: boolean): number {
   if (!/^\d{1,5}$/.test(text)) throw new AddressError(`invalid port "${text}" in "${input}"`);
   const port = Number(text);
-  if (port < 1 || port > 65535) throw new AddressError(`port ${port} out of range 1..65535 in "${input}"`);
+  const min = allowZero ? 0 : 1;
+  if (port < min || port > 65535)
+    throw new AddressError(`port ${port} out of range ${min}..65535 in "${input}"`);
   return port;
 }
 
@@ -25,7 +27,12 @@ function parsePort(text: string, input: string): number {
  * Parses `PORT`, `HOST`, `HOST:PORT`, `[V6]:PORT` or `[V6]`; a missing part takes its default.
  * A bare number is a port (the common `-l 1884`), anything else without a colon is a host.
  */
-export function parseHostPort(input: string, defaults: { host?: string; port?: number }): HostPort {
+export function parseHostPort(
+  input: string,
+  defaults: { host?: string; port?: number },
+  /** Port 0 asks the kernel for a free port: fine for a listener, meaningless for a broker. */
+  allowPortZero = false,
+): HostPort {
   const text = input.trim();
   if (text === '') throw new AddressError('empty address');
   let host: string | undefined;
@@ -52,7 +59,7 @@ export function parseHostPort(input: string, defaults: { host?: string; port?: n
   host ??= defaults.host;
   if (host === undefined) throw new AddressError(`missing host in "${input}"`);
   let port: number;
-  if (portText !== undefined && portText !== '') port = parsePort(portText, input);
+  if (portText !== undefined && portText !== '') port = parsePort(portText, input, allowPortZero);
   else if (defaults.port !== undefined) port = defaults.port;
   else throw new AddressError(`missing port in "${input}"`);
   return { host, port };
