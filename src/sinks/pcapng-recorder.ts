@@ -120,7 +120,29 @@ const SEGMENT_OVERHEAD = 128;
 /** Closed connections whose drop counts stay queryable (the close record may ask after close). */
 const CLOSED_HISTORY = 1024;
 
-const wallClockUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+/**
+ * Microseconds since the epoch that agree with Date.now() (the tap's clock) to the millisecond, so
+ * that replayed timings match the live log: the sub-millisecond part comes from the monotonic
+ * clock, re-anchored on the wall clock whenever the two part by a millisecond; never decreasing.
+ */
+export function wallClockUs(): () => number {
+  let anchorWall = Date.now();
+  let anchorPerf = performance.now();
+  let last = 0;
+  return () => {
+    const perf = performance.now();
+    const wall = Date.now();
+    let us = Math.floor((anchorWall + (perf - anchorPerf)) * 1000);
+    if (us < wall * 1000 || us >= (wall + 1) * 1000) {
+      anchorWall = wall;
+      anchorPerf = perf;
+      us = wall * 1000;
+    }
+    if (us < last) us = last;
+    last = us;
+    return us;
+  };
+}
 
 /** `dir/name.pcapng` → `dir/name-0001.pcapng`. */
 export function rotatedName(file: string, index: number): string {
@@ -186,7 +208,7 @@ class Recorder implements PcapngRecorder {
 
   constructor(private readonly opts: RecorderOptions) {
     this.budget = opts.bufferBytes ?? DEFAULT_BUFFER;
-    this.clock = opts.clockUs ?? wallClockUs;
+    this.clock = opts.clockUs ?? wallClockUs();
     this.header = fileHeader({ userAppl: opts.userAppl ?? 'mqtt-tap', ifName: 'mqtt-tap' });
   }
 
