@@ -474,14 +474,17 @@ export function createSummarySink(emit: (line: string) => void): RecordSink {
 
 function summaryLine(conn: string, client: string, record: LogRecord, errors: number): string {
   const packets = record.packets as { fromClient: number; fromBroker: number } | undefined;
-  const last = record.lastReason as { type: string; hex: string; name: string } | undefined;
+  // A 3.x DISCONNECT has no reason code: lastReason then names the packet only.
+  const last = record.lastReason as { type: string; hex?: string; name?: string } | undefined;
   const parts = [
     conn,
     client,
     record.clientId === undefined ? '-' : JSON.stringify(record.clientId),
     `${record.durationMs} ms`,
     `↑${packets?.fromClient ?? 0} ↓${packets?.fromBroker ?? 0}`,
-    last === undefined ? 'last -' : `last ${last.type} ${last.hex} ${last.name}`,
+    last === undefined
+      ? 'last -'
+      : `last ${[last.type, last.hex, last.name].filter((x) => x !== undefined).join(' ')}`,
     `errors ${errors}`,
   ];
   const error = record.error as { code?: string; message: string } | undefined;

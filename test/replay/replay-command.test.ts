@@ -137,8 +137,8 @@ describe('mqtt-tap replay', () => {
     await run(['replay', '--summary', file]);
     expect(out).toEqual([
       'c1  10.0.0.1:40001  "dev-40001"  4.55 ms  ↑1 ↓1  last CONNACK 0x05 Connection Refused, not authorized  errors 1\n',
-      // (The tap names a 3.1.1 DISCONNECT's implicit code "Unknown": 3.x DISCONNECT carries none.)
-      'c2  10.0.0.1:40002  "dev-40002"  7.55 ms  ↑3 ↓2  last DISCONNECT 0x00 Unknown  errors 0\n',
+      // A 3.1.1 DISCONNECT carries no reason code.
+      'c2  10.0.0.1:40002  "dev-40002"  7.55 ms  ↑3 ↓2  last DISCONNECT  errors 0\n',
     ]);
     expect(String(err.mock.calls.at(-1)?.[0])).toBe('mqtt-tap replay: 19 packets, 2 MQTT connections\n');
   });
