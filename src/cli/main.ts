@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { AddressError } from '../proxy/address.js';
 import { decodeCommand } from './decode-command.js';
 import { proxyCommand, UsageError } from './proxy-command.js';
+import { replayCommand } from './replay-command.js';
 
 /** Our package.json, found upwards from this file (src/cli in tests, dist/src/cli when built). */
 function packageVersion(): string {
@@ -56,6 +57,7 @@ await yargs(hideBin(process.argv))
   )
   .command(proxyCommand)
   .command(decodeCommand)
+  .command(replayCommand)
   .strict()
   .version(packageVersion())
   .alias('version', 'V')
