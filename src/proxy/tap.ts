@@ -129,7 +129,7 @@ class ConnectionTap implements ConnectionObserver {
     this.sink.write(
       'info',
       record,
-      `close by ${info.closedBy}${why} after ${info.durationMs} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
+      `close by ${info.closedBy}${why} after ${Math.round(info.durationMs)} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
     );
   }
 
