@@ -284,13 +284,18 @@ describe.skipIf(!available)('recording a live session against mosquitto', () => 
   let live: Collector;
   let dumpFile: string;
   let recordFile: string;
+  let dumpcapError: string | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-live-'));
     broker = await startMosquitto({ dynsec: denyTopicDynsec() });
     recordFile = join(dir, 'session.pcapng');
     dumpFile = join(dir, 'dumpcap.pcapng');
-    const dumpcap = await startDumpcap(broker.port, dumpFile);
+    // Capturing needs root or CAP_NET_RAW on dumpcap: without it only (d) is affected.
+    const dumpcap = await startDumpcap(broker.port, dumpFile).catch((err: Error) => {
+      dumpcapError = err.message;
+      return undefined;
+    });
     live = collector('trace');
     recorder = await createPcapngRecorder({ file: recordFile });
     mkdirSync(join(dir, 'rot'));
@@ -309,7 +314,7 @@ describe.skipIf(!available)('recording a live session against mosquitto', () => 
       await proxy.close(1000);
       await recorder.close();
       await rotating.close();
-      await stopDumpcap(dumpcap);
+      if (dumpcap !== undefined) await stopDumpcap(dumpcap);
     }
     expect(errors).toEqual([]);
   }, 60_000);
@@ -383,7 +388,13 @@ describe.skipIf(!available)('recording a live session against mosquitto', () => 
     });
   });
 
-  it('(d) dumpcap on loopback captured the same traffic: it replays to the same packet records', async () => {
+  it('(d) dumpcap on loopback captured the same traffic: it replays to the same packet records', async (ctx) => {
+    if (dumpcapError !== undefined) {
+      const reason = `dumpcap cannot capture on lo (run as root, or setcap cap_net_raw,cap_net_admin+eip ${DUMPCAP}): ${dumpcapError}`;
+      if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(reason);
+      console.warn(`[skip] ${reason}`);
+      ctx.skip();
+    }
     const { sink, result } = await replay(dumpFile, [broker.port]);
     expect(result.warnings).toBe(0);
     expect(result.gaps).toBe(0);
