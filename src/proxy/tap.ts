@@ -12,6 +12,7 @@ import type {
   ConnectionObserver,
   Direction,
   Endpoint,
+  HandshakeFailure,
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
@@ -27,6 +28,23 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   return {
     open(info: OpenInfo): ConnectionObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
+    },
+    handshakeFailed(info: HandshakeFailure): void {
+      if (!sink.isLevelEnabled('warn')) return;
+      const record: LogRecord = {
+        event: 'handshake-failed',
+        listener: info.listener,
+        client: endpoint(info.client),
+        transport: info.transport,
+      };
+      if (info.code !== undefined) record.code = info.code;
+      record.error = info.message;
+      if (info.hint !== undefined) record.hint = info.hint;
+      sink.write(
+        'warn',
+        record,
+        `${info.transport} handshake with ${endpoint(info.client)} failed: ${info.code ?? info.message}${info.hint !== undefined ? ` (${info.hint})` : ''}`,
+      );
     },
   };
 }
@@ -71,6 +89,7 @@ class ConnectionTap implements ConnectionObserver {
         transport: info.transport,
       };
       if (info.tls !== undefined) record.tls = info.tls;
+      if (info.websocket !== undefined) record.websocket = info.websocket;
       sink.write('info', record, `open ${endpoint(info.client)} → ${info.upstream}`);
     }
   }
@@ -85,10 +104,11 @@ class ConnectionTap implements ConnectionObserver {
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
     record.error = err.message;
+    if (err.hint !== undefined) record.hint = err.hint;
     this.sink.write(
       'error',
       record,
-      `cannot reach the broker ${err.upstream}: ${err.message}; closing the client`,
+      `cannot reach the broker ${err.upstream}: ${err.message}${err.hint !== undefined ? ` (${err.hint})` : ''}; closing the client`,
     );
   }
 
@@ -122,6 +142,8 @@ class ConnectionTap implements ConnectionObserver {
       }
     }
     if (this.malformed > 0) record.malformed = this.malformed;
+    const extra = this.opts.closeExtra?.(this.info.conn);
+    if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';

@@ -201,4 +201,10 @@ describe('tap: levels and selection', () => {
     // 3.1.1 DISCONNECT has no reason code: none is made up.
     expect(close.lastReason).toEqual({ type: 'DISCONNECT', from: 'client' });
   });
+
+  it('adds what another sink reports to the close record (bytes the recorder dropped)', () => {
+    const t = tap({ closeExtra: (conn) => (conn === 'c1' ? { recordDroppedBytes: 42 } : undefined) });
+    t.conn.close(CLOSE);
+    expect(t.sink.events('close')[0]!.record).toMatchObject({ recordDroppedBytes: 42 });
+  });
 });
