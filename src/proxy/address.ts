@@ -69,26 +69,135 @@ export function parseHostPort(
 export const MQTT_PORT = 1883;
 
 /**
- * An upstream broker: `HOST:PORT`, `HOST` (port 1883) or `mqtt://HOST[:PORT]`. Schemes the proxy
- * cannot dial yet (mqtts, ws, wss) are refused loudly rather than silently dialled in clear.
+ * How bytes reach mqtt-tap or the broker: plain TCP, TLS, WebSocket or WebSocket over TLS. The
+ * MQTT byte stream inside is the same for all four.
  */
-export function parseUpstream(input: string): HostPort {
-  const text = input.trim();
+export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** A listener or upstream address with its transport; `path` is the HTTP path of ws/wss only. */
+export interface TransportAddress extends HostPort {
+  transport: Transport;
+  /** ws/wss only: the request path (with its query, for an upstream), `/mqtt` when not given. */
+  path?: string;
+}
+
+/** The path MQTT-over-WebSocket brokers and clients use unless told otherwise. */
+export const DEFAULT_WS_PATH = '/mqtt';
+
+const SCHEMES: Record<string, Transport> = {
+  mqtt: 'tcp',
+  tcp: 'tcp',
+  mqtts: 'tls',
+  ssl: 'tls',
+  tls: 'tls',
+  ws: 'ws',
+  wss: 'wss',
+};
+
+/** Scheme used when an address is shown (`mqtts`, not `tls`: what clients and brokers call it). */
+const CANONICAL_SCHEME: Record<Transport, string> = { tcp: 'mqtt', tls: 'mqtts', ws: 'ws', wss: 'wss' };
+
+/** Ports implied by a scheme without one (IANA: 1883/8883 for MQTT; 80/443 as in any ws/wss URL). */
+export const DEFAULT_PORTS: Record<Transport, number> = { tcp: MQTT_PORT, tls: 8883, ws: 80, wss: 443 };
+
+export function isTlsTransport(t: Transport): boolean {
+  return t === 'tls' || t === 'wss';
+}
+
+export function isWebSocketTransport(t: Transport): boolean {
+  return t === 'ws' || t === 'wss';
+}
+
+/**
+ * `host:port` for plain TCP (as logs always showed it), a URL for the others:
+ * `mqtts://127.0.0.1:8883`, `wss://[::1]:443/mqtt`.
+ */
+export function formatAddress(a: TransportAddress): string {
+  const hostPort = formatHostPort(a);
+  if (a.transport === 'tcp') return hostPort;
+  const path = isWebSocketTransport(a.transport) ? (a.path ?? DEFAULT_WS_PATH) : '';
+  return `${CANONICAL_SCHEME[a.transport]}://${hostPort}${path}`;
+}
+
+/** Splits `scheme://authority/path?query`; undefined when the text has no scheme. */
+function splitUrl(
+  text: string,
+  input: string,
+): { transport: Transport; authority: string; path: string } | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
-  if (scheme) {
-    const name = scheme[1]!.toLowerCase();
-    if (name !== 'mqtt' && name !== 'tcp') {
-      throw new AddressError(
-        `unsupported upstream scheme "${name}://" in "${input}" (only mqtt:// and tcp://)`,
-      );
+  if (!scheme) return undefined;
+  const name = scheme[1]!.toLowerCase();
+  const transport = SCHEMES[name];
+  if (transport === undefined) {
+    throw new AddressError(
+      `unsupported scheme "${name}://" in "${input}" (mqtt://, mqtts://, ws:// or wss://)`,
+    );
+  }
+  const rest = text.slice(scheme[0].length);
+  const cut = rest.search(/[/?#]/);
+  const authority = cut === -1 ? rest : rest.slice(0, cut);
+  const path = cut === -1 ? '' : rest.slice(cut);
+  if (authority.includes('@')) {
+    throw new AddressError(
+      `no credentials in the address, please: "${input}" (the client's CONNECT carries them)`,
+    );
+  }
+  if (path.includes('#')) throw new AddressError(`a fragment (#) means nothing here: "${input}"`);
+  return { transport, authority, path };
+}
+
+function withPath(
+  base: HostPort,
+  transport: Transport,
+  path: string,
+  input: string,
+  allowQuery: boolean,
+): TransportAddress {
+  if (!isWebSocketTransport(transport)) {
+    if (path.replace(/\/+$/, '') !== '') {
+      throw new AddressError(`only ws:// and wss:// addresses have a path: "${input}"`);
     }
-    const rest = text.slice(scheme[0].length).replace(/\/+$/, '');
-    if (rest.includes('/') || rest.includes('@')) {
-      throw new AddressError(`upstream must be mqtt://HOST[:PORT] without path or credentials: "${input}"`);
-    }
-    return parseHostPort(rest, { port: MQTT_PORT });
+    return { host: base.host, port: base.port, transport };
+  }
+  let p = path === '' ? DEFAULT_WS_PATH : path;
+  if (p.startsWith('?')) p = `${DEFAULT_WS_PATH}${p}`;
+  if (!allowQuery && p.includes('?')) {
+    throw new AddressError(`a listener path has no query: "${input}"`);
+  }
+  if (/\s/.test(p)) throw new AddressError(`spaces in the path: "${input}"`);
+  return { host: base.host, port: base.port, transport, path: p };
+}
+
+/**
+ * A listener as typed after `-l`: `[HOST:]PORT` (plain TCP, as before), or a URL
+ * `mqtt://`, `mqtts://`, `ws://`, `wss://HOST[:PORT][/PATH]` (host default 127.0.0.1, port default
+ * from the scheme, path default `/mqtt`). Port 0 asks the kernel for a free port.
+ */
+export function parseListen(input: string): TransportAddress {
+  const text = input.trim();
+  const url = splitUrl(text, input);
+  if (url === undefined) return { ...parseHostPort(text, { host: '127.0.0.1' }, true), transport: 'tcp' };
+  const hp = parseHostPort(
+    url.authority === '' ? '127.0.0.1' : url.authority,
+    { host: '127.0.0.1', port: DEFAULT_PORTS[url.transport] },
+    true,
+  );
+  return withPath(hp, url.transport, url.path, input, false);
+}
+
+/**
+ * An upstream broker: `HOST:PORT`, `HOST` (port 1883) or a URL `mqtt://`, `mqtts://`, `ws://`,
+ * `wss://HOST[:PORT][/PATH[?QUERY]]` (port default from the scheme, path default `/mqtt`).
+ */
+export function parseUpstream(input: string): TransportAddress {
+  const text = input.trim();
+  const url = splitUrl(text, input);
+  if (url !== undefined) {
+    if (url.authority === '') throw new AddressError(`missing host in "${input}"`);
+    const hp = parseHostPort(url.authority, { port: DEFAULT_PORTS[url.transport] });
+    return withPath(hp, url.transport, url.path, input, true);
   }
   if (/^\d+$/.test(text))
     throw new AddressError(`upstream needs a host: "${input}" (e.g. 127.0.0.1:${text})`);
-  return parseHostPort(text, { port: MQTT_PORT });
+  return { ...parseHostPort(text, { port: MQTT_PORT }), transport: 'tcp' };
 }

@@ -20,9 +20,12 @@ export interface OpenInfo {
   upstream: string;
   /** Set once the upstream socket is connected. */
   upstreamLocal?: Endpoint;
-  /** Transport details, e.g. TLS; filled by the transport layer. */
+  /** How the client reached us: `tcp`, `tls`, `ws` or `wss`; filled by the listener. */
   transport: string;
+  /** TLS listeners: protocol, cipher, SNI, ALPN and the client certificate (see tls-info.ts). */
   tls?: Record<string, unknown>;
+  /** WebSocket listeners: the request path and the negotiated subprotocol. */
+  websocket?: Record<string, unknown>;
   startedAt: number;
 }
 
@@ -37,8 +40,22 @@ export interface CloseInfo {
 
 export interface UpstreamErrorInfo {
   upstream: string;
+  /** Node's or OpenSSL's code, e.g. `ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`. */
   code?: string;
   message: string;
+  /** What to do about it, when the transport knows (e.g. `--upstream-ca FILE`). */
+  hint?: string;
+}
+
+/** A client that reached a listener but never became a connection (TLS or WebSocket handshake failed). */
+export interface HandshakeFailure {
+  /** The listener, as a URL (`mqtts://127.0.0.1:8883`). */
+  listener: string;
+  client: Endpoint;
+  transport: string;
+  code?: string;
+  message: string;
+  hint?: string;
 }
 
 export interface ConnectionObserver {
@@ -54,12 +71,23 @@ export interface ConnectionObserver {
 
 export interface ProxyObserver {
   open(info: OpenInfo): ConnectionObserver;
+  /** A client whose TLS or WebSocket handshake failed: no connection, no broker dial. */
+  handshakeFailed?(info: HandshakeFailure): void;
 }
 
 /** One observer that tells several (the tap, the recorder...); each is isolated from the others' failures. */
 export function fanOut(observers: readonly ProxyObserver[], onError: (err: unknown) => void): ProxyObserver {
   if (observers.length === 1) return observers[0]!;
   return {
+    handshakeFailed(info: HandshakeFailure): void {
+      for (const o of observers) {
+        try {
+          o.handshakeFailed?.(info);
+        } catch (err) {
+          onError(err);
+        }
+      }
+    },
     open(info: OpenInfo): ConnectionObserver {
       const conns: ConnectionObserver[] = [];
       for (const o of observers) {

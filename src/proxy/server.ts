@@ -1,22 +1,39 @@
 /**
- * The forwarding path: TCP listeners and, per accepted client, a socket pair to the broker.
+ * The forwarding path: listeners and, per accepted client, a socket pair to the broker.
  *
  * Bytes are written to the other side first and shown to the observer afterwards; observer calls
  * sit in try/catch so the tap can never delay, alter or break forwarding. Backpressure is the socket
  * pair's: a `write()` that returns false pauses the reading side until the writing side drains.
+ *
+ * The pair does not know the transport: both ends are PeerStreams (peer.ts). TCP and TLS ends are
+ * the sockets themselves; a WebSocket end is a WebSocketPeer. Listeners (listeners.ts) hand over
+ * clients once their handshakes are done, dialers (dialers.ts) say when the upstream is ready.
  */
-import * as net from 'node:net';
+
+import type * as net from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { formatHostPort, type HostPort } from './address.js';
+import {
+  formatAddress,
+  type HostPort,
+  isTlsTransport,
+  type Transport,
+  type TransportAddress,
+} from './address.js';
+import { createDialer, socketUpstream } from './dialers.js';
+import { type Listener, openListener } from './listeners.js';
 import type {
   CloseInfo,
   ConnectionObserver,
   Direction,
   Endpoint,
+  HandshakeFailure,
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
 } from './observer.js';
+import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
+import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 
 export type { HostPort } from './address.js';
 
@@ -31,16 +48,24 @@ export interface ProxyErrorContext {
 
 export type ProxyErrorHandler = (err: unknown, context: ProxyErrorContext) => void;
 
+/** A listen address; without `transport`, plain TCP. */
+export type ListenSpec = HostPort & { transport?: Transport; path?: string };
+
 export interface StartProxyOptions {
-  listen: readonly HostPort[];
-  upstream: HostPort;
+  listen: readonly ListenSpec[];
+  /** The broker; without `transport`, plain TCP. */
+  upstream: HostPort & { transport?: Transport; path?: string };
   observer: ProxyObserver;
   onError?: ProxyErrorHandler;
+  /** Certificate and key for mqtts:// and wss:// listeners (required when there is one). */
+  tls?: TlsServerConfig;
+  /** Verification and client certificate for an mqtts:// or wss:// upstream. */
+  upstreamTls?: TlsClientConfig;
   /** Give up dialling the broker after this long (default 10 s); reported as ETIMEDOUT. */
   connectTimeoutMs?: number;
   /** Client bytes held while the broker connection is being made before the client is paused (64 KiB). */
   pendingLimit?: number;
-  /** Opens the upstream socket (default `net.connect`); the seam for TLS dialers and for tests. */
+  /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
   dial?: (upstream: HostPort) => net.Socket;
 }
 
@@ -57,7 +82,9 @@ export interface ConnectionStats {
 export interface RunningProxy {
   /** Bound listener addresses (ports resolved when 0 was asked for). */
   addresses: Endpoint[];
-  /** `host:port` of the broker, as reported in OpenInfo. */
+  /** The listeners as shown in logs, in the same order: `host:port` for TCP, else a URL. */
+  urls: string[];
+  /** The broker as reported in OpenInfo: `host:port` for TCP, else a URL. */
   upstream: string;
   connections(): ConnectionStats[];
   /**
@@ -81,10 +108,6 @@ function errorCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
     return err.code;
   return undefined;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 const NOOP_CONNECTION_OBSERVER: ConnectionObserver = {
@@ -118,23 +141,30 @@ class SocketPair {
   private brokerClosed = false;
   private finished = false;
 
+  private readonly client: PeerStream;
+  private readonly broker: PeerStream;
+
   constructor(
-    private readonly client: net.Socket,
-    private readonly broker: net.Socket,
+    accepted: AcceptedClient,
+    private readonly upstreamConn: DialedUpstream,
     upstream: string,
     private readonly pendingLimit: number,
     private readonly onError: ProxyErrorHandler | undefined,
     private readonly onFinished: (pair: SocketPair) => void,
   ) {
     this.id = nextConnId();
+    this.client = accepted.stream;
+    this.broker = upstreamConn.stream;
     this.info = {
       conn: this.id,
-      client: { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
-      local: { address: client.localAddress ?? '', port: client.localPort ?? 0 },
+      client: accepted.client,
+      local: accepted.local,
       upstream,
-      transport: 'tcp',
+      transport: accepted.transport,
       startedAt: Date.now(),
     };
+    if (accepted.tls !== undefined) this.info.tls = accepted.tls;
+    if (accepted.websocket !== undefined) this.info.websocket = accepted.websocket;
   }
 
   start(observer: ProxyObserver, connectTimeoutMs: number): void {
@@ -144,13 +174,12 @@ class SocketPair {
       this.observerFault(err, 'open');
     }
     const { client, broker } = this;
-    client.setNoDelay(true);
     client.on('data', this.onClientData);
     client.on('end', this.onClientEnd);
     client.on('error', this.onClientError);
     client.on('close', this.onClientClose);
     client.on('drain', this.onClientDrain);
-    broker.on('connect', this.onBrokerConnect);
+    this.upstreamConn.onReady(this.onBrokerConnect);
     broker.on('data', this.onBrokerData);
     broker.on('end', this.onBrokerEnd);
     broker.on('error', this.onBrokerError);
@@ -229,8 +258,7 @@ class SocketPair {
     }
     this.upstreamReady = true;
     const { broker, client } = this;
-    broker.setNoDelay(true);
-    const upstreamLocal = { address: broker.localAddress ?? '', port: broker.localPort ?? 0 };
+    const upstreamLocal = this.upstreamConn.localEndpoint();
     if (this.observer.upstreamConnected) {
       try {
         this.observer.upstreamConnected({ ...this.info, upstreamLocal });
@@ -281,6 +309,8 @@ class SocketPair {
       const info: UpstreamErrorInfo = { upstream: this.info.upstream, message: err.message };
       const code = errorCode(err);
       if (code !== undefined) info.code = code;
+      const hint = this.upstreamConn.hint?.(err);
+      if (hint !== undefined) info.hint = hint;
       try {
         this.observer.upstreamError(info);
       } catch (e) {
@@ -363,54 +393,38 @@ class SocketPair {
   }
 }
 
-function listenOn(server: net.Server, { host, port }: HostPort): Promise<Endpoint> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(
-        new Error(`cannot listen on ${formatHostPort({ host, port })}: ${errorMessage(err)}`, { cause: err }),
-      );
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      const addr = server.address();
-      if (addr === null || typeof addr === 'string') {
-        reject(new Error(`unexpected listener address ${String(addr)}`));
-        return;
-      }
-      resolve({ address: addr.address, port: addr.port });
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host, port, exclusive: true });
-  });
-}
-
-function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-  });
-}
-
 /** Starts one listener per address; every accepted client gets its own broker connection. */
 export async function startProxy(options: StartProxyOptions): Promise<RunningProxy> {
   const { listen, observer, onError } = options;
-  const upstreamTarget = { host: options.upstream.host, port: options.upstream.port };
+  const upstreamSpec: TransportAddress = {
+    host: options.upstream.host,
+    port: options.upstream.port,
+    transport: options.upstream.transport ?? 'tcp',
+  };
+  if (options.upstream.path !== undefined) upstreamSpec.path = options.upstream.path;
   if (listen.length === 0) throw new Error('startProxy: no listen address');
-  if (!Number.isInteger(upstreamTarget.port) || upstreamTarget.port < 1 || upstreamTarget.port > 65535) {
-    throw new Error(`startProxy: invalid upstream port ${upstreamTarget.port}`);
+  if (!Number.isInteger(upstreamSpec.port) || upstreamSpec.port < 1 || upstreamSpec.port > 65535) {
+    throw new Error(`startProxy: invalid upstream port ${upstreamSpec.port}`);
   }
-  const upstream = formatHostPort(upstreamTarget);
+  for (const l of listen) {
+    if (isTlsTransport(l.transport ?? 'tcp') && options.tls === undefined) {
+      throw new Error(
+        `startProxy: ${formatAddress({ ...l, transport: l.transport ?? 'tcp' })} needs options.tls`,
+      );
+    }
+  }
+  if (options.dial !== undefined && upstreamSpec.transport !== 'tcp') {
+    throw new Error('startProxy: the dial seam opens plain sockets; it cannot serve a non-TCP upstream');
+  }
+  const upstream = formatAddress(upstreamSpec);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const pendingLimit = options.pendingLimit ?? DEFAULT_PENDING_LIMIT;
-  const dial =
-    options.dial ??
-    ((target: HostPort): net.Socket =>
-      net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true }));
+  const customDial = options.dial;
+  const upstreamTarget: HostPort = { host: upstreamSpec.host, port: upstreamSpec.port };
+  const dialer: Dialer =
+    customDial !== undefined
+      ? () => socketUpstream(customDial(upstreamTarget))
+      : createDialer(upstreamSpec, options.upstreamTls);
 
   const pairs = new Set<SocketPair>();
   let closing = false;
@@ -420,41 +434,53 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     if (closing && pairs.size === 0) drained?.();
   };
 
-  const onConnection = (client: net.Socket): void => {
+  const onClient = (accepted: AcceptedClient): void => {
     if (closing) {
-      client.destroy();
+      accepted.stream.destroy();
       return;
     }
-    let broker: net.Socket;
+    let dialed: DialedUpstream;
     try {
-      broker = dial(upstreamTarget);
+      dialed = dialer();
     } catch (err) {
       // A dialer that throws is a broken upstream, reported on the connection like any other.
-      broker = new net.Socket({ allowHalfOpen: true });
-      const failed = broker;
+      const failed = new Socket({ allowHalfOpen: true });
       queueMicrotask(() => failed.destroy(err instanceof Error ? err : new Error(String(err))));
+      dialed = socketUpstream(failed);
     }
-    const pair = new SocketPair(client, broker, upstream, pendingLimit, onError, onFinished);
+    const pair = new SocketPair(accepted, dialed, upstream, pendingLimit, onError, onFinished);
     pairs.add(pair);
     pair.start(observer, connectTimeoutMs);
   };
 
-  const servers: net.Server[] = [];
-  const addresses: Endpoint[] = [];
+  const onHandshakeFailed = (info: HandshakeFailure): void => {
+    if (observer.handshakeFailed === undefined) return;
+    try {
+      observer.handshakeFailed(info);
+    } catch (err) {
+      onError?.(err, { where: 'observer', detail: 'handshakeFailed' });
+    }
+  };
+
+  const listeners: Listener[] = [];
   try {
     for (const addr of listen) {
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
-      servers.push(server);
-      addresses.push(await listenOn(server, addr));
-      server.on('error', (err: Error) => {
+      const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
+      if (addr.path !== undefined) spec.path = addr.path;
+      const listener = await openListener(spec, options.tls, {
+        onClient,
+        onHandshakeFailed,
         // After listening, errors are accept failures (e.g. EMFILE); the listener carries on.
-        onError?.(err, { where: 'server', detail: formatHostPort(addr) });
+        onServerError: (err) => onError?.(err, { where: 'server', detail: listener.url }),
       });
+      listeners.push(listener);
     }
   } catch (err) {
-    await Promise.all(servers.map(closeServer));
+    await Promise.all(listeners.map((l) => l.close()));
     throw err;
   }
+  const addresses = listeners.map((l) => l.address);
+  const urls = listeners.map((l) => l.url);
 
   let closed: Promise<void> | undefined;
   let deadline = Number.POSITIVE_INFINITY;
@@ -466,6 +492,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
 
   return {
     addresses,
+    urls,
     upstream,
     connections: () => Array.from(pairs, (pair) => pair.stats()),
     close(graceMs: number): Promise<void> {
@@ -475,7 +502,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
           drained = resolve;
           if (pairs.size === 0) resolve();
         });
-        closed = Promise.all([...servers.map(closeServer), allEnded]).then(() => {
+        closed = Promise.all([...listeners.map((l) => l.close()), allEnded]).then(() => {
           if (forceTimer !== undefined) clearTimeout(forceTimer);
         });
       }

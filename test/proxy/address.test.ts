@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatHostPort, parseHostPort, parseUpstream } from '../../src/proxy/address.js';
+import {
+  formatAddress,
+  formatHostPort,
+  parseHostPort,
+  parseListen,
+  parseUpstream,
+} from '../../src/proxy/address.js';
 
 describe('parseHostPort ([HOST:]PORT as typed after -l)', () => {
   const listen = (s: string) => parseHostPort(s, { host: '127.0.0.1' }, true);
@@ -33,24 +39,87 @@ describe('parseHostPort ([HOST:]PORT as typed after -l)', () => {
 
 describe('parseUpstream (-u)', () => {
   it.each([
-    ['broker:1883', { host: 'broker', port: 1883 }],
-    ['broker', { host: 'broker', port: 1883 }],
-    ['mqtt://10.0.0.5:1884', { host: '10.0.0.5', port: 1884 }],
-    ['mqtt://10.0.0.5', { host: '10.0.0.5', port: 1883 }],
-    ['MQTT://broker:1/', { host: 'broker', port: 1 }],
-    ['tcp://[fd00::1]:1883', { host: 'fd00::1', port: 1883 }],
+    ['broker:1883', { host: 'broker', port: 1883, transport: 'tcp' }],
+    ['broker', { host: 'broker', port: 1883, transport: 'tcp' }],
+    ['mqtt://10.0.0.5:1884', { host: '10.0.0.5', port: 1884, transport: 'tcp' }],
+    ['mqtt://10.0.0.5', { host: '10.0.0.5', port: 1883, transport: 'tcp' }],
+    ['MQTT://broker:1/', { host: 'broker', port: 1, transport: 'tcp' }],
+    ['tcp://[fd00::1]:1883', { host: 'fd00::1', port: 1883, transport: 'tcp' }],
+    ['mqtts://broker', { host: 'broker', port: 8883, transport: 'tls' }],
+    ['mqtts://broker:18883', { host: 'broker', port: 18883, transport: 'tls' }],
+    ['ssl://broker:8883', { host: 'broker', port: 8883, transport: 'tls' }],
+    ['tls://[::1]:8883', { host: '::1', port: 8883, transport: 'tls' }],
+    ['ws://broker', { host: 'broker', port: 80, transport: 'ws', path: '/mqtt' }],
+    ['ws://broker:8080/', { host: 'broker', port: 8080, transport: 'ws', path: '/' }],
+    ['wss://broker/mqtt', { host: 'broker', port: 443, transport: 'wss', path: '/mqtt' }],
+    ['WSS://[::1]:8443/ws/mqtt', { host: '::1', port: 8443, transport: 'wss', path: '/ws/mqtt' }],
+    [
+      'wss://iot.example:443/mqtt?x-token=abc',
+      { host: 'iot.example', port: 443, transport: 'wss', path: '/mqtt?x-token=abc' },
+    ],
+    ['ws://broker:9001?v=1', { host: 'broker', port: 9001, transport: 'ws', path: '/mqtt?v=1' }],
   ])('%s', (input, expected) => {
     expect(parseUpstream(input)).toEqual(expected);
   });
 
   it.each([
-    ['mqtts://broker:8883', 'unsupported upstream scheme "mqtts://"'],
-    ['ws://broker/mqtt', 'unsupported upstream scheme "ws://"'],
-    ['mqtt://user:pw@broker:1883', 'without path or credentials'],
+    ['http://broker:80', 'unsupported scheme "http://"'],
+    ['mqtt://user:pw@broker:1883', 'no credentials in the address'],
+    ['wss://user@broker/mqtt', 'no credentials in the address'],
+    ['mqtt://broker:1883/topic', 'only ws:// and wss:// addresses have a path'],
+    ['mqtts://broker/x', 'only ws:// and wss:// addresses have a path'],
+    ['ws://broker/mqtt#frag', 'a fragment (#) means nothing here'],
+    ['ws:///mqtt', 'missing host'],
+    ['mqtts://broker:0', 'out of range 1..65535'],
     ['1883', 'upstream needs a host'],
   ])('refuses %s', (input, message) => {
     expect(() => parseUpstream(input)).toThrow(message);
   });
+});
+
+describe('parseListen (-l: [HOST:]PORT or a URL)', () => {
+  it.each([
+    ['1884', { host: '127.0.0.1', port: 1884, transport: 'tcp' }],
+    ['0.0.0.0:1884', { host: '0.0.0.0', port: 1884, transport: 'tcp' }],
+    ['mqtt://0.0.0.0:1884', { host: '0.0.0.0', port: 1884, transport: 'tcp' }],
+    ['mqtts://127.0.0.1:8883', { host: '127.0.0.1', port: 8883, transport: 'tls' }],
+    ['mqtts://8884', { host: '127.0.0.1', port: 8884, transport: 'tls' }],
+    ['mqtts://0', { host: '127.0.0.1', port: 0, transport: 'tls' }],
+    ['mqtts://', { host: '127.0.0.1', port: 8883, transport: 'tls' }],
+    ['ws://127.0.0.1:8080', { host: '127.0.0.1', port: 8080, transport: 'ws', path: '/mqtt' }],
+    ['ws://127.0.0.1:8080/', { host: '127.0.0.1', port: 8080, transport: 'ws', path: '/' }],
+    ['wss://[::]:8443/mqtt', { host: '::', port: 8443, transport: 'wss', path: '/mqtt' }],
+    ['wss://localhost:0/custom/path', { host: 'localhost', port: 0, transport: 'wss', path: '/custom/path' }],
+  ])('%s', (input, expected) => {
+    expect(parseListen(input)).toEqual(expected);
+  });
+
+  it.each([
+    ['ws://127.0.0.1:8080/mqtt?x=1', 'a listener path has no query'],
+    ['mqtts://127.0.0.1:8883/mqtt', 'only ws:// and wss:// addresses have a path'],
+    ['https://127.0.0.1:443', 'unsupported scheme "https://"'],
+    ['ws://127.0.0.1:99999/mqtt', 'out of range'],
+  ])('refuses %s', (input, message) => {
+    expect(() => parseListen(input)).toThrow(message);
+  });
+});
+
+describe('formatAddress', () => {
+  it('host:port for TCP (as before), a URL with the canonical scheme for the others', () => {
+    expect(formatAddress({ host: '127.0.0.1', port: 1883, transport: 'tcp' })).toBe('127.0.0.1:1883');
+    expect(formatAddress({ host: 'b', port: 8883, transport: 'tls' })).toBe('mqtts://b:8883');
+    expect(formatAddress({ host: '::1', port: 80, transport: 'ws' })).toBe('ws://[::1]:80/mqtt');
+    expect(formatAddress({ host: 'b', port: 443, transport: 'wss', path: '/m?q=1' })).toBe(
+      'wss://b:443/m?q=1',
+    );
+  });
+
+  it.each(['mqtts://b:8883', 'ws://[::1]:80/mqtt', 'wss://b:443/x/y?z=1'])(
+    '%s parses back to itself',
+    (url) => {
+      expect(formatAddress(parseUpstream(url))).toBe(url);
+    },
+  );
 });
 
 describe('formatHostPort', () => {

@@ -1,0 +1,230 @@
+/**
+ * Listeners, one per `--listen` address: plain TCP, TLS, WebSocket, WebSocket over TLS. Each hands
+ * the proxy an AcceptedClient once its handshakes are done; the proxy never learns more about the
+ * transport than the `open` record's fields.
+ *
+ * TCP and TLS clients are the sockets themselves (no wrapper on the forwarding path); a WebSocket
+ * client is a WebSocketPeer. Handshakes that fail (a plain client on a TLS port, a client that does
+ * not trust our certificate, a wrong WebSocket path) are reported, never dialled upstream.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import { WebSocketServer } from 'ws';
+import {
+  DEFAULT_WS_PATH,
+  formatAddress,
+  formatHostPort,
+  isTlsTransport,
+  type TransportAddress,
+} from './address.js';
+import type { Endpoint, HandshakeFailure } from './observer.js';
+import { type AcceptedClient, socketEndpoint } from './peer.js';
+import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
+import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+
+export interface ListenerCallbacks {
+  onClient(client: AcceptedClient): void;
+  onHandshakeFailed(info: HandshakeFailure): void;
+  /** The listener failed after it started listening (e.g. EMFILE on accept); it carries on. */
+  onServerError(err: Error): void;
+}
+
+export interface Listener {
+  address: Endpoint;
+  /** `127.0.0.1:1884`, `mqtts://127.0.0.1:8883`, `ws://127.0.0.1:8080/mqtt` (port resolved). */
+  url: string;
+  close(): Promise<void>;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
+  return undefined;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Subprotocol `mqtt` when offered (MQTT 5.0 §6.0.0); else the client's first choice; else none. */
+function pickSubprotocol(protocols: Set<string>): string | false {
+  if (protocols.has('mqtt')) return 'mqtt';
+  if (protocols.has('mqttv3.1')) return 'mqttv3.1';
+  for (const p of protocols) return p;
+  return false;
+}
+
+function listenOn(server: net.Server, { host, port }: TransportAddress): Promise<Endpoint> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(
+        new Error(`cannot listen on ${formatHostPort({ host, port })}: ${errorMessage(err)}`, { cause: err }),
+      );
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') {
+        reject(new Error(`unexpected listener address ${String(addr)}`));
+        return;
+      }
+      resolve({ address: addr.address, port: addr.port });
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, exclusive: true });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}
+
+/** A small HTTP answer on a socket that will not become a WebSocket. */
+function refuseHttp(socket: Duplex, status: number, text: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${text}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n` +
+      'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** Starts listening on `spec`; TLS transports need `tlsConfig`. */
+export async function openListener(
+  spec: TransportAddress,
+  tlsConfig: TlsServerConfig | undefined,
+  callbacks: ListenerCallbacks,
+): Promise<Listener> {
+  const transport = spec.transport;
+  if (isTlsTransport(transport) && tlsConfig === undefined) {
+    throw new Error(`${formatAddress(spec)} needs a certificate and key (--tls-cert, --tls-key)`);
+  }
+  let url = formatAddress(spec);
+  const failed = (socket: net.Socket | Duplex, err: unknown, hint?: string): void => {
+    const s = socket as Partial<net.Socket>;
+    const info: HandshakeFailure = {
+      listener: url,
+      client: socketEndpoint(s.remoteAddress, s.remotePort),
+      transport,
+      message: errorMessage(err),
+    };
+    const code = errorCode(err);
+    if (code !== undefined) info.code = code;
+    const h = hint ?? serverHandshakeHint(code);
+    if (h !== undefined) info.hint = h;
+    callbacks.onHandshakeFailed(info);
+  };
+  const requestCert = tlsConfig?.requestCert === true;
+
+  let server: net.Server;
+  if (transport === 'tcp') {
+    server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      callbacks.onClient({
+        stream: socket,
+        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        local: socketEndpoint(socket.localAddress, socket.localPort),
+        transport,
+      });
+    });
+  } else if (transport === 'tls') {
+    const tlsServer = tls.createServer({
+      ...serverOptions(tlsConfig!),
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+      callbacks.onClient({
+        stream: socket,
+        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        local: socketEndpoint(socket.localAddress, socket.localPort),
+        transport,
+        tls: serverSideTlsInfo(socket, requestCert),
+      });
+    });
+    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+    server = tlsServer;
+  } else {
+    const path = spec.path ?? DEFAULT_WS_PATH;
+    const httpServer =
+      transport === 'wss'
+        ? https.createServer({ ...serverOptions(tlsConfig!), noDelay: true })
+        : http.createServer({ noDelay: true });
+    const wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      maxPayload: WS_MAX_PAYLOAD,
+      handleProtocols: pickSubprotocol,
+    });
+    wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      failed(socket, Object.assign(err, { code: errorCode(err) ?? 'WS_BAD_HANDSHAKE' }));
+      refuseHttp(socket, 400, `mqtt-tap: ${err.message}`);
+    });
+    httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const requested = (req.url ?? '/').split('?')[0];
+      if (requested !== path) {
+        const err = Object.assign(new Error(`no MQTT over WebSocket at ${requested}; the path is ${path}`), {
+          code: 'WS_PATH_NOT_FOUND',
+        });
+        failed(socket, err, `connect the client to ${url}`);
+        refuseHttp(socket, 404, `mqtt-tap: ${err.message}`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const raw = socket as net.Socket;
+        const stream = new WebSocketPeer(ws, raw);
+        const websocket: Record<string, unknown> = { path: req.url ?? path, protocol: ws.protocol || null };
+        const agent = req.headers['user-agent'];
+        if (agent !== undefined) websocket.userAgent = agent;
+        const origin = req.headers.origin;
+        if (origin !== undefined) websocket.origin = origin;
+        const accepted: AcceptedClient = {
+          stream,
+          client: socketEndpoint(raw.remoteAddress, raw.remotePort),
+          local: socketEndpoint(raw.localAddress, raw.localPort),
+          transport,
+          websocket,
+        };
+        if (transport === 'wss') accepted.tls = serverSideTlsInfo(raw as tls.TLSSocket, requestCert);
+        callbacks.onClient(accepted);
+      });
+    });
+    // Plain HTTP (a browser, a health check): say what this port is, and close.
+    httpServer.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(426, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        Connection: 'close',
+        Upgrade: 'websocket',
+      });
+      res.end(`mqtt-tap: MQTT over WebSocket only, at ${url}\n`);
+    });
+    httpServer.on('clientError', (err: Error, socket: Duplex) => {
+      failed(socket, err);
+      refuseHttp(socket, 400, 'mqtt-tap: bad HTTP request');
+    });
+    if (transport === 'wss') {
+      httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+    }
+    server = httpServer;
+  }
+
+  const address = await listenOn(server, spec);
+  url = formatAddress({ ...spec, host: address.address, port: address.port });
+  server.on('error', (err: Error) => callbacks.onServerError(err));
+  return { address, url, close: () => closeServer(server) };
+}

@@ -1,0 +1,55 @@
+/**
+ * What the socket pair needs from either end, whatever the transport: the subset of `net.Socket`
+ * it uses. `net.Socket` and `tls.TLSSocket` are peers as they are (no wrapper on the TCP and TLS
+ * paths); a WebSocket becomes one through `WebSocketPeer` (websocket-stream.ts).
+ *
+ * Contract, as net.Socket keeps it:
+ * - `data` carries MQTT stream bytes (never WebSocket framing); chunks are never reused.
+ * - `write()` returning false means "stop feeding me until `drain`".
+ * - `end` is the peer's orderly close (TCP FIN, TLS close_notify, WebSocket close frame).
+ * - `error` (at most one) comes before `close`; `close` comes exactly once, last.
+ * - `destroy(err)` closes at once and reports `err` as the error, asynchronously.
+ */
+import type { Endpoint } from './observer.js';
+
+export interface PeerStream {
+  write(chunk: Buffer): boolean;
+  /** Orderly close of our sending side; for a WebSocket, of both (it has no half-close). */
+  end(): unknown;
+  destroy(err?: Error): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'close' | 'drain', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** A client the listener accepted: its stream, once the transport's handshakes are done. */
+export interface AcceptedClient {
+  stream: PeerStream;
+  client: Endpoint;
+  local: Endpoint;
+  transport: string;
+  tls?: Record<string, unknown>;
+  websocket?: Record<string, unknown>;
+}
+
+/** A connection to the broker being made. Failures arrive as the stream's `error`. */
+export interface DialedUpstream {
+  stream: PeerStream;
+  /** Calls back once MQTT bytes can flow: TCP connected, TLS verified, WebSocket upgraded. */
+  onReady(callback: () => void): void;
+  /** Our end of the upstream connection, once ready. */
+  localEndpoint(): Endpoint;
+  /** A hint for a failure of this dial (e.g. which flag fixes a certificate error), if any. */
+  hint?(err: Error): string | undefined;
+}
+
+export type Dialer = () => DialedUpstream;
+
+export function socketEndpoint(address: string | undefined, port: number | undefined): Endpoint {
+  return { address: address ?? '', port: port ?? 0 };
+}

@@ -1,0 +1,157 @@
+/**
+ * A WebSocket as a PeerStream: binary messages in, the MQTT byte stream out, and back.
+ *
+ * MQTT over WebSocket (MQTT 5.0 §6, 3.1.1 §6) is a byte stream cut into binary frames anywhere: a
+ * packet may span frames and a frame may hold several packets. We forward the bytes of each
+ * message as one chunk and never look at packet boundaries; the framer downstream does not care.
+ *
+ * Backpressure: `write()` returns false once `bufferedAmount` (ws's queue plus the socket's) reaches
+ * the high-water mark; every send carries the same bound callback, and the first one to run with
+ * the queue below the mark emits `drain`. Control frames (pong, close) are at most 125 bytes, so
+ * they can never hold the queue above the mark on their own: a `drain` always follows.
+ * Reading is paused with ws's own `pause()` (the socket stops being read).
+ *
+ * A WebSocket has no half-close: `end()` sends a close frame (1000), which ends both directions.
+ */
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import { type RawData, WebSocket } from 'ws';
+import type { PeerStream } from './peer.js';
+
+/** Same as net.Socket's default writableHighWaterMark, so TCP and WebSocket peers pace alike. */
+export const WS_HIGH_WATER_MARK = 16 * 1024;
+
+/**
+ * Largest message accepted: the largest MQTT packet (1 + 4 + 268,435,455 bytes, MQTT 5.0 §1.5.5)
+ * plus room for another packet's start. ws holds a whole message in memory before delivering it.
+ */
+export const WS_MAX_PAYLOAD = 256 * 1024 * 1024 + 64 * 1024;
+
+const SEND_OPTIONS = { binary: true, compress: false, fin: true } as const;
+
+/** [MQTT-6.0.0-1]: control packets travel in binary frames; anything else closes the connection. */
+export const WS_TEXT_FRAME = 'WS_TEXT_FRAME';
+
+export class WebSocketPeer extends EventEmitter implements PeerStream {
+  private needDrain = false;
+  private destroyCalled = false;
+  private errorEmitted = false;
+  private closeEmitted = false;
+  private pendingError: Error | undefined;
+
+  /**
+   * @param ws an open (server side) or connecting (client side) WebSocket
+   * @param socket the socket under it, when known: its errors (ECONNRESET...) are reported, which
+   *   ws itself swallows into a 1006 close
+   */
+  constructor(
+    private readonly ws: WebSocket,
+    socket?: net.Socket,
+    private readonly highWaterMark = WS_HIGH_WATER_MARK,
+  ) {
+    super();
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', this.onMessage);
+    ws.on('error', this.onError);
+    ws.on('close', this.onClose);
+    if (socket !== undefined) this.watchSocket(socket);
+  }
+
+  /** Reports errors of the socket under the WebSocket (client side: known once upgraded). */
+  watchSocket(socket: net.Socket): void {
+    socket.on('error', this.onError);
+  }
+
+  get destroyed(): boolean {
+    return this.destroyCalled || this.closeEmitted;
+  }
+
+  get writableLength(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** The negotiated subprotocol ('' when none). */
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+
+  write(chunk: Buffer): boolean {
+    // After a close frame either way, writes go nowhere, as on a socket whose peer has left.
+    if (this.ws.readyState !== WebSocket.OPEN) return true;
+    this.ws.send(chunk, SEND_OPTIONS, this.onSent);
+    if (this.ws.bufferedAmount < this.highWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    else if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+  }
+
+  destroy(err?: Error): void {
+    if (this.destroyCalled || this.closeEmitted) return;
+    this.destroyCalled = true;
+    if (err !== undefined && !this.errorEmitted) this.pendingError = err;
+    if (this.ws.readyState === WebSocket.CLOSED) process.nextTick(this.onClose);
+    else this.ws.terminate();
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  /** Closes with a WebSocket status code and reports `err` as the connection's error. */
+  private fail(status: number, err: Error): void {
+    if (this.destroyCalled || this.closeEmitted) return;
+    this.destroyCalled = true;
+    this.pendingError = err;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(status);
+    else this.ws.terminate();
+  }
+
+  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    if (this.destroyCalled) return;
+    if (!isBinary) {
+      const err = Object.assign(
+        new Error('text frame received: MQTT over WebSocket uses binary frames only [MQTT-6.0.0-1]'),
+        { code: WS_TEXT_FRAME },
+      );
+      this.fail(1003, err);
+      return;
+    }
+    // binaryType 'nodebuffer': a Buffer, fragments already joined.
+    const chunk = data as Buffer;
+    if (chunk.length > 0) this.emit('data', chunk);
+  };
+
+  private readonly onSent = (): void => {
+    if (this.needDrain && this.ws.bufferedAmount < this.highWaterMark) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (this.destroyCalled || this.errorEmitted) return;
+    this.errorEmitted = true;
+    this.emit('error', err);
+  };
+
+  private readonly onClose = (): void => {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    if (this.pendingError !== undefined) {
+      this.errorEmitted = true;
+      this.emit('error', this.pendingError);
+    } else if (!this.destroyCalled && !this.errorEmitted) {
+      // A close frame, or the socket ending without one (1006): the peer's orderly end.
+      this.emit('end');
+    }
+    this.emit('close');
+  };
+}
