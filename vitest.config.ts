@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Separate processes: tests start brokers and measure memory; a crash stays in its file.
     pool: 'forks',
+    // Builds dist/ once, before any file runs, when src/ is newer: tests that spawn the CLI need it.
+    globalSetup: ['test/e2e/helpers/build-dist.ts'],
   },
 });
