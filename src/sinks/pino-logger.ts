@@ -36,6 +36,17 @@ export interface PinoSink extends RecordSink {
 /** Batch this many bytes before a write() syscall, unless the interval flush comes first. */
 const MIN_BATCH = 4096;
 
+/** pino's lines reach sonic-boom encoded, in buffers of this size (see LineBatch). */
+const HANDOFF_BYTES = 64 * 1024;
+
+/**
+ * The most one write() may carry. sonic-boom writes one group of buffers at a time and starts the
+ * next only when that write completes, i.e. once per event-loop turn; a turn that decodes a 64 KiB
+ * read of small packets logs about 400 KiB. With its 16 KiB default the backlog, and the heap,
+ * grew for as long as the traffic lasted.
+ */
+const MAX_WRITE = 8 * 1024 * 1024;
+
 // --- pretty formatting ---------------------------------------------------------------------------
 
 type Paint = (text: string) => string;
@@ -153,15 +164,76 @@ function prettyDestination(target: DestinationStream, colorize: boolean): Destin
 
 // --- the sink ------------------------------------------------------------------------------------
 
+/**
+ * Collects pino's lines, UTF-8 encoded into one buffer, and hands them to sonic-boom (in buffer
+ * mode) a buffer at a time. Given strings, sonic-boom (4.2) appends each write to its last buffered
+ * string after measuring that string with Buffer.byteLength: per record, a rope of up to 16 KiB
+ * flattened and scanned. With every packet logged that was a fifth of mqtt-tap's CPU (`npm run
+ * bench`, scenario A under --cpu-prof).
+ */
+class LineBatch {
+  private buf = Buffer.allocUnsafe(HANDOFF_BYTES);
+  private used = 0;
+  /** Set once the destination is closed: later lines are dropped, never handed over. */
+  closed = false;
+
+  constructor(private readonly dest: { write(chunk: Buffer): unknown }) {}
+
+  write(line: string): void {
+    // One UTF-16 code unit never takes more than 3 bytes of UTF-8.
+    if (this.used + line.length * 3 > this.buf.length) {
+      this.pass();
+      if (line.length * 3 > this.buf.length) {
+        if (!this.closed) this.dest.write(Buffer.from(line, 'utf8'));
+        return;
+      }
+    }
+    this.used += this.buf.write(line, this.used, 'utf8');
+  }
+
+  /** Hands everything collected to the destination. */
+  pass(): void {
+    if (this.used === 0) return;
+    const chunk = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(HANDOFF_BYTES);
+    this.used = 0;
+    if (!this.closed) this.dest.write(chunk);
+  }
+}
+
 export function createPinoSink(options: PinoSinkOptions): PinoSink {
   const dest = pino.destination({
     dest: options.destination === 'stdout' ? 1 : options.destination,
     sync: false,
     minLength: MIN_BATCH,
-    periodicFlush: options.flushIntervalMs ?? 100,
+    maxWrite: MAX_WRITE,
+    contentMode: 'buffer',
     mkdir: true,
     append: true,
   });
+  // In buffer mode sonic-boom's write() takes buffers; its type only knows strings.
+  const batch = new LineBatch(dest as unknown as { write(chunk: Buffer): boolean });
+  // The periodic flush is ours rather than sonic-boom's, so that it passes the batch on first.
+  const timer = setInterval(() => {
+    batch.pass();
+    try {
+      if (!batch.closed) dest.flush();
+    } catch {
+      // Destroyed after a failure: reported once through 'error'.
+    }
+  }, options.flushIntervalMs ?? 100);
+  timer.unref();
+  // pino flushes sonic-boom synchronously at exit; lines still here would miss that.
+  const onExit = (): void => {
+    if (batch.closed) return;
+    batch.pass();
+    try {
+      dest.flushSync();
+    } catch {
+      // Not open yet, or destroyed: nothing more can be done at exit.
+    }
+  };
+  process.on('exit', onExit);
   let failed = false;
   // pino re-emits a non-EPIPE error after its own listener: without ours it would crash the process.
   dest.on('error', (err: Error) => {
@@ -170,7 +242,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     if (options.onError) options.onError(err);
     else console.error(`mqtt-tap: log destination failed: ${err.message}`);
   });
-  const stream = options.pretty ? prettyDestination(dest, options.colorize ?? false) : dest;
+  const stream = options.pretty ? prettyDestination(batch, options.colorize ?? false) : batch;
   const logger = pino(
     {
       level: options.level,
@@ -187,6 +259,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
         resolve();
         return;
       }
+      batch.pass();
       dest.flush((err?: Error) => {
         // flush() ends with an fsync, which a terminal or a pipe refuses (EINVAL): the bytes are written.
         if (err && (err as NodeJS.ErrnoException).syscall !== 'fsync') reject(err);
@@ -204,6 +277,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     flush,
     flushSync(): void {
       if (ended) return;
+      batch.pass();
       try {
         dest.flushSync();
       } catch {
@@ -220,6 +294,9 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
               return;
             }
             ended = true;
+            batch.closed = true;
+            clearInterval(timer);
+            process.off('exit', onExit);
             dest.once('close', () => resolve());
             dest.end();
           }),
