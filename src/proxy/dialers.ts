@@ -78,7 +78,10 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
   ws.once('upgrade', (res: http.IncomingMessage) => {
     socket = res.socket as net.Socket;
     socket.setNoDelay(true);
-    peer.watchSocket(socket);
+  });
+  // 'open' comes right after ws took the socket over: our listeners then run after its own.
+  ws.once('open', () => {
+    if (socket !== undefined) peer.watchSocket(socket);
   });
   // A 401/403/404 is the broker's answer, not a transport failure: name the status.
   ws.once('unexpected-response', (_req: http.ClientRequest, res: http.IncomingMessage) => {

@@ -37,6 +37,9 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   private destroyCalled = false;
   private errorEmitted = false;
   private closeEmitted = false;
+  private endEmitted = false;
+  /** We sent the close frame first: the peer's close frame is then its answer, not its own end. */
+  private endCalled = false;
   private pendingError: Error | undefined;
 
   /**
@@ -57,9 +60,15 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     if (socket !== undefined) this.watchSocket(socket);
   }
 
-  /** Reports errors of the socket under the WebSocket (client side: known once upgraded). */
+  /**
+   * Watches the socket under the WebSocket, once ws has its own listeners on it (server side: from
+   * the start; client side: from 'open'). Reports its errors, and the peer's close frame as `end`
+   * the moment it is read: ws only says 'close' after the closing handshake and the TCP close, by
+   * when the other side may have closed too and "who closed first" would be wrong.
+   */
   watchSocket(socket: net.Socket): void {
     socket.on('error', this.onError);
+    socket.on('data', this.afterSocketData);
   }
 
   get destroyed(): boolean {
@@ -85,6 +94,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   }
 
   end(): void {
+    this.endCalled = true;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
     else if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
   }
@@ -129,6 +139,20 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     if (chunk.length > 0) this.emit('data', chunk);
   };
 
+  private readonly afterSocketData = (): void => {
+    // ws has parsed the chunk: CLOSING without our end() or an error means a close frame came in.
+    if (
+      this.ws.readyState === WebSocket.CLOSING &&
+      !this.endCalled &&
+      !this.endEmitted &&
+      !this.destroyCalled &&
+      !this.errorEmitted
+    ) {
+      this.endEmitted = true;
+      this.emit('end');
+    }
+  };
+
   private readonly onSent = (): void => {
     if (this.needDrain && this.ws.bufferedAmount < this.highWaterMark) {
       this.needDrain = false;
@@ -148,8 +172,9 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     if (this.pendingError !== undefined) {
       this.errorEmitted = true;
       this.emit('error', this.pendingError);
-    } else if (!this.destroyCalled && !this.errorEmitted) {
+    } else if (!this.destroyCalled && !this.errorEmitted && !this.endEmitted) {
       // A close frame, or the socket ending without one (1006): the peer's orderly end.
+      this.endEmitted = true;
       this.emit('end');
     }
     this.emit('close');
