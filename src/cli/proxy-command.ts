@@ -2,15 +2,15 @@
  * The default command: run the proxy. Parses flags (and MQTT_TAP_* variables), starts an embedded
  * broker when no upstream is given, wires proxy → tap → pino, and shuts down cleanly on signals.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
   AddressError,
-  formatHostPort,
-  type HostPort,
-  parseHostPort,
+  isTlsTransport,
+  parseListen,
   parseUpstream,
+  type TransportAddress,
 } from '../proxy/address.js';
 import {
   type EmbeddedBroker,
@@ -21,6 +21,7 @@ import { fanOut } from '../proxy/observer.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { PayloadMode, TapOptions } from '../proxy/tap-options.js';
+import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
 import { createPcapngRecorder, type PcapngRecorder, parseSize } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
@@ -37,8 +38,20 @@ export class UsageError extends Error {
 const PAYLOAD_MODES = ['none', 'auto', 'text', 'hex', 'base64'] as const satisfies readonly PayloadMode[];
 
 export interface ProxyArgs {
-  listen: HostPort[];
-  upstream?: HostPort;
+  listen: TransportAddress[];
+  upstream?: TransportAddress;
+  /** PEM files for mqtts:// and wss:// listeners. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsRequestCert?: boolean;
+  /** TLS towards an mqtts:// or wss:// upstream. */
+  upstreamCa?: string;
+  upstreamCert?: string;
+  upstreamKey?: string;
+  upstreamServername?: string;
+  upstreamAlpn?: string[];
+  insecure?: boolean;
   logFile?: string;
   pretty?: boolean;
   level: Level;
@@ -54,10 +67,85 @@ export interface ProxyArgs {
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
-function coerceListen(value: string | string[]): HostPort[] {
+function coerceListen(value: string | string[]): TransportAddress[] {
   const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-  const out = items.map((item) => parseHostPort(item, { host: '127.0.0.1' }, true));
-  if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT');
+  const out = items.map((item) => parseListen(item));
+  if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT or URL');
+  return out;
+}
+
+/** Flags that were given (a boolean flag counts when true). */
+function given(flags: ReadonlyArray<[string, unknown]>): string[] {
+  return flags.filter(([, v]) => v !== undefined && v !== false).map(([name]) => `--${name}`);
+}
+
+/** The TLS flags only mean something with a TLS listener or upstream: say so rather than ignore them. */
+export function checkTransportArgs(args: Partial<ProxyArgs>): true {
+  const tlsListener = (args.listen ?? []).some((l) => isTlsTransport(l.transport));
+  if (tlsListener && (args.tlsCert === undefined || args.tlsKey === undefined)) {
+    throw new UsageError(
+      'mqtts:// and wss:// listeners need --tls-cert FILE and --tls-key FILE (PEM; see README "Transports")',
+    );
+  }
+  const listenerFlags = given([
+    ['tls-cert', args.tlsCert],
+    ['tls-key', args.tlsKey],
+    ['tls-ca', args.tlsCa],
+    ['tls-request-cert', args.tlsRequestCert],
+  ]);
+  if (!tlsListener && listenerFlags.length > 0) {
+    throw new UsageError(`${listenerFlags.join(', ')}: only for an mqtts:// or wss:// --listen`);
+  }
+  if (args.tlsCa !== undefined && args.tlsRequestCert !== true) {
+    throw new UsageError('--tls-ca verifies client certificates: add --tls-request-cert');
+  }
+  const upstreamFlags = given([
+    ['upstream-ca', args.upstreamCa],
+    ['upstream-cert', args.upstreamCert],
+    ['upstream-key', args.upstreamKey],
+    ['upstream-servername', args.upstreamServername],
+    ['upstream-alpn', args.upstreamAlpn],
+    ['insecure', args.insecure],
+  ]);
+  if (upstreamFlags.length > 0 && (args.upstream === undefined || !isTlsTransport(args.upstream.transport))) {
+    throw new UsageError(`${upstreamFlags.join(', ')}: only with an mqtts:// or wss:// --upstream`);
+  }
+  if ((args.upstreamCert === undefined) !== (args.upstreamKey === undefined)) {
+    throw new UsageError('--upstream-cert and --upstream-key go together');
+  }
+  return true;
+}
+
+/** Reads a PEM file named by a flag; a missing or unreadable file is a startup error naming the flag. */
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read --${flag} ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** The files behind the TLS flags, read once at start. */
+export function tlsConfigs(args: ProxyArgs): { server?: TlsServerConfig; client?: TlsClientConfig } {
+  const out: { server?: TlsServerConfig; client?: TlsClientConfig } = {};
+  if (args.tlsCert !== undefined && args.tlsKey !== undefined) {
+    const server: TlsServerConfig = {
+      cert: readPem('tls-cert', args.tlsCert),
+      key: readPem('tls-key', args.tlsKey),
+      requestCert: args.tlsRequestCert === true,
+    };
+    if (args.tlsCa !== undefined) server.ca = readPem('tls-ca', args.tlsCa);
+    out.server = server;
+  }
+  if (args.upstream !== undefined && isTlsTransport(args.upstream.transport)) {
+    const client: TlsClientConfig = { insecure: args.insecure === true };
+    if (args.upstreamCa !== undefined) client.ca = readPem('upstream-ca', args.upstreamCa);
+    if (args.upstreamCert !== undefined) client.cert = readPem('upstream-cert', args.upstreamCert);
+    if (args.upstreamKey !== undefined) client.key = readPem('upstream-key', args.upstreamKey);
+    if (args.upstreamServername !== undefined) client.servername = args.upstreamServername;
+    if (args.upstreamAlpn !== undefined) client.alpn = args.upstreamAlpn;
+    out.client = client;
+  }
   return out;
 }
 
@@ -107,15 +195,72 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         default: DEFAULT_LISTEN,
         defaultDescription: DEFAULT_LISTEN,
         describe:
-          'where clients connect, [HOST:]PORT; repeatable. Beyond this machine needs e.g. 0.0.0.0:1884',
+          'where clients connect: [HOST:]PORT, mqtt://, mqtts://, ws:// or wss://HOST:PORT[/PATH]; repeatable. Beyond this machine needs e.g. 0.0.0.0:1884',
         coerce: coerceListen,
       })
       .option('upstream', {
         alias: 'u',
         type: 'string',
-        describe: 'the broker, HOST:PORT or mqtt://HOST:PORT; omitted: an embedded broker on a loopback port',
+        describe:
+          'the broker: HOST:PORT, mqtt://, mqtts://, ws:// or wss://HOST[:PORT][/PATH]; omitted: an embedded broker on a loopback port',
         coerce: (v: string | string[]) => parseUpstream(lastValue(v)),
       })
+      .option('tls-cert', {
+        type: 'string',
+        describe: 'mqtts:// and wss:// listeners: our certificate, PEM (with its chain)',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('tls-key', {
+        type: 'string',
+        describe: 'mqtts:// and wss:// listeners: the private key of --tls-cert, PEM',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('tls-ca', {
+        type: 'string',
+        describe: 'with --tls-request-cert: CA certificates client certificates are verified against, PEM',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('tls-request-cert', {
+        type: 'boolean',
+        describe:
+          'ask TLS clients for a certificate; its subject, issuer, fingerprint and validity go into the open record (clients are accepted either way: the broker decides)',
+      })
+      .option('upstream-ca', {
+        type: 'string',
+        describe:
+          "mqtts:// or wss:// upstream: CA certificates the broker's certificate is verified against (default: Node's roots)",
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('upstream-cert', {
+        type: 'string',
+        describe: 'mqtts:// or wss:// upstream: our client certificate, for brokers that require one, PEM',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('upstream-key', {
+        type: 'string',
+        describe: 'the private key of --upstream-cert, PEM',
+        coerce: (v: string | string[]) => resolve(lastValue(v)),
+      })
+      .option('upstream-servername', {
+        type: 'string',
+        describe:
+          'SNI sent to the broker and the name its certificate must carry (default: the upstream host)',
+        coerce: (v: string | string[]) => lastValue(v),
+      })
+      .option('upstream-alpn', {
+        type: 'string',
+        describe: 'ALPN protocols offered to the broker, comma-separated (e.g. mqtt)',
+        coerce: (v: string | string[]) =>
+          (Array.isArray(v) ? v : [v])
+            .flatMap((x) => String(x).split(','))
+            .map((x) => x.trim())
+            .filter((x) => x !== ''),
+      })
+      .option('insecure', {
+        type: 'boolean',
+        describe: "do not verify the broker's certificate (a warning is logged at start)",
+      })
+      .check((argv) => checkTransportArgs(argv as unknown as Partial<ProxyArgs>))
       .option('embedded', {
         choices: ['auto', 'mosquitto', 'aedes'] as const,
         default: 'auto' as const,
@@ -190,6 +335,11 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
+      .example(
+        '$0 -l mqtts://0.0.0.0:8883 --tls-cert tap.pem --tls-key tap.key -u mqtts://broker:8883 --upstream-ca ca.pem',
+        'TLS on both sides',
+      )
+      .example('$0 -l 1884 -l ws://127.0.0.1:8080/mqtt -u 10.0.0.5:1883', 'TCP and WebSocket clients at once')
       .example('$0 -u 10.0.0.5:1883 --log-file tap.ndjson', 'NDJSON records to a file')
       .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
@@ -315,18 +465,21 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
     }
-    let upstream = args.upstream;
+    const tlsConfig = tlsConfigs(args);
+    let upstream: TransportAddress | undefined = args.upstream;
     if (upstream === undefined) {
       embedded = await startEmbeddedBroker({
         kind: args.embedded,
         searchPath: env.searchPath,
         onUnexpectedExit: (detail) => sink.write('error', { event: 'embedded-broker-exit', detail }, detail),
       });
-      upstream = { host: embedded.host, port: embedded.port };
+      upstream = { host: embedded.host, port: embedded.port, transport: 'tcp' };
     }
     proxy = await startProxy({
       listen: args.listen,
       upstream,
+      ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
+      ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
       observer:
         recorder === undefined
           ? createTap(sink, tapOptions)
@@ -347,12 +500,19 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     throw err;
   }
 
-  const addresses = proxy.addresses.map((a) => formatHostPort({ host: a.address, port: a.port }));
+  const addresses = proxy.urls;
   sink.write(
     'info',
     { event: 'listening', addresses, upstream: proxy.upstream, embedded: embedded?.kind ?? false },
     `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}`,
   );
+  if (args.insecure === true) {
+    sink.write(
+      'warn',
+      { event: 'insecure-upstream', upstream: proxy.upstream },
+      `--insecure: the certificate of ${proxy.upstream} is NOT verified; anyone on the path can read and change the traffic`,
+    );
+  }
   if (embedded) {
     const { level, msg } = describeEmbedded(embedded, args.embedded);
     const record = {
