@@ -187,13 +187,13 @@ describe('mqtt-tap CLI: usage', () => {
       runToEnd(['--bogus']),
       runToEnd(['--topic', 'a/#/b']),
       runToEnd(['-l', '70000']),
-      runToEnd(['-u', 'mqtts://broker:8883']),
+      runToEnd(['-u', 'ftp://broker:21']),
       runToEnd([], { MQTT_TAP_UPSTREM: 'x:1' }),
     ]);
     expect(bogus).toMatchObject({ code: 2, stderr: expect.stringContaining('Unknown argument: bogus') });
     expect(topic).toMatchObject({ code: 2, stderr: expect.stringContaining('"#"') });
     expect(port).toMatchObject({ code: 2, stderr: expect.stringContaining('out of range') });
-    expect(scheme).toMatchObject({ code: 2, stderr: expect.stringContaining('mqtts') });
+    expect(scheme).toMatchObject({ code: 2, stderr: expect.stringContaining('unsupported scheme "ftp://"') });
     expect(env).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('from environment: MQTT_TAP_UPSTREM'),
