@@ -201,6 +201,27 @@ class LineBatch {
   }
 }
 
+const LEVEL_VALUES: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+
+/**
+ * The line pino writes for `logger[level](record, msg)` with `base: null`:
+ * `{"level":N,"time":MS,<record's fields>,"msg":"..."}`, made with one native JSON.stringify
+ * instead of pino's key-by-key loop (about half the CPU for a PUBLISH record). Undefined where
+ * only pino gets it right: an `err` field (pino's error serialiser reshapes it) or a value
+ * JSON.stringify refuses (BigInt, a cycle).
+ */
+export function ndjsonLine(level: Level, record: LogRecord, msg: string, time: number): string | undefined {
+  if (Object.hasOwn(record, 'err')) return undefined;
+  let body: string;
+  try {
+    body = JSON.stringify(record);
+  } catch {
+    return undefined;
+  }
+  const fields = body.length > 2 ? `${body.slice(1, -1)},` : '';
+  return `{"level":${LEVEL_VALUES[level]},"time":${time},${fields}"msg":${JSON.stringify(msg)}}\n`;
+}
+
 export function createPinoSink(options: PinoSinkOptions): PinoSink {
   const dest = pino.destination({
     dest: options.destination === 'stdout' ? 1 : options.destination,
@@ -272,6 +293,14 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     logger,
     isLevelEnabled: (level) => logger.isLevelEnabled(level),
     write(level: Level, record: LogRecord, msg: string): void {
+      if (!options.pretty) {
+        if (!logger.isLevelEnabled(level)) return;
+        const line = ndjsonLine(level, record, msg, Date.now());
+        if (line !== undefined) {
+          batch.write(line);
+          return;
+        }
+      }
       logger[level](record, msg);
     },
     flush,
