@@ -281,11 +281,30 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
         return;
       }
       batch.pass();
-      dest.flush((err?: Error) => {
-        // flush() ends with an fsync, which a terminal or a pipe refuses (EINVAL): the bytes are written.
-        if (err && (err as NodeJS.ErrnoException).syscall !== 'fsync') reject(err);
-        else resolve();
-      });
+      const go = (): void => {
+        dest.flush((err?: Error) => {
+          // flush() ends with an fsync, which a terminal or a pipe refuses (EINVAL): the bytes are written.
+          if (err && (err as NodeJS.ErrnoException).syscall !== 'fsync') reject(err);
+          else resolve();
+        });
+      };
+      // In buffer mode sonic-boom (4.2) throws from its open callback when flush(cb) came before
+      // the file was open and nothing was buffered (mergeBuf of no buffers): ask once it is open,
+      // after its open callback (which emits 'ready' before it starts writing) has returned.
+      if ((dest as unknown as { fd: number }).fd >= 0) {
+        go();
+        return;
+      }
+      const onReady = (): void => {
+        dest.off('error', onError);
+        process.nextTick(go);
+      };
+      const onError = (err: Error): void => {
+        dest.off('ready', onReady);
+        reject(err);
+      };
+      dest.once('ready', onReady);
+      dest.once('error', onError);
     });
 
   let closed: Promise<void> | undefined;
