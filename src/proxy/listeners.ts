@@ -49,6 +49,14 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** OpenSSL's reason ("wrong version number") rather than its full error line with file and line. */
+function handshakeMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string') {
+    return err.reason;
+  }
+  return errorMessage(err).trim();
+}
+
 /** Subprotocol `mqtt` when offered (MQTT 5.0 §6.0.0); else the client's first choice; else none. */
 function pickSubprotocol(protocols: Set<string>): string | false {
   if (protocols.has('mqtt')) return 'mqtt';
@@ -121,7 +129,7 @@ export async function openListener(
       listener: url,
       client: socketEndpoint(s.remoteAddress, s.remotePort),
       transport,
-      message: errorMessage(err),
+      message: handshakeMessage(err),
     };
     const code = errorCode(err);
     if (code !== undefined) info.code = code;

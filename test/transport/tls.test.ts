@@ -189,7 +189,9 @@ describe.skipIf(!requireMosquitto())('TLS transports', () => {
           listener: `mqtts://127.0.0.1:${tap.port()}`,
           transport: 'tls',
           client: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
-          code: expect.stringMatching(/^ERR_SSL_/),
+          code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+          // OpenSSL's reason, not its whole error line with source file and line number.
+          error: 'wrong version number',
           hint: expect.stringContaining('plain mqtt://'),
         });
         expect(tap.sink.events('open')).toEqual([]);
