@@ -302,12 +302,13 @@ function targetsFor(
   const base: TargetName[] =
     s === 'F'
       ? ['relay', 'mqtt-tap']
-      : s === 'A' || s === 'A2'
-        ? ['direct', 'relay', 'mqtt-tap', 'mqtt-tap warn']
-        : ['direct', 'relay', 'mqtt-tap'];
+      : s === 'C'
+        ? ['direct', 'relay', 'mqtt-tap']
+        : // At warn everything is decoded and nothing logged: tells the log's share from the rest.
+          ['direct', 'relay', 'mqtt-tap', 'mqtt-tap warn'];
   if (record && (s === 'A' || s === 'C')) base.push('mqtt-tap +record');
   if (other) base.push('other');
-  if (other && (s === 'A' || s === 'A2')) base.push('other warn');
+  if (other && base.includes('mqtt-tap warn')) base.push('other warn');
   return wanted === undefined ? base : base.filter((t) => wanted.includes(t));
 }
 
