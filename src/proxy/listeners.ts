@@ -98,6 +98,38 @@ function closeServer(server: net.Server): Promise<void> {
   });
 }
 
+/** A TCP connection to one listener, known by its peer's address and port (unique while open). */
+const peerKey = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string =>
+  `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
+
+/**
+ * Connections still in their TLS or HTTP/WebSocket handshake. On close they are dropped: they were
+ * never accepted, and a client stalled mid-handshake must not hold shutdown until a timeout.
+ * (Handed-over connections belong to their socket pairs, which the proxy closes.)
+ */
+class Handshakes {
+  private readonly pending = new Map<string, net.Socket>();
+
+  track(server: net.Server): void {
+    server.on('connection', (raw: net.Socket) => {
+      const key = peerKey(raw);
+      this.pending.set(key, raw);
+      raw.once('close', () => {
+        if (this.pending.get(key) === raw) this.pending.delete(key);
+      });
+    });
+  }
+
+  handedOver(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): void {
+    this.pending.delete(peerKey(socket));
+  }
+
+  dropAll(): void {
+    for (const raw of this.pending.values()) raw.destroy();
+    this.pending.clear();
+  }
+}
+
 /** A small HTTP answer on a socket that will not become a WebSocket. */
 function refuseHttp(socket: Duplex, status: number, text: string): void {
   if (!socket.writable) {
@@ -138,6 +170,7 @@ export async function openListener(
     callbacks.onHandshakeFailed(info);
   };
   const requestCert = tlsConfig?.requestCert === true;
+  const handshakes = new Handshakes();
 
   let server: net.Server;
   if (transport === 'tcp') {
@@ -156,6 +189,7 @@ export async function openListener(
       noDelay: true,
     });
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+      handshakes.handedOver(socket);
       callbacks.onClient({
         stream: socket,
         client: socketEndpoint(socket.remoteAddress, socket.remotePort),
@@ -165,6 +199,7 @@ export async function openListener(
       });
     });
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+    handshakes.track(tlsServer);
     server = tlsServer;
   } else {
     const path = spec.path ?? DEFAULT_WS_PATH;
@@ -195,6 +230,7 @@ export async function openListener(
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const raw = socket as net.Socket;
+        handshakes.handedOver(raw);
         const stream = new WebSocketPeer(ws, raw);
         const websocket: Record<string, unknown> = { path: req.url ?? path, protocol: ws.protocol || null };
         const agent = req.headers['user-agent'];
@@ -228,11 +264,20 @@ export async function openListener(
     if (transport === 'wss') {
       httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
     }
+    handshakes.track(httpServer);
     server = httpServer;
   }
 
   const address = await listenOn(server, spec);
   url = formatAddress({ ...spec, host: address.address, port: address.port });
   server.on('error', (err: Error) => callbacks.onServerError(err));
-  return { address, url, close: () => closeServer(server) };
+  return {
+    address,
+    url,
+    close: () => {
+      const closed = closeServer(server);
+      handshakes.dropAll();
+      return closed;
+    },
+  };
 }
