@@ -53,7 +53,7 @@ interface Options {
   a2: 'auto' | 'mosquitto' | 'raw';
   out: string;
   keepFiles: boolean;
-  tapNodeOptions: string[];
+  nodeOptions: string[];
   /** Another mqtt-tap build (its root directory): adds the targets "other" and "other warn". */
   compare: string | undefined;
 }
@@ -67,7 +67,8 @@ const USAGE = `usage: npm run bench -- [options]
   --broker-conf LINE      extra mosquitto.conf line (repeatable), e.g. "set_tcp_nodelay true"
   --a2 auto|mosquitto|raw  A2 publisher/subscriber: mosquitto_pub -l/mosquitto_sub -C, or raw sockets
   --out DIR               where the JSON goes (default bench-results)
-  --tap-node-option OPT   node option for the mqtt-tap processes (repeatable), e.g. --cpu-prof
+  --node-option OPT       node option for the relay and mqtt-tap processes (repeatable), e.g.
+                          --node-option --cpu-prof --node-option --cpu-prof-dir=bench-results/prof
   --compare DIR           also run another mqtt-tap build (DIR/bin/mqtt-tap.js) as "other" and
                           "other warn": before/after figures from the same run
   --keep-files            keep mqtt-tap's logs and recordings (in DIR/tmp-PID)`;
@@ -84,7 +85,7 @@ function parseArgs(argv: string[]): Options {
     a2: 'auto',
     out: join(ROOT, 'bench-results'),
     keepFiles: false,
-    tapNodeOptions: [],
+    nodeOptions: [],
     compare: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -140,8 +141,8 @@ function parseArgs(argv: string[]): Options {
       case '--out':
         o.out = resolve(value());
         break;
-      case '--tap-node-option':
-        o.tapNodeOptions.push(value());
+      case '--node-option':
+        o.nodeOptions.push(value());
         break;
       case '--compare':
         o.compare = resolve(value());
@@ -387,7 +388,7 @@ async function main(): Promise<number> {
               broker,
               scratch,
               keepFiles: opts.keepFiles,
-              tapNodeOptions: opts.tapNodeOptions,
+              nodeOptions: opts.nodeOptions,
               ...(opts.compare !== undefined ? { otherRoot: opts.compare } : {}),
             });
             const ctx: RunContext = {

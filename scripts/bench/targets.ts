@@ -154,8 +154,8 @@ export interface TargetContext {
   /** Where logs and recordings of a run go (removed after the run unless kept). */
   scratch: string;
   keepFiles: boolean;
-  /** Node options for the mqtt-tap process (profiling: --cpu-prof --cpu-prof-dir=DIR). */
-  tapNodeOptions?: readonly string[];
+  /** Node options for the relay and mqtt-tap processes (profiling: --cpu-prof --cpu-prof-dir=DIR). */
+  nodeOptions?: readonly string[];
   /** Root of another mqtt-tap build for the `other` targets (before/after comparisons in one run). */
   otherRoot?: string;
 }
@@ -176,14 +176,20 @@ export async function startTarget(spec: TargetSpec, ctx: TargetContext): Promise
     if (spec.kind === 'relay') {
       child = track(
         process.execPath,
-        [join(ctx.root, 'dist/scripts/bench/relay.js'), String(port), broker.host, String(broker.port)],
+        [
+          ...(ctx.nodeOptions ?? []),
+          join(ctx.root, 'dist/scripts/bench/relay.js'),
+          String(port),
+          broker.host,
+          String(broker.port),
+        ],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
     } else {
       runCounter++;
       logFile = resolve(ctx.scratch, `mqtt-tap-${process.pid}-${runCounter}.ndjson`);
       const args = [
-        ...(ctx.tapNodeOptions ?? []),
+        ...(ctx.nodeOptions ?? []),
         join(spec.other && ctx.otherRoot !== undefined ? ctx.otherRoot : ctx.root, 'bin/mqtt-tap.js'),
         '-l',
         `${HOST}:${port}`,
