@@ -509,8 +509,10 @@ describe.skipIf(!requireMosquitto())('WebSocket against mosquitto 2.0.11 (protoc
       password: { length: 8, redacted: true },
     });
     expect(close).toMatchObject({
-      closedBy: 'broker',
       lastReason: { type: 'CONNACK', from: 'broker', code: 0x87, name: 'Not authorized' },
     });
+    // A race, not a rule: mosquitto closes after its refusal and mqtt.js closes on reading it; over
+    // WebSocket (libwebsockets sends its close frame on a later service turn) either may be first.
+    expect(['broker', 'client']).toContain(close.closedBy);
   });
 });
