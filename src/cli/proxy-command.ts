@@ -17,11 +17,11 @@ import {
   type EmbeddedBrokerKind,
   startEmbeddedBroker,
 } from '../proxy/embedded-broker.js';
-import { fanOut } from '../proxy/observer.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { PayloadMode, TapOptions } from '../proxy/tap-options.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
+import { fanOut } from '../sinks/observer.js';
 import { createPcapngRecorder, type PcapngRecorder, parseSize } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import { LEVELS, type Level } from '../sinks/sink.js';

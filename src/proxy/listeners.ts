@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { WebSocketServer } from 'ws';
+import type { Endpoint, HandshakeFailure } from '../sinks/observer.js';
 import {
   DEFAULT_WS_PATH,
   formatAddress,
@@ -20,7 +21,6 @@ import {
   isTlsTransport,
   type TransportAddress,
 } from './address.js';
-import type { Endpoint, HandshakeFailure } from './observer.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
 import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';

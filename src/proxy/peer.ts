@@ -10,7 +10,7 @@
  * - `error` (at most one) comes before `close`; `close` comes exactly once, last.
  * - `destroy(err)` closes at once and reports `err` as the error, asynchronously.
  */
-import type { Endpoint } from './observer.js';
+import type { Endpoint } from '../sinks/observer.js';
 
 export interface PeerStream {
   write(chunk: Buffer): boolean;

@@ -13,15 +13,6 @@
 import type * as net from 'node:net';
 import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import {
-  formatAddress,
-  type HostPort,
-  isTlsTransport,
-  type Transport,
-  type TransportAddress,
-} from './address.js';
-import { createDialer, socketUpstream } from './dialers.js';
-import { type Listener, openListener } from './listeners.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -31,7 +22,16 @@ import type {
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
-} from './observer.js';
+} from '../sinks/observer.js';
+import {
+  formatAddress,
+  type HostPort,
+  isTlsTransport,
+  type Transport,
+  type TransportAddress,
+} from './address.js';
+import { createDialer, socketUpstream } from './dialers.js';
+import { type Listener, openListener } from './listeners.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
 import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 

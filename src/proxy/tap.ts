@@ -6,7 +6,6 @@ import { Framer } from '../protocol/framer.js';
 import { filtersOverlap, globToRegExp, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
-import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -16,7 +15,8 @@ import type {
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
-} from './observer.js';
+} from '../sinks/observer.js';
+import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
 import type { TapOptions } from './tap-options.js';
 
 /**

@@ -12,6 +12,8 @@
  * Other TCP connections are skipped (counted in the result).
  */
 
+import { createTap } from '../proxy/tap.js';
+import type { TapOptions } from '../proxy/tap-options.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -20,9 +22,7 @@ import type {
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
-} from '../proxy/observer.js';
-import { createTap } from '../proxy/tap.js';
-import type { TapOptions } from '../proxy/tap-options.js';
+} from '../sinks/observer.js';
 import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
 import { type CaptureEvent, decodeTcp, readCapture } from './pcap-reader.js';
 import { type Side, TcpReassembler, type TcpStream } from './tcp-reassembly.js';

@@ -18,52 +18,19 @@ import { createWriteStream } from 'node:fs';
 import { join as joinPath, parse as parsePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
-import type { Side as Direction } from '../session/connection-session.js';
-import {
-  type TcpConversation as Conv,
-  type Endpoint,
-  fileHeader,
-  type Segment,
-  TcpConversation,
-} from './pcapng-writer.js';
+import type {
+  CloseInfo,
+  ConnectionObserver,
+  Direction,
+  Endpoint,
+  OpenInfo,
+  UpstreamErrorInfo,
+} from './observer.js';
+import { type TcpConversation as Conv, fileHeader, type Segment, TcpConversation } from './pcapng-writer.js';
 import { maskRanges, type SecretLocator, secretLocators } from './secret-mask.js';
 
 /** Prefix of the packet comments replay reads back (open, close, upstream-error details). */
 export const COMMENT_PREFIX = 'mqtt-tap ';
-
-// The proxy's observer contract (src/proxy/observer.ts), restated structurally: sinks sit below
-// the proxy layer and do not import it. A PcapngRecorder is a ProxyObserver (checked in tests).
-
-export interface OpenInfo {
-  conn: string;
-  client: Endpoint;
-  local: Endpoint;
-  upstream: string;
-  upstreamLocal?: Endpoint;
-  transport: string;
-  tls?: Record<string, unknown>;
-  startedAt: number;
-}
-
-export interface CloseInfo {
-  closedBy: Direction | 'proxy';
-  error?: { side: Direction; code?: string; message: string };
-  durationMs: number;
-  bytes: { fromClient: number; fromBroker: number };
-}
-
-export interface UpstreamErrorInfo {
-  upstream: string;
-  code?: string;
-  message: string;
-}
-
-export interface ConnectionObserver {
-  data(from: Direction, chunk: Buffer): void;
-  upstreamConnected?(info: OpenInfo): void;
-  upstreamError(info: UpstreamErrorInfo): void;
-  close(info: CloseInfo): void;
-}
 
 export interface RecorderOptions {
   /** Output path; with rotation, `name-0001.pcapng`, `name-0002.pcapng`... */

@@ -8,13 +8,7 @@
  * Everything is written little-endian; the Section Header's byte-order magic says so to readers.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Side as Direction } from '../session/connection-session.js';
-
-/** An address and port as the proxy reports them (structurally the proxy's Endpoint). */
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+import type { Direction, Endpoint } from './observer.js';
 
 export const BLOCK_SHB = 0x0a0d0d0a;
 export const BLOCK_IDB = 0x00000001;

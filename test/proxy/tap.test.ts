@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CloseInfo, OpenInfo } from '../../src/proxy/observer.js';
 import { createTap } from '../../src/proxy/tap.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
+import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { OpenInfo, ProxyObserver } from '../../src/proxy/observer.js';
+import type { OpenInfo, ProxyObserver } from '../../src/sinks/observer.js';
 import {
   createPcapngRecorder,
   type PcapngRecorder,
