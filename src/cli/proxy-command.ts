@@ -2,7 +2,9 @@
  * The default command: run the proxy. Parses flags (and MQTT_TAP_* variables), starts an embedded
  * broker when no upstream is given, wires proxy → tap → pino, and shuts down cleanly on signals.
  */
+import { lookup } from 'node:dns/promises';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
@@ -441,9 +443,20 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
   try {
+    const tlsConfig = tlsConfigs(args);
+    let upstream: TransportAddress | undefined = args.upstream;
+    if (upstream === undefined) {
+      embedded = await startEmbeddedBroker({
+        kind: args.embedded,
+        searchPath: env.searchPath,
+        onUnexpectedExit: (detail) => sink.write('error', { event: 'embedded-broker-exit', detail }, detail),
+      });
+      upstream = { host: embedded.host, port: embedded.port, transport: 'tcp' };
+    }
     if (args.record !== undefined) {
       recorder = await createPcapngRecorder({
         file: args.record,
+        broker: await captureEndpoint(upstream),
         ...(args.recordRotate !== undefined ? { rotateBytes: args.recordRotate } : {}),
         showSecrets: args.showSecrets,
         onError: (err) =>
@@ -464,16 +477,6 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         const dropped = rec.droppedBytes(conn);
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
-    }
-    const tlsConfig = tlsConfigs(args);
-    let upstream: TransportAddress | undefined = args.upstream;
-    if (upstream === undefined) {
-      embedded = await startEmbeddedBroker({
-        kind: args.embedded,
-        searchPath: env.searchPath,
-        onUnexpectedExit: (detail) => sink.write('error', { event: 'embedded-broker-exit', detail }, detail),
-      });
-      upstream = { host: embedded.host, port: embedded.port, transport: 'tcp' };
     }
     proxy = await startProxy({
       listen: args.listen,
@@ -565,4 +568,18 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   sink.write('info', { event: 'stopped', signal }, 'stopped');
   await sink.close();
   return sinkFailed ? 1 : 0;
+}
+
+/**
+ * The broker's address as a recording shows it: an IP literal as given, a host name resolved once
+ * at start (the capture needs numeric addresses; the dialer still resolves per connection).
+ */
+async function captureEndpoint(upstream: TransportAddress): Promise<{ address: string; port: number }> {
+  const host = upstream.host.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0) return { address: host, port: upstream.port };
+  try {
+    return { address: (await lookup(host)).address, port: upstream.port };
+  } catch {
+    return { address: '127.0.0.1', port: upstream.port };
+  }
 }

@@ -37,6 +37,8 @@ export interface RecorderOptions {
   file: string;
   /** Start a new file once the current one reaches this many bytes. */
   rotateBytes?: number;
+  /** The broker's IP address and port as the capture shows it (default: read from OpenInfo.upstream). */
+  broker?: Endpoint;
   /** Record CONNECT passwords and Authentication Data as they are (default: masked with `*`). */
   showSecrets?: boolean;
   /** Bytes queued or being written before chunks are dropped from the recording (default 16 MiB). */
@@ -129,11 +131,12 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-/** Where the capture shows the broker: the upstream's address when it is an IP literal. */
+/** Where the capture shows the broker when not told: `host:port`, `[v6]:port` or `scheme://host:port/path`. */
 export function upstreamEndpoint(upstream: string): Endpoint {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(upstream) ?? /^([^:]+):(\d+)$/.exec(upstream);
+  const hostPort = upstream.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort) ?? /^([^:]+):(\d+)$/.exec(hostPort);
   if (m) return { address: m[1]!, port: Number(m[2]) };
-  return { address: upstream, port: 1883 };
+  return { address: hostPort, port: 1883 };
 }
 
 interface Queued {
@@ -184,7 +187,7 @@ class Recorder implements PcapngRecorder {
   }
 
   open(info: OpenInfo): ConnectionObserver {
-    const conn = new ConnRecorder(this, info, this.opts.showSecrets === true);
+    const conn = new ConnRecorder(this, info, this.opts.showSecrets === true, this.opts.broker);
     this.live.set(info.conn, conn);
     return conn;
   }
@@ -432,8 +435,9 @@ class ConnRecorder implements ConnectionObserver {
     private readonly rec: Recorder,
     private readonly info: OpenInfo,
     showSecrets: boolean,
+    broker: Endpoint | undefined,
   ) {
-    this.conv = new TcpConversation(info.client, upstreamEndpoint(info.upstream));
+    this.conv = new TcpConversation(info.client, broker ?? upstreamEndpoint(info.upstream));
     this.locators = showSecrets ? undefined : secretLocators();
     const open: Record<string, unknown> = {
       conn: info.conn,

@@ -10,6 +10,7 @@ import {
   type PcapngRecorder,
   parseSize,
   rotatedName,
+  upstreamEndpoint,
 } from '../../src/sinks/pcapng-recorder.js';
 import { readConnections } from './capture-helpers.js';
 
@@ -254,5 +255,25 @@ describe('pcapng recorder', () => {
     expect(() => parseSize('lots')).toThrow(/invalid size/);
     expect(rotatedName('/tmp/cap.pcapng', 1)).toBe('/tmp/cap-0001.pcapng');
     expect(rotatedName('cap', 12)).toBe('cap-0012.pcapng');
+  });
+});
+
+describe('where the capture shows the broker', () => {
+  it('reads host and port from host:port, [v6]:port and URL upstreams', () => {
+    expect(upstreamEndpoint('10.0.0.5:1883')).toEqual({ address: '10.0.0.5', port: 1883 });
+    expect(upstreamEndpoint('[::1]:8883')).toEqual({ address: '::1', port: 8883 });
+    expect(upstreamEndpoint('wss://10.0.0.5:8081/mqtt')).toEqual({ address: '10.0.0.5', port: 8081 });
+    expect(upstreamEndpoint('mqtts://[fd00::1]:8883')).toEqual({ address: 'fd00::1', port: 8883 });
+  });
+
+  it('uses the broker address it is given (a host name the CLI resolved at start)', async () => {
+    const file = join(dir, 'b.pcapng');
+    const rec = await createPcapngRecorder({ file, broker: { address: '192.0.2.7', port: 1883 } });
+    const c = rec.open(openInfo({ upstream: 'broker.example:1883' }));
+    c.data('client', CONNECT);
+    c.close(close);
+    await rec.close();
+    const [conn] = readConnections(file).connections;
+    expect(conn!.stream.endpoints.map((e) => `${e.address}:${e.port}`)).toContain('192.0.2.7:1883');
   });
 });
