@@ -1,6 +1,5 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { pino } from 'pino';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { PayloadMode } from '../annotate/payload-preview.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../proxy/tap-options.js';
@@ -28,21 +27,6 @@ interface ReplayArgs {
   payloadMax: number;
   showSecrets: boolean;
   logFile?: string;
-}
-
-/**
- * The pino sink with its `time` set to the capture's clock instead of the wall clock. pino keeps
- * the time function under `symbols.timeSym` (public for integrations); a child logger carries its
- * own, so the sink's logger is left untouched.
- */
-function captureTimedSink(sink: PinoSink, clock: ReplayClock): RecordSink {
-  const logger = sink.logger.child({});
-  Object.defineProperty(logger, pino.symbols.timeSym, { value: () => `,"time":${clock.ms}` });
-  return {
-    isLevelEnabled: (level) => sink.isLevelEnabled(level),
-    write: (level, record, msg) => logger[level](record, msg),
-    flush: () => sink.flush(),
-  };
 }
 
 function describeResult(r: ReplayResult): string {
@@ -154,8 +138,10 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         destination: argv.logFile ?? 'stdout',
         pretty,
         colorize: pretty && argv.logFile === undefined && tty && !process.env.NO_COLOR,
+        // Records carry the capture's time, not the time of the replay.
+        clock: () => clock.ms,
       });
-      sink = captureTimedSink(pinoSink, clock);
+      sink = pinoSink;
     }
     const tap: TapOptions = {
       ...DEFAULT_TAP_OPTIONS,

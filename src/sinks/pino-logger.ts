@@ -11,6 +11,8 @@ export interface PinoSinkOptions {
   /** `stdout`, or a file path (appended to; parent directories created). */
   destination: 'stdout' | string;
   pretty: boolean;
+  /** Milliseconds since the epoch for each record's `time` (default Date.now; replay uses the capture's). */
+  clock?: () => number;
   /** ANSI colours in pretty mode (the CLI decides: a TTY and no NO_COLOR). Default false. */
   colorize?: boolean;
   /**
@@ -223,6 +225,7 @@ export function ndjsonLine(level: Level, record: LogRecord, msg: string, time: n
 }
 
 export function createPinoSink(options: PinoSinkOptions): PinoSink {
+  const clock = options.clock ?? Date.now;
   const dest = pino.destination({
     dest: options.destination === 'stdout' ? 1 : options.destination,
     sync: false,
@@ -269,6 +272,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
       level: options.level,
       // No pid/hostname: records are about connections, and the fields cost bytes on every line.
       base: null,
+      ...(clock !== Date.now ? { timestamp: () => `,"time":${clock()}` } : {}),
     },
     stream,
   );
@@ -314,7 +318,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     write(level: Level, record: LogRecord, msg: string): void {
       if (!options.pretty) {
         if (!logger.isLevelEnabled(level)) return;
-        const line = ndjsonLine(level, record, msg, Date.now());
+        const line = ndjsonLine(level, record, msg, clock());
         if (line !== undefined) {
           batch.write(line);
           return;
