@@ -45,15 +45,22 @@ export interface PacketRecord {
   [key: string]: unknown;
 }
 
-/** Builds the record of `packet`, with what the session correlated (`corr`) when known. */
-export function packetRecord(packet: Packet, opts: AnnotateOptions, corr?: Correlation): PacketRecord {
-  const rec: PacketRecord = {
-    type: packet.type,
-    protocol: packet.protocol,
-    flags: packet.flags,
-    length: packet.length,
-    offset: packet.offset,
-  };
+/**
+ * Builds the record of `packet`, with what the session correlated (`corr`) when known. The fields
+ * go into `head` when given (the tap's event/conn/from), so a logged packet costs one object.
+ */
+export function packetRecord<H extends object = object>(
+  packet: Packet,
+  opts: AnnotateOptions,
+  corr?: Correlation,
+  head?: H,
+): H & PacketRecord {
+  const rec = (head ?? {}) as PacketRecord;
+  rec.type = packet.type;
+  rec.protocol = packet.protocol;
+  rec.flags = packet.flags;
+  rec.length = packet.length;
+  rec.offset = packet.offset;
   const v = packet.protocol;
   switch (packet.type) {
     case 'CONNECT': {
@@ -152,7 +159,7 @@ export function packetRecord(packet: Packet, opts: AnnotateOptions, corr?: Corre
   if (corr?.ms !== undefined) rec.ms = corr.ms;
   if (packet.truncated) rec.truncated = true;
   if (packet.violations.length > 0) rec.violations = packet.violations;
-  return rec;
+  return rec as H & PacketRecord;
 }
 
 function setProperties(rec: PacketRecord, props: Properties | undefined, opts: AnnotateOptions): void {

@@ -1,4 +1,4 @@
-import { type PacketRecord, packetRecord } from '../annotate/packet-record.js';
+import { packetRecord } from '../annotate/packet-record.js';
 import { hexByte, reasonInfo } from '../annotate/reason.js';
 import { summarize } from '../annotate/summary.js';
 import { decodeFrame } from '../protocol/decode/index.js';
@@ -167,11 +167,11 @@ class ConnectionTap implements ConnectionObserver {
     if (!this.sink.isLevelEnabled(level)) return;
     if (this.clientIdPattern !== undefined && this.selected !== true) return;
     if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
-    const rec: PacketRecord = packetRecord(packet, this.opts, corr);
-    const record: LogRecord = { event: 'packet', conn: this.info.conn, from };
-    if (this.session.clientId !== undefined) record.clientId = this.session.clientId;
-    if (this.session.username !== undefined) record.username = this.session.username;
-    this.sink.write(level, Object.assign(record, rec), summarize(rec));
+    const head: LogRecord = { event: 'packet', conn: this.info.conn, from };
+    if (this.session.clientId !== undefined) head.clientId = this.session.clientId;
+    if (this.session.username !== undefined) head.username = this.session.username;
+    const record = packetRecord(packet, this.opts, corr, head);
+    this.sink.write(level, record, summarize(record));
   }
 
   private onFramingError(from: Direction, error: FramingError): void {
