@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AddressError } from '../proxy/address.js';
+import { UsageError } from './common-options.js';
 import { decodeCommand } from './decode-command.js';
-import { proxyCommand, UsageError } from './proxy-command.js';
+import { proxyCommand } from './proxy-command.js';
 import { replayCommand } from './replay-command.js';
 
 /** Our package.json, found upwards from this file (src/cli in tests, dist/src/cli when built). */

@@ -3,9 +3,9 @@
  * broker when no upstream is given, wires proxy → tap → pino, and shuts down cleanly on signals.
  */
 import { lookup } from 'node:dns/promises';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
   AddressError,
@@ -21,25 +21,29 @@ import {
 } from '../proxy/embedded-broker.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
-import type { PayloadMode, TapOptions } from '../proxy/tap-options.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
 import { fanOut } from '../sinks/observer.js';
 import { createPcapngRecorder, type PcapngRecorder, parseSize } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
-import { LEVELS, type Level } from '../sinks/sink.js';
+import type { Level } from '../sinks/sink.js';
+import {
+  checkLogFile,
+  type DecodeArgs,
+  decodeOptions,
+  type LogArgs,
+  lastValue,
+  logOptions,
+  prettyWanted,
+  tapOptionsFrom,
+  UsageError,
+} from './common-options.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 2000;
 
 /** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-const PAYLOAD_MODES = ['none', 'auto', 'text', 'hex', 'base64'] as const satisfies readonly PayloadMode[];
-
-export interface ProxyArgs {
+export interface ProxyArgs extends LogArgs, DecodeArgs {
   listen: TransportAddress[];
   upstream?: TransportAddress;
   /** PEM files for mqtts:// and wss:// listeners. */
@@ -54,15 +58,6 @@ export interface ProxyArgs {
   upstreamServername?: string;
   upstreamAlpn?: string[];
   insecure?: boolean;
-  logFile?: string;
-  pretty?: boolean;
-  level: Level;
-  payload: PayloadMode;
-  payloadMax: number;
-  captureMax: number;
-  showSecrets: boolean;
-  clientId?: string;
-  topic?: string;
   embedded: 'auto' | EmbeddedBrokerKind;
   record?: string;
   recordRotate?: number;
@@ -151,44 +146,12 @@ export function tlsConfigs(args: ProxyArgs): { server?: TlsServerConfig; client?
   return out;
 }
 
-function lastValue<T>(value: T | T[]): T {
-  // A flag given twice (or by flag and variable) keeps the last one for single-valued options.
-  return Array.isArray(value) ? value[value.length - 1]! : value;
-}
-
-function nonNegativeInteger(name: string, max: number) {
-  return (raw: unknown): number => {
-    const value = Number(lastValue(raw));
-    if (!Number.isInteger(value) || value < 0 || value > max) {
-      throw new UsageError(
-        `--${name} must be a whole number of bytes between 0 and ${max}, got "${String(raw)}"`,
-      );
-    }
-    return value;
-  };
-}
-
-/** MQTT filter syntax (MQTT 5.0 §4.7.1): `#` alone and last, `+` alone in its level. */
-export function validateTopicFilter(filter: string): string {
-  if (filter === '') throw new UsageError('--topic must not be empty');
-  const levels = filter.split('/');
-  levels.forEach((level, i) => {
-    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
-      throw new UsageError(`--topic "${filter}": "#" must be a whole level and the last one`);
-    }
-    if (level.includes('+') && level !== '+') {
-      throw new UsageError(`--topic "${filter}": "+" must be a whole level`);
-    }
-  });
-  return filter;
-}
-
 export const proxyCommand: CommandModule<object, ProxyArgs> = {
   command: ['$0', 'proxy'],
   describe:
     'Run the proxy: forward every byte unchanged and log every packet with its reason codes explained',
   builder: (y: Argv) =>
-    y
+    decodeOptions(logOptions(y))
       // Here rather than globally: a container's MQTT_TAP_LISTEN must not break `mqtt-tap decode`.
       .env('MQTT_TAP')
       .option('listen', {
@@ -268,54 +231,6 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         default: 'auto' as const,
         describe: 'without --upstream: which broker to start (auto: mosquitto if installed, else aedes)',
       })
-      .option('log-file', {
-        type: 'string',
-        describe: 'write NDJSON records to this file (appended) instead of stdout',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('pretty', {
-        type: 'boolean',
-        describe:
-          'one coloured line per record instead of JSON (default: when stdout is a terminal and no --log-file)',
-      })
-      .option('level', {
-        choices: LEVELS,
-        default: 'info' as Level,
-        describe:
-          'least severe records written (PINGREQ/PINGRESP are debug, refusals warn, malformed input error)',
-      })
-      .option('payload', {
-        choices: PAYLOAD_MODES,
-        default: 'auto' as PayloadMode,
-        describe: 'how PUBLISH payloads are previewed',
-      })
-      .option('payload-max', {
-        type: 'number',
-        default: 256,
-        describe: 'bytes of payload shown in a preview',
-        coerce: nonNegativeInteger('payload-max', 1024 * 1024),
-      })
-      .option('capture-max', {
-        type: 'number',
-        default: 65536,
-        describe: 'bytes of one packet kept for decoding; the rest is counted, never buffered',
-        coerce: nonNegativeInteger('capture-max', 256 * 1024 * 1024),
-      })
-      .option('show-secrets', {
-        type: 'boolean',
-        default: false,
-        describe: 'log CONNECT passwords and AUTH data in clear (default: length and a per-run keyed hash)',
-      })
-      .option('client-id', {
-        type: 'string',
-        describe: 'log packets only of connections whose client id matches this glob (* and ?)',
-        coerce: (v: string | string[]) => lastValue(v),
-      })
-      .option('topic', {
-        type: 'string',
-        describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
-        coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
-      })
       .option('record', {
         type: 'string',
         describe:
@@ -372,11 +287,6 @@ function errorMessage(err: unknown): string {
 }
 
 /** Fails early and plainly on an unwritable --log-file rather than from an async stream later. */
-function checkLogFile(file: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  closeSync(openSync(file, 'a'));
-}
-
 function describeEmbedded(
   broker: EmbeddedBroker,
   chosen: ProxyArgs['embedded'],
@@ -405,7 +315,7 @@ function describeEmbedded(
 /** Runs until SIGINT/SIGTERM; resolves with the exit code once everything is closed and flushed. */
 export async function runProxy(args: ProxyArgs, env: Environment): Promise<number> {
   if (args.logFile !== undefined) checkLogFile(args.logFile);
-  const pretty = args.pretty ?? (env.stdoutIsTTY && args.logFile === undefined);
+  const pretty = prettyWanted(args, env.stdoutIsTTY);
   let sinkFailed = false;
   const sink: PinoSink = createPinoSink({
     level: args.level,
@@ -419,14 +329,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     },
   });
 
-  const tapOptions: TapOptions = {
-    captureCap: args.captureMax,
-    payload: args.payload,
-    payloadMax: args.payloadMax,
-    showSecrets: args.showSecrets,
-  };
-  if (args.clientId !== undefined) tapOptions.clientId = args.clientId;
-  if (args.topic !== undefined) tapOptions.topic = args.topic;
+  const tapOptions = tapOptionsFrom(args);
 
   const reportInternal = (err: unknown, ctx: ProxyErrorContext): void => {
     const record = {

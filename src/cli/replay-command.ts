@@ -1,8 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { PayloadMode } from '../annotate/payload-preview.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../proxy/tap-options.js';
 import {
   createSummarySink,
   DEFAULT_MQTT_PORTS,
@@ -11,22 +7,22 @@ import {
   replayCapture,
 } from '../replay/replay.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
-import { LEVELS, type Level, type RecordSink } from '../sinks/sink.js';
-import { UsageError, validateTopicFilter } from './proxy-command.js';
+import type { RecordSink } from '../sinks/sink.js';
+import {
+  checkLogFile,
+  type DecodeArgs,
+  decodeOptions,
+  type LogArgs,
+  logOptions,
+  prettyWanted,
+  tapOptionsFrom,
+  UsageError,
+} from './common-options.js';
 
-interface ReplayArgs {
+interface ReplayArgs extends LogArgs, DecodeArgs {
   files: string[];
   port?: number[];
   summary: boolean;
-  pretty?: boolean;
-  captureMax: number;
-  level: Level;
-  clientId?: string;
-  topic?: string;
-  payload: PayloadMode;
-  payloadMax: number;
-  showSecrets: boolean;
-  logFile?: string;
 }
 
 function describeResult(r: ReplayResult): string {
@@ -45,7 +41,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   describe:
     'Decode a capture (our --record pcapng, or any tcpdump/tshark pcap or pcapng of MQTT over TCP) into the records the proxy logs live',
   builder: (y: Argv) =>
-    y
+    decodeOptions(logOptions(y))
       .positional('files', {
         type: 'string',
         array: true,
@@ -69,50 +65,6 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         default: false,
         describe: 'one line per connection: client id, duration, packets each way, last reason code, errors',
       })
-      .option('pretty', {
-        type: 'boolean',
-        describe:
-          'one coloured line per record instead of JSON (default: when stdout is a terminal and no --log-file)',
-      })
-      .option('level', {
-        choices: LEVELS,
-        default: 'info' as Level,
-        describe: 'least severe records written',
-      })
-      .option('client-id', {
-        type: 'string',
-        describe: 'only packets of connections whose client id matches this glob (* and ?)',
-      })
-      .option('topic', {
-        type: 'string',
-        describe: 'only PUBLISH/SUBSCRIBE/UNSUBSCRIBE traffic matching this MQTT filter (+ and #)',
-        coerce: (v: string) => validateTopicFilter(String(v)),
-      })
-      .option('payload', {
-        choices: ['none', 'auto', 'text', 'hex', 'base64'] as const,
-        default: 'auto' as const,
-        describe: 'how PUBLISH payloads are previewed',
-      })
-      .option('payload-max', {
-        type: 'number',
-        default: 256,
-        describe: 'bytes of payload shown in a preview',
-      })
-      .option('capture-max', {
-        type: 'number',
-        default: 65536,
-        describe: 'bytes of one packet kept for decoding; the rest is counted',
-      })
-      .option('show-secrets', {
-        type: 'boolean',
-        default: false,
-        describe: 'show passwords and AUTH data in clear (our recordings hold * in their place anyway)',
-      })
-      .option('log-file', {
-        type: 'string',
-        describe: 'write NDJSON records to this file (appended) instead of stdout',
-        coerce: (v: string) => resolve(String(v)),
-      })
       .example('$0 replay session.pcapng', 'the records of a recording, with their original times')
       .example('$0 replay --port 8883 --pretty capture.pcap', 'a tcpdump capture of a broker on port 8883')
       .example(
@@ -127,12 +79,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       sink = createSummarySink((line) => process.stdout.write(`${line}\n`));
     } else {
       const tty = process.stdout.isTTY === true;
-      const pretty = argv.pretty ?? (tty && argv.logFile === undefined);
-      if (argv.logFile !== undefined) {
-        // Fail plainly on an unwritable file rather than from an async stream later.
-        mkdirSync(dirname(argv.logFile), { recursive: true });
-        closeSync(openSync(argv.logFile, 'a'));
-      }
+      const pretty = prettyWanted(argv, tty);
+      if (argv.logFile !== undefined) checkLogFile(argv.logFile);
       pinoSink = createPinoSink({
         level: argv.level,
         destination: argv.logFile ?? 'stdout',
@@ -143,15 +91,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       });
       sink = pinoSink;
     }
-    const tap: TapOptions = {
-      ...DEFAULT_TAP_OPTIONS,
-      captureCap: argv.captureMax,
-      payload: argv.payload,
-      payloadMax: argv.payloadMax,
-      showSecrets: argv.showSecrets,
-    };
-    if (argv.clientId !== undefined) tap.clientId = argv.clientId;
-    if (argv.topic !== undefined) tap.topic = argv.topic;
+    const tap = tapOptionsFrom(argv);
     try {
       const result = await replayCapture({
         files: argv.files.map(String),

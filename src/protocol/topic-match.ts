@@ -35,3 +35,20 @@ export function globToRegExp(glob: string): RegExp {
     .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
+
+/** What is wrong with a Topic Filter (§4.7.1), and which wildcard is misused; undefined when valid. */
+export function topicFilterProblem(filter: string): { wildcard?: '#' | '+'; detail: string } | undefined {
+  if (filter.length === 0) return { detail: 'a Topic Filter must not be empty' };
+  if (filter.indexOf('#') === -1 && filter.indexOf('+') === -1) return undefined;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level.length > 1 && level.includes('#'))
+      return { wildcard: '#', detail: '"#" must occupy a whole level' };
+    if (level.length > 1 && level.includes('+'))
+      return { wildcard: '+', detail: '"+" must occupy a whole level' };
+    if (level === '#' && i !== levels.length - 1)
+      return { wildcard: '#', detail: '"#" must be the last level' };
+  }
+  return undefined;
+}

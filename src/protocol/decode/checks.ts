@@ -1,6 +1,7 @@
 import { reasonCode } from '../catalogue/lookup.js';
 import type { PacketTypeName } from '../constants.js';
 import type { Reader } from '../reader.js';
+import { topicFilterProblem } from '../topic-match.js';
 
 /** A code not in `packet`'s own table is reported, never dropped: users must see what was sent. */
 export function checkReasonCode(r: Reader, packet: PacketTypeName, code: number): void {
@@ -27,25 +28,8 @@ export function checkTrailing(r: Reader, packet: PacketTypeName): void {
 
 /** Topic Filter syntax (§4.7.1): `#` only last and alone in its level, `+` alone in its level. */
 export function checkTopicFilter(r: Reader, filter: string): void {
-  if (filter.length === 0) {
-    r.report('MQTT_EMPTY_TOPIC', 'a Topic Filter is empty');
-    return;
-  }
-  if (filter.indexOf('#') === -1 && filter.indexOf('+') === -1) return;
-  const levels = filter.split('/');
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    if (level.length > 1 && level.includes('#')) {
-      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must occupy a whole level`, '#');
-      return;
-    }
-    if (level.length > 1 && level.includes('+')) {
-      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "+" must occupy a whole level`, '+');
-      return;
-    }
-    if (level === '#' && i !== levels.length - 1) {
-      r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": "#" must be the last level`, '#');
-      return;
-    }
-  }
+  const problem = topicFilterProblem(filter);
+  if (problem === undefined) return;
+  if (problem.wildcard === undefined) r.report('MQTT_EMPTY_TOPIC', 'a Topic Filter is empty');
+  else r.report('MQTT_INVALID_TOPIC_FILTER', `Topic Filter "${filter}": ${problem.detail}`, problem.wildcard);
 }

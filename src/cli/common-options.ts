@@ -1,0 +1,147 @@
+/**
+ * Options the proxy and replay commands share (log destination and level, payload previews,
+ * capture cap, secrets, selection) and how they become sink and tap settings.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import type { PayloadMode } from '../annotate/payload-preview.js';
+import { topicFilterProblem } from '../protocol/topic-match.js';
+import type { TapOptions } from '../proxy/tap-options.js';
+import { LEVELS, type Level } from '../sinks/sink.js';
+
+/** A bad flag value: exit code 2 and the usage hint. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const PAYLOAD_MODES = [
+  'none',
+  'auto',
+  'text',
+  'hex',
+  'base64',
+] as const satisfies readonly PayloadMode[];
+
+/** A flag given twice (or by flag and variable) keeps the last value for single-valued options. */
+export function lastValue<T>(value: T | T[]): T {
+  return Array.isArray(value) ? value[value.length - 1]! : value;
+}
+
+export function nonNegativeInteger(name: string, max: number): (raw: unknown) => number {
+  return (raw: unknown): number => {
+    const value = Number(lastValue(raw));
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new UsageError(
+        `--${name} must be a whole number of bytes between 0 and ${max}, got "${String(raw)}"`,
+      );
+    }
+    return value;
+  };
+}
+
+/** `--topic` must be a valid MQTT Topic Filter (MQTT 5.0 §4.7.1). */
+export function validateTopicFilter(filter: string): string {
+  const problem = topicFilterProblem(filter);
+  if (problem !== undefined) {
+    throw new UsageError(
+      filter === '' ? '--topic must not be empty' : `--topic "${filter}": ${problem.detail}`,
+    );
+  }
+  return filter;
+}
+
+export interface LogArgs {
+  logFile?: string;
+  pretty?: boolean;
+  level: Level;
+}
+
+export interface DecodeArgs {
+  payload: PayloadMode;
+  payloadMax: number;
+  captureMax: number;
+  showSecrets: boolean;
+  clientId?: string;
+  topic?: string;
+}
+
+export function logOptions<T>(y: Argv<T>): Argv<T & LogArgs> {
+  return y
+    .option('log-file', {
+      type: 'string',
+      describe: 'write NDJSON records to this file (appended) instead of stdout',
+      coerce: (v: string | string[]) => resolve(lastValue(v)),
+    })
+    .option('pretty', {
+      type: 'boolean',
+      describe:
+        'one coloured line per record instead of JSON (default: when stdout is a terminal and no --log-file)',
+    })
+    .option('level', {
+      choices: LEVELS,
+      default: 'info' as Level,
+      describe:
+        'least severe records written (PINGREQ/PINGRESP are debug, refusals warn, malformed input error)',
+    }) as unknown as Argv<T & LogArgs>;
+}
+
+export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
+  return y
+    .option('payload', {
+      choices: PAYLOAD_MODES,
+      default: 'auto' as PayloadMode,
+      describe: 'how PUBLISH payloads are previewed',
+    })
+    .option('payload-max', {
+      type: 'number',
+      default: 256,
+      describe: 'bytes of payload shown in a preview',
+      coerce: nonNegativeInteger('payload-max', 1024 * 1024),
+    })
+    .option('capture-max', {
+      type: 'number',
+      default: 65536,
+      describe: 'bytes of one packet kept for decoding; the rest is counted, never buffered',
+      coerce: nonNegativeInteger('capture-max', 256 * 1024 * 1024),
+    })
+    .option('show-secrets', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'CONNECT passwords and AUTH data in clear (default: length and a per-run keyed hash; recordings hold * in their place)',
+    })
+    .option('client-id', {
+      type: 'string',
+      describe: 'log packets only of connections whose client id matches this glob (* and ?)',
+      coerce: (v: string | string[]) => lastValue(v),
+    })
+    .option('topic', {
+      type: 'string',
+      describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
+      coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
+    }) as unknown as Argv<T & DecodeArgs>;
+}
+
+export function tapOptionsFrom(args: DecodeArgs): TapOptions {
+  const tap: TapOptions = {
+    captureCap: args.captureMax,
+    payload: args.payload,
+    payloadMax: args.payloadMax,
+    showSecrets: args.showSecrets,
+  };
+  if (args.clientId !== undefined) tap.clientId = args.clientId;
+  if (args.topic !== undefined) tap.topic = args.topic;
+  return tap;
+}
+
+/** Fails plainly on an unwritable log file now, rather than from an asynchronous stream later. */
+export function checkLogFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  closeSync(openSync(file, 'a'));
+}
+
+/** JSON unless asked, or when a person is watching a terminal. */
+export function prettyWanted(args: LogArgs, stdoutIsTTY: boolean): boolean {
+  return args.pretty ?? (stdoutIsTTY && args.logFile === undefined);
+}
