@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACKET_TYPE_NAMES } from '../../src/protocol/constants.js';
 import { type RunningProxy, startProxy } from '../../src/proxy/server.js';
 import { createTap } from '../../src/proxy/tap.js';
 import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
@@ -50,24 +51,8 @@ function requireTool(path: string, pkg: string): boolean {
 const available =
   requireMosquitto() && requireTool(TSHARK, 'tshark') && requireTool(DUMPCAP, 'tshark (dumpcap)');
 
-const MQTT_TYPES = [
-  '',
-  'CONNECT',
-  'CONNACK',
-  'PUBLISH',
-  'PUBACK',
-  'PUBREC',
-  'PUBREL',
-  'PUBCOMP',
-  'SUBSCRIBE',
-  'SUBACK',
-  'UNSUBSCRIBE',
-  'UNSUBACK',
-  'PINGREQ',
-  'PINGRESP',
-  'DISCONNECT',
-  'AUTH',
-];
+/** tshark's mqtt.msgtype numbers are the spec's packet type codes. */
+const MQTT_TYPES = PACKET_TYPE_NAMES.map((name) => name ?? '');
 
 /** dumpcap on loopback, resolved once it says it is capturing. */
 async function startDumpcap(port: number, file: string): Promise<ChildProcess> {

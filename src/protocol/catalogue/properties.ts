@@ -46,6 +46,24 @@ export interface PropertyDef {
   readonly repeatable: readonly PropertyPacket[];
 }
 
+/** User Property may appear, any number of times, in every packet that has properties and in the Will. */
+const EVERY_PACKET: readonly PropertyPacket[] = [
+  'CONNECT',
+  'CONNACK',
+  'PUBLISH',
+  'WILL',
+  'PUBACK',
+  'PUBREC',
+  'PUBREL',
+  'PUBCOMP',
+  'SUBSCRIBE',
+  'SUBACK',
+  'UNSUBSCRIBE',
+  'UNSUBACK',
+  'DISCONNECT',
+  'AUTH',
+];
+
 /** All 27 properties of Table 2-4, in id order. */
 export const PROPERTIES: readonly PropertyDef[] = [
   {
@@ -229,38 +247,8 @@ export const PROPERTIES: readonly PropertyDef[] = [
     name: 'User Property',
     key: 'userProperties',
     type: 'utf8Pair',
-    packets: [
-      'CONNECT',
-      'CONNACK',
-      'PUBLISH',
-      'WILL',
-      'PUBACK',
-      'PUBREC',
-      'PUBREL',
-      'PUBCOMP',
-      'SUBSCRIBE',
-      'SUBACK',
-      'UNSUBSCRIBE',
-      'UNSUBACK',
-      'DISCONNECT',
-      'AUTH',
-    ],
-    repeatable: [
-      'CONNECT',
-      'CONNACK',
-      'PUBLISH',
-      'WILL',
-      'PUBACK',
-      'PUBREC',
-      'PUBREL',
-      'PUBCOMP',
-      'SUBSCRIBE',
-      'SUBACK',
-      'UNSUBSCRIBE',
-      'UNSUBACK',
-      'DISCONNECT',
-      'AUTH',
-    ],
+    packets: EVERY_PACKET,
+    repeatable: EVERY_PACKET,
   },
   {
     id: 0x27,
