@@ -1,51 +1,20 @@
 /**
  * The real binary (bin/mqtt-tap.js → dist/) as users run it: flags, MQTT_TAP_* variables, the first
- * records, the embedded broker, signals, exit codes. dist/ is rebuilt first when older than src/.
+ * records, the embedded broker, signals, exit codes (dist/ is built by the vitest globalSetup).
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type AedesBroker, startAedes } from '../helpers/aedes-broker.js';
 import { freePort } from '../helpers/free-port.js';
 import { requireMosquitto } from '../helpers/mosquitto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/mqtt-tap.js');
-const MAIN_JS = join(ROOT, 'dist/src/cli/main.js');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  let built = 0;
-  try {
-    built = statSync(MAIN_JS).mtimeMs;
-  } catch {}
-  if (built < newestMtime(join(ROOT, 'src'))) {
-    try {
-      execFileSync(
-        process.execPath,
-        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-        {
-          cwd: ROOT,
-          stdio: 'pipe',
-        },
-      );
-    } catch {
-      // Type errors still emit JavaScript; typecheck is a separate CI step.
-    }
-  }
-}, 60_000);
 
 interface Record {
   level: number;

@@ -3,8 +3,8 @@
  * when older than src/): the recording is flushed on SIGINT, the exit log says what was recorded,
  * and replaying the file prints the packet records the live log holds.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,16 +15,6 @@ import { freePort, waitForPort } from '../helpers/free-port.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/mqtt-tap.js');
-const MAIN_JS = join(ROOT, 'dist/src/cli/main.js');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 type Rec = Record<string, unknown>;
 
@@ -62,24 +52,6 @@ describe('mqtt-tap --record and mqtt-tap replay (the binary)', () => {
   let broker: AedesBroker;
 
   beforeAll(async () => {
-    let built = 0;
-    try {
-      built = statSync(MAIN_JS).mtimeMs;
-    } catch {}
-    if (built < newestMtime(join(ROOT, 'src'))) {
-      try {
-        execFileSync(
-          process.execPath,
-          [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-          {
-            cwd: ROOT,
-            stdio: 'pipe',
-          },
-        );
-      } catch {
-        // Type errors still emit JavaScript; typecheck is a separate step.
-      }
-    }
     dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-record-cli-'));
     broker = await startAedes({ credentials: { username: 'u', password: 'sekrit-pw' } });
   }, 90_000);
