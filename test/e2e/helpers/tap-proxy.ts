@@ -104,6 +104,17 @@ export function messages(sink: CollectSink, conn: string): string[] {
 
 export type ProtocolVersion = 3 | 4 | 5;
 
+/** mqtt.js options for a test client: no reconnects, 3.1 named "MQIsdp" as its spec requires. */
+function clientOptions(protocolVersion: ProtocolVersion, extra: mqtt.IClientOptions): mqtt.IClientOptions {
+  return {
+    protocolVersion,
+    ...(protocolVersion === 3 ? { protocolId: 'MQIsdp' as const } : {}),
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...extra,
+  };
+}
+
 /** An mqtt.js client, connecting (listeners can be attached before anything arrives); ended by `cleanups`. */
 export function mqttClient(
   cleanups: Cleanups,
@@ -111,13 +122,7 @@ export function mqttClient(
   protocolVersion: ProtocolVersion,
   extra: mqtt.IClientOptions = {},
 ): mqtt.MqttClient {
-  const client = mqtt.connect(url, {
-    protocolVersion,
-    ...(protocolVersion === 3 ? { protocolId: 'MQIsdp' as const } : {}),
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    ...extra,
-  });
+  const client = mqtt.connect(url, clientOptions(protocolVersion, extra));
   cleanups.add(() => client.endAsync(true));
   return client;
 }
@@ -129,13 +134,7 @@ export async function mqttConnect(
   protocolVersion: ProtocolVersion,
   extra: mqtt.IClientOptions = {},
 ): Promise<mqtt.MqttClient> {
-  const client = await mqtt.connectAsync(url, {
-    protocolVersion,
-    ...(protocolVersion === 3 ? { protocolId: 'MQIsdp' as const } : {}),
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    ...extra,
-  });
+  const client = await mqtt.connectAsync(url, clientOptions(protocolVersion, extra));
   cleanups.add(() => client.endAsync(true));
   return client;
 }
@@ -146,13 +145,7 @@ export async function mqttRefusal(
   protocolVersion: ProtocolVersion,
   extra: mqtt.IClientOptions,
 ): Promise<unknown> {
-  const client = mqtt.connect(url, {
-    protocolVersion,
-    ...(protocolVersion === 3 ? { protocolId: 'MQIsdp' as const } : {}),
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    ...extra,
-  });
+  const client = mqtt.connect(url, clientOptions(protocolVersion, extra));
   try {
     return await new Promise<unknown>((resolve, reject) => {
       client.once('connect', () => reject(new Error('connection accepted, expected a refusal')));
