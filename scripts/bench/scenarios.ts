@@ -285,27 +285,40 @@ function smallStream(v: Version, topic: string, n: number): Buffer {
 
 const BATCH = 64 * 1024;
 
-export async function scenarioA(ctx: RunContext): Promise<Metrics> {
+export function scenarioA(ctx: RunContext): Promise<Metrics> {
+  return smallQos0(ctx, 'A', 'bench/a', async (pub, stream) => {
+    for (let at = 0; at < stream.length; at += BATCH) {
+      if (!pub.write(stream.subarray(at, at + BATCH))) await pub.drained();
+    }
+  });
+}
+
+/**
+ * The QoS 0 stream of A and A2: `n` pre-encoded 64-byte PUBLISH packets written by `write`, a raw
+ * subscriber checking every sequence number, the rate from the first write to the last message.
+ */
+async function smallQos0(
+  ctx: RunContext,
+  label: string,
+  topic: string,
+  write: (pub: RawClient, stream: Buffer, n: number) => Promise<void>,
+): Promise<Metrics> {
   const n = scaled(200_000, ctx.scale, 1000);
   const v = ctx.version;
-  const topic = 'bench/a';
   const len = smallPayloadLength(v, topic);
   const stream = smallStream(v, topic, n);
   const { host, port } = ctx.target;
-  const sub = await RawClient.open(host, port, v, `bench-a-sub-${ctx.tag}`);
-  const pub = await RawClient.open(host, port, v, `bench-a-pub-${ctx.tag}`);
+  const tag = label.toLowerCase();
+  const sub = await RawClient.open(host, port, v, `bench-${tag}-sub-${ctx.tag}`);
+  const pub = await RawClient.open(host, port, v, `bench-${tag}-pub-${ctx.tag}`);
   try {
     await sub.subscribe(topic, 0);
     const check = new SequenceCheck(n, len);
     sub.handlers.publish = (flags, body) => check.payload(body.subarray(payloadOffset(v, flags, body)));
     const before = snapshot(ctx);
     const t0 = now();
-    const writing = (async () => {
-      for (let at = 0; at < stream.length; at += BATCH) {
-        if (!pub.write(stream.subarray(at, at + BATCH))) await pub.drained();
-      }
-    })();
-    await watchdog(Promise.all([writing, check.done.promise]), () => check.received, 15_000, 180_000, 'A');
+    const writing = write(pub, stream, n);
+    await watchdog(Promise.all([writing, check.done.promise]), () => check.received, 15_000, 180_000, label);
     const seconds = (check.lastAt - t0) / 1000;
     await delay(SETTLE_MS);
     const after = snapshot(ctx);
@@ -419,38 +432,16 @@ export async function scenarioA2(ctx: RunContext): Promise<Metrics> {
 }
 
 /** A2 without mosquitto's clients: raw sockets, the publisher waits for each write to complete. */
-async function scenarioA2Raw(ctx: RunContext): Promise<Metrics> {
-  const n = scaled(200_000, ctx.scale, 1000);
-  const v = ctx.version;
-  const topic = 'bench/a2/data';
-  const len = smallPayloadLength(v, topic);
-  const stream = smallStream(v, topic, n);
-  const { host, port } = ctx.target;
-  const sub = await RawClient.open(host, port, v, `bench-a2-sub-${ctx.tag}`);
-  const pub = await RawClient.open(host, port, v, `bench-a2-pub-${ctx.tag}`);
-  try {
-    await sub.subscribe(topic, 0);
-    const check = new SequenceCheck(n, len);
-    sub.handlers.publish = (flags, body) => check.payload(body.subarray(payloadOffset(v, flags, body)));
-    const before = snapshot(ctx);
-    const t0 = now();
-    const writing = (async () => {
-      for (let i = 0; i < n; i++) {
-        const p = stream.subarray(i * SMALL_PACKET, (i + 1) * SMALL_PACKET);
-        // Each packet is handed to the kernel on its own: the next write waits for this one.
-        await new Promise<void>((resolve, reject) =>
-          pub.socket.write(p, (err) => (err ? reject(err) : resolve())),
-        );
-      }
-    })();
-    await watchdog(Promise.all([writing, check.done.promise]), () => check.received, 15_000, 180_000, 'A2');
-    const seconds = (check.lastAt - t0) / 1000;
-    await delay(SETTLE_MS);
-    const after = snapshot(ctx);
-    return { messages: n, msgPerS: n / seconds, seconds, ...accounting(before, after, 2 * n) };
-  } finally {
-    await Promise.all([pub.close(), sub.close()]);
-  }
+function scenarioA2Raw(ctx: RunContext): Promise<Metrics> {
+  return smallQos0(ctx, 'A2', 'bench/a2/data', async (pub, stream, n) => {
+    for (let i = 0; i < n; i++) {
+      const p = stream.subarray(i * SMALL_PACKET, (i + 1) * SMALL_PACKET);
+      // Each packet is handed to the kernel on its own: the next write waits for this one.
+      await new Promise<void>((resolve, reject) =>
+        pub.socket.write(p, (err) => (err ? reject(err) : resolve())),
+      );
+    }
+  });
 }
 
 // --- B: QoS 1, 100 in flight ------------------------------------------------------------------------------
