@@ -16,7 +16,7 @@ import type {
   ProxyObserver,
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
-import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
+import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type { TapOptions } from './tap-options.js';
 
 /**
@@ -167,9 +167,10 @@ class ConnectionTap implements ConnectionObserver {
     if (!this.sink.isLevelEnabled(level)) return;
     if (this.clientIdPattern !== undefined && this.selected !== true) return;
     if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
-    const head: LogRecord = { event: 'packet', conn: this.info.conn, from };
+    const head: PacketHead = { event: 'packet', conn: this.info.conn, from };
     if (this.session.clientId !== undefined) head.clientId = this.session.clientId;
     if (this.session.username !== undefined) head.username = this.session.username;
+    if (this.sink.writePacket?.(level, head, packet, corr, this.opts)) return;
     const record = packetRecord(packet, this.opts, corr, head);
     this.sink.write(level, record, summarize(record));
   }

@@ -4,6 +4,8 @@
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
+import { jsonString, packetJsonFields } from './packet-json.js';
+import { publishLineBound, writePublishLine } from './publish-line.js';
 import type { Level, LogRecord, RecordSink } from './sink.js';
 
 export interface PinoSinkOptions {
@@ -174,8 +176,8 @@ function prettyDestination(target: DestinationStream, colorize: boolean): Destin
  * bench`, scenario A under --cpu-prof).
  */
 class LineBatch {
-  private buf = Buffer.allocUnsafe(HANDOFF_BYTES);
-  private used = 0;
+  buf = Buffer.allocUnsafe(HANDOFF_BYTES);
+  used = 0;
   /** Set once the destination is closed: later lines are dropped, never handed over. */
   closed = false;
 
@@ -191,6 +193,16 @@ class LineBatch {
       }
     }
     this.used += this.buf.write(line, this.used, 'utf8');
+  }
+
+  /**
+   * Makes room for `bytes` more in the buffer (handing over what it holds when needed), so that
+   * a writer may fill `buf` from `used` on; false when a line that long does not fit at all.
+   */
+  reserve(bytes: number): boolean {
+    if (this.used + bytes <= this.buf.length) return true;
+    this.pass();
+    return bytes <= this.buf.length;
   }
 
   /** Hands everything collected to the destination. */
@@ -213,15 +225,18 @@ const LEVEL_VALUES: Record<Level, number> = { trace: 10, debug: 20, info: 30, wa
  * JSON.stringify refuses (BigInt, a cycle).
  */
 export function ndjsonLine(level: Level, record: LogRecord, msg: string, time: number): string | undefined {
-  if (Object.hasOwn(record, 'err')) return undefined;
-  let body: string;
-  try {
-    body = JSON.stringify(record);
-  } catch {
-    return undefined;
+  let fields = packetJsonFields(record);
+  if (fields === undefined) {
+    if (Object.hasOwn(record, 'err')) return undefined;
+    let body: string;
+    try {
+      body = JSON.stringify(record);
+    } catch {
+      return undefined;
+    }
+    fields = body.length > 2 ? body.slice(1, -1) : undefined;
   }
-  const fields = body.length > 2 ? `${body.slice(1, -1)},` : '';
-  return `{"level":${LEVEL_VALUES[level]},"time":${time},${fields}"msg":${JSON.stringify(msg)}}\n`;
+  return `{"level":${LEVEL_VALUES[level]},"time":${time},${fields === undefined ? '' : `${fields},`}"msg":${jsonString(msg)}}\n`;
 }
 
 export function createPinoSink(options: PinoSinkOptions): PinoSink {
@@ -325,6 +340,15 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
         }
       }
       logger[level](record, msg);
+    },
+    writePacket(level, head, packet, corr, opts): boolean {
+      if (options.pretty || packet.type !== 'PUBLISH' || !logger.isLevelEnabled(level)) return false;
+      const bound = publishLineBound(head, packet, corr, opts);
+      if (bound === undefined || !batch.reserve(bound)) return false;
+      const end = writePublishLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, opts);
+      if (end < 0) return false;
+      batch.used = end;
+      return true;
     },
     flush,
     flushSync(): void {

@@ -1,0 +1,294 @@
+/**
+ * The sink's fast paths (publish-line.ts: PUBLISH lines written byte by byte; packet-json.ts:
+ * PUBLISH and ack records serialised field by field) against the general path they stand in for:
+ * packetRecord + summarize + JSON.stringify, for generated packets of every kind they may see.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type AnnotateOptions, packetRecord } from '../../src/annotate/packet-record.js';
+import { summarize } from '../../src/annotate/summary.js';
+import type { ProtocolVersion } from '../../src/protocol/constants.js';
+import { decodeFrame } from '../../src/protocol/decode/index.js';
+import { Framer } from '../../src/protocol/framer.js';
+import type { Frame, Packet, PublishPacket } from '../../src/protocol/types.js';
+import { ConnectionSession } from '../../src/session/connection-session.js';
+import { packetJsonFields } from '../../src/sinks/packet-json.js';
+import { createPinoSink, ndjsonLine } from '../../src/sinks/pino-logger.js';
+import { publishLineBound, writePublishLine } from '../../src/sinks/publish-line.js';
+import type { PacketHead } from '../../src/sinks/sink.js';
+
+const RUNS = Number(process.env.FC_RUNS ?? 600);
+const TIME = 1_795_722_244_024;
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+function frameOf(bytes: Buffer, cap = 64 * 1024): Frame {
+  const frames: Frame[] = [];
+  const framer = new Framer({ frame: (f) => frames.push(f), error: () => {} }, { captureCap: cap });
+  framer.push(bytes);
+  expect(frames).toHaveLength(1);
+  return frames[0]!;
+}
+
+interface PublishSpec {
+  version: ProtocolVersion;
+  topic: string;
+  qos: number;
+  retain: boolean;
+  dup: boolean;
+  packetId: number;
+  payload: Buffer;
+  /** 5.0 only: a Payload Format Indicator property (a case the fast path leaves alone). */
+  formatIndicator: boolean;
+}
+
+function publishBytes(s: PublishSpec): Buffer {
+  const topic = Buffer.from(s.topic, 'utf8');
+  const body = [topic.length >> 8, topic.length & 0xff, ...topic];
+  if (s.qos > 0) body.push(s.packetId >> 8, s.packetId & 0xff);
+  if (s.version === '5.0') body.push(...(s.formatIndicator ? [2, 0x01, 1] : [0]));
+  const first = 0x30 | (s.dup ? 8 : 0) | (s.qos << 1) | (s.retain ? 1 : 0);
+  return Buffer.concat([Buffer.from([first, ...varint(body.length + s.payload.length), ...body]), s.payload]);
+}
+
+/** Each value, or now and then one of the others. */
+const mostly = <T>(usual: T, ...others: T[]): fc.Arbitrary<T> =>
+  fc.oneof(
+    { weight: 7, arbitrary: fc.constant(usual) },
+    { weight: 1, arbitrary: fc.constantFrom(...others) },
+  );
+
+/** Mostly plain text (what the fast path takes), some with what JSON escapes, some anything. */
+const text = (maxLength: number) =>
+  fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.string({ unit: fc.constantFrom(...'abcXYZ019/_-. :{}~'.split('')), maxLength }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.string({
+        unit: fc.constantFrom('a', '"', '\\', '\n', '\t', '\u0001', 'é', '🙂', '…', '\u007f'),
+        maxLength,
+      }),
+    },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength }) },
+  );
+
+const payloadArb = fc.oneof(
+  // Printable ASCII of every length around the 60-character summary cut and the preview limit.
+  {
+    weight: 6,
+    arbitrary: fc
+      .string({ unit: fc.constantFrom(...'abc 0123/{}:,'.split('')), maxLength: 300 })
+      .map((t) => Buffer.from(t, 'latin1')),
+  },
+  { weight: 1, arbitrary: text(80).map((t) => Buffer.from(t.replaceAll('\0', '_'), 'utf8')) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 120 }).map((a) => Buffer.from(a)) },
+);
+
+const specArb: fc.Arbitrary<PublishSpec> = fc.record({
+  version: fc.constantFrom<ProtocolVersion>('3.1.1', '5.0', '3.1'),
+  topic: fc.oneof(text(40), fc.constant('sensors/1/temp')).map((t) => t.replaceAll('\0', '_') || 't'),
+  qos: fc.oneof(fc.constantFrom(0, 1, 2), mostly(0, 3)),
+  retain: fc.boolean(),
+  dup: mostly(false, true),
+  packetId: fc.integer({ min: 0, max: 0xffff }),
+  payload: payloadArb,
+  formatIndicator: mostly(false, true),
+});
+
+const headArb: fc.Arbitrary<PacketHead> = fc
+  .record(
+    {
+      conn: fc.constantFrom('c1', 'c12345', 'c"1'),
+      from: fc.constantFrom<'client' | 'broker'>('client', 'broker'),
+      clientId: text(30),
+      username: text(12),
+    },
+    { requiredKeys: ['conn', 'from'] },
+  )
+  .map((h) => ({ event: 'packet' as const, ...h }));
+
+const optsArb: fc.Arbitrary<AnnotateOptions> = fc.record({
+  payload: mostly<AnnotateOptions['payload']>('auto', 'text', 'hex', 'base64', 'none'),
+  payloadMax: fc.oneof(fc.constantFrom(256, 60, 61, 59, 1), mostly(256, 0)),
+  showSecrets: fc.constant(false),
+});
+
+/** The line the general path writes: the record built, summarised and serialised. */
+function generalLine(head: PacketHead, packet: Packet, opts: AnnotateOptions, level = 30): string {
+  const rec = packetRecord(packet, opts, undefined, { ...head });
+  const body = JSON.stringify(rec);
+  return `{"level":${level},"time":${TIME},${body.slice(1, -1)},"msg":${JSON.stringify(summarize(rec))}}\n`;
+}
+
+describe('publish-line: PUBLISH lines written byte by byte', () => {
+  it('writes exactly the general path line whenever it writes one (and often does)', () => {
+    let fast = 0;
+    let total = 0;
+    const out = Buffer.alloc(256 * 1024);
+    fc.assert(
+      fc.property(specArb, headArb, optsArb, mostly(64 * 1024, 8), (spec, head, opts, cap) => {
+        const packet = decodeFrame(frameOf(publishBytes(spec), cap), spec.version) as PublishPacket;
+        total++;
+        const bound = publishLineBound(head, packet, undefined, opts);
+        if (bound === undefined) return;
+        out.fill(0xee);
+        const end = writePublishLine(out, 100, 30, TIME, head, packet, opts);
+        if (end < 0) return;
+        fast++;
+        expect(end - 100).toBeLessThanOrEqual(bound);
+        expect(out.toString('utf8', 100, end)).toBe(generalLine(head, packet, opts));
+        // Nothing written past what it says.
+        expect(out[end]).toBe(0xee);
+      }),
+      { numRuns: RUNS },
+    );
+    // The generators must exercise the fast path, not only its refusals.
+    expect(fast).toBeGreaterThan(total / 5);
+  });
+
+  it('leaves alone what it does not write: properties, violations, aliases, cut packets', () => {
+    const opts: AnnotateOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
+    const head: PacketHead = { event: 'packet', conn: 'c1', from: 'client' };
+    const base: PublishSpec = {
+      version: '5.0',
+      topic: 'a/b',
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 1,
+      payload: Buffer.from('hello'),
+      formatIndicator: false,
+    };
+    const decode = (s: PublishSpec, cap?: number): PublishPacket =>
+      decodeFrame(frameOf(publishBytes(s), cap), s.version) as PublishPacket;
+    expect(publishLineBound(head, decode(base), undefined, opts)).toBeTypeOf('number');
+    expect(
+      publishLineBound(head, decode({ ...base, formatIndicator: true }), undefined, opts),
+    ).toBeUndefined();
+    expect(publishLineBound(head, decode({ ...base, dup: true }), undefined, opts)).toBeUndefined();
+    expect(publishLineBound(head, decode(base, 4), undefined, opts)).toBeUndefined();
+    expect(publishLineBound(head, decode(base), { topic: 'x' }, opts)).toBeUndefined();
+    expect(publishLineBound(head, decode(base), undefined, { ...opts, payload: 'hex' })).toBeUndefined();
+  });
+});
+
+/** PUBLISH then its acknowledgements through a session, so that acks carry `request`. */
+function exchange(version: ProtocolVersion, qos: number, code: number, topic: string): [Packet, object][] {
+  const session = new ConnectionSession(version);
+  const pub = publishBytes({
+    version,
+    topic,
+    qos,
+    retain: false,
+    dup: false,
+    packetId: 7,
+    payload: Buffer.from('x'),
+    formatIndicator: false,
+  });
+  const ack = (type: number, flags = 0): Buffer =>
+    Buffer.from(version === '5.0' ? [(type << 4) | flags, 3, 0, 7, code] : [(type << 4) | flags, 2, 0, 7]);
+  const sequence: [Buffer, 'client' | 'broker'][] = [[pub, 'client']];
+  if (qos === 1) sequence.push([ack(4), 'broker']);
+  if (qos === 2) sequence.push([ack(5), 'broker'], [ack(6, 2), 'client'], [ack(7), 'broker']);
+  let t = 1000;
+  return sequence.map(([bytes, from]) => {
+    const packet = decodeFrame(frameOf(bytes), version);
+    t += 3;
+    const corr = session.observe(from, packet, t);
+    return [packet, packetRecord(packet, { payload: 'auto', payloadMax: 256, showSecrets: false }, corr)];
+  });
+}
+
+describe('packet-json: PUBLISH and ack records serialised field by field', () => {
+  it('gives JSON.stringify text for every record it takes', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(
+        headArb,
+        fc.constantFrom<ProtocolVersion>('3.1.1', '5.0'),
+        fc.constantFrom(1, 2),
+        fc.constantFrom(0, 0x10, 0x87, 0x92),
+        text(20),
+        (head, version, qos, code, topic) => {
+          for (const [, rec] of exchange(version, qos, code, topic.replaceAll('\0', '_') || 't')) {
+            const record = { ...head, ...rec };
+            const fields = packetJsonFields(record);
+            if (fields === undefined) continue;
+            taken++;
+            expect(`{${fields}}`).toBe(JSON.stringify(record));
+          }
+        },
+      ),
+      { numRuns: RUNS / 2 },
+    );
+    expect(taken).toBeGreaterThan(RUNS / 2);
+  });
+});
+
+describe('the pino sink writes the same file through either path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-fast-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writePacket lines equal write() lines for the same packets', async () => {
+    const opts: AnnotateOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
+    const packets = [
+      { topic: 'plain/topic', payload: Buffer.from('21.5'), qos: 0 },
+      { topic: 'q/1', payload: Buffer.alloc(0), qos: 1 },
+      { topic: 'long', payload: Buffer.from('x'.repeat(400)), qos: 2 },
+      { topic: 'é/unicode', payload: Buffer.from('🙂'), qos: 0 },
+      { topic: 'bin', payload: Buffer.from([0, 1, 2, 0xff]), qos: 0 },
+    ].map((p) =>
+      decodeFrame(
+        frameOf(
+          publishBytes({
+            version: '5.0',
+            retain: true,
+            dup: false,
+            packetId: 9,
+            formatIndicator: false,
+            ...p,
+          }),
+        ),
+        '5.0',
+      ),
+    );
+    const head: PacketHead = { event: 'packet', conn: 'c9', from: 'broker', clientId: 'dev-1' };
+    const lines = async (fast: boolean): Promise<string> => {
+      const file = join(dir, `${fast}.ndjson`);
+      const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
+      let taken = 0;
+      for (const packet of packets) {
+        if (fast && sink.writePacket?.('info', { ...head }, packet, undefined, opts)) {
+          taken++;
+          continue;
+        }
+        const rec = packetRecord(packet, opts, undefined, { ...head });
+        sink.write('info', rec, summarize(rec));
+      }
+      if (fast) expect(taken).toBe(3);
+      await sink.close();
+      return readFileSync(file, 'utf8');
+    };
+    const general = await lines(false);
+    expect(await lines(true)).toBe(general);
+    expect(general.split('\n')).toHaveLength(packets.length + 1);
+    // And both are what pino's own serialiser would have written (ndjson-line.test.ts checks that).
+    const first = packetRecord(packets[0]!, opts, undefined, { ...head });
+    expect(general.split('\n')[0]).toBe(ndjsonLine('info', first, summarize(first), TIME)?.trimEnd());
+  });
+});
