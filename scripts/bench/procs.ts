@@ -108,10 +108,16 @@ const TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux (USER_HZ is 100 on eve
 
 /** User + system CPU of the whole process (all threads), in seconds; utime and stime from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** User and system CPU of the whole process (all threads), in seconds. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   // Fields after the command name (which may contain spaces), 1-based: utime 14, stime 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND;
+  return { user: Number(rest[11]) / TICKS_PER_SECOND, system: Number(rest[12]) / TICKS_PER_SECOND };
 }
 
 /** Kibibytes from /proc/PID/status (VmRSS, VmHWM). */

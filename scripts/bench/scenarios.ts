@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { RawClient } from './client.js';
 import {
   cpuSeconds,
+  cpuTimes,
   delay,
   exited,
   peakRssBytes,
@@ -114,6 +115,7 @@ function watchdog<T>(
 
 interface Snapshot {
   targetCpu?: number;
+  targetSys?: number;
   targetIo?: { reads: number; writes: number } | undefined;
   brokerCpu: number;
   bench: NodeJS.CpuUsage;
@@ -123,7 +125,9 @@ function snapshot(ctx: RunContext): Snapshot {
   const pid = ctx.target.pid;
   const s: Snapshot = { brokerCpu: cpuSeconds(ctx.broker.pid), bench: process.cpuUsage() };
   if (pid !== undefined) {
-    s.targetCpu = cpuSeconds(pid);
+    const t = cpuTimes(pid);
+    s.targetCpu = t.user + t.system;
+    s.targetSys = t.system;
     s.targetIo = syscalls(pid);
   }
   return s;
@@ -138,6 +142,7 @@ function accounting(a: Snapshot, b: Snapshot, packets: number): Metrics {
   };
   if (a.targetCpu !== undefined && b.targetCpu !== undefined) {
     m.targetCpuS = b.targetCpu - a.targetCpu;
+    if (a.targetSys !== undefined && b.targetSys !== undefined) m.targetSysS = b.targetSys - a.targetSys;
     m.cpuUsPerPacket = (m.targetCpuS * 1e6) / packets;
   }
   if (a.targetIo && b.targetIo) {
