@@ -5,7 +5,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { jsonString, packetJsonFields } from './packet-json.js';
-import { publishLineBound, writePublishLine } from './publish-line.js';
+import { ackLineBound, publishLineBound, writeAckLine, writePublishLine } from './packet-line.js';
 import type { Level, LogRecord, RecordSink } from './sink.js';
 
 export interface PinoSinkOptions {
@@ -342,10 +342,27 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
       logger[level](record, msg);
     },
     writePacket(level, head, packet, corr, opts): boolean {
-      if (options.pretty || packet.type !== 'PUBLISH' || !logger.isLevelEnabled(level)) return false;
-      const bound = publishLineBound(head, packet, corr, opts);
-      if (bound === undefined || !batch.reserve(bound)) return false;
-      const end = writePublishLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, opts);
+      if (options.pretty || !logger.isLevelEnabled(level)) return false;
+      let end: number;
+      switch (packet.type) {
+        case 'PUBLISH': {
+          const bound = publishLineBound(head, packet, corr, opts);
+          if (bound === undefined || !batch.reserve(bound)) return false;
+          end = writePublishLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, opts);
+          break;
+        }
+        case 'PUBACK':
+        case 'PUBREC':
+        case 'PUBREL':
+        case 'PUBCOMP': {
+          const bound = ackLineBound(head, packet, corr);
+          if (bound === undefined || !batch.reserve(bound)) return false;
+          end = writeAckLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
+          break;
+        }
+        default:
+          return false;
+      }
       if (end < 0) return false;
       batch.used = end;
       return true;

@@ -1,5 +1,5 @@
 /**
- * The sink's fast paths (publish-line.ts: PUBLISH lines written byte by byte; packet-json.ts:
+ * The sink's fast paths (packet-line.ts: PUBLISH and ack lines written byte by byte; packet-json.ts:
  * PUBLISH and ack records serialised field by field) against the general path they stand in for:
  * packetRecord + summarize + JSON.stringify, for generated packets of every kind they may see.
  */
@@ -13,11 +13,16 @@ import { summarize } from '../../src/annotate/summary.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
 import { Framer } from '../../src/protocol/framer.js';
-import type { Frame, Packet, PublishPacket } from '../../src/protocol/types.js';
-import { ConnectionSession } from '../../src/session/connection-session.js';
+import type { AckPacket, Frame, Packet, PublishPacket } from '../../src/protocol/types.js';
+import { ConnectionSession, type Correlation } from '../../src/session/connection-session.js';
 import { packetJsonFields } from '../../src/sinks/packet-json.js';
+import {
+  ackLineBound,
+  publishLineBound,
+  writeAckLine,
+  writePublishLine,
+} from '../../src/sinks/packet-line.js';
 import { createPinoSink, ndjsonLine } from '../../src/sinks/pino-logger.js';
-import { publishLineBound, writePublishLine } from '../../src/sinks/publish-line.js';
 import type { PacketHead } from '../../src/sinks/sink.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 600);
@@ -129,13 +134,19 @@ const optsArb: fc.Arbitrary<AnnotateOptions> = fc.record({
 });
 
 /** The line the general path writes: the record built, summarised and serialised. */
-function generalLine(head: PacketHead, packet: Packet, opts: AnnotateOptions, level = 30): string {
-  const rec = packetRecord(packet, opts, undefined, { ...head });
+function generalLine(
+  head: PacketHead,
+  packet: Packet,
+  opts: AnnotateOptions,
+  level = 30,
+  corr?: Correlation,
+): string {
+  const rec = packetRecord(packet, opts, corr, { ...head });
   const body = JSON.stringify(rec);
   return `{"level":${level},"time":${TIME},${body.slice(1, -1)},"msg":${JSON.stringify(summarize(rec))}}\n`;
 }
 
-describe('publish-line: PUBLISH lines written byte by byte', () => {
+describe('packet-line: PUBLISH lines written byte by byte', () => {
   it('writes exactly the general path line whenever it writes one (and often does)', () => {
     let fast = 0;
     let total = 0;
@@ -188,7 +199,13 @@ describe('publish-line: PUBLISH lines written byte by byte', () => {
 });
 
 /** PUBLISH then its acknowledgements through a session, so that acks carry `request`. */
-function exchange(version: ProtocolVersion, qos: number, code: number, topic: string): [Packet, object][] {
+function exchange(
+  version: ProtocolVersion,
+  qos: number,
+  code: number,
+  topic: string,
+  packetId = 7,
+): [Packet, Correlation | undefined][] {
   const session = new ConnectionSession(version);
   const pub = publishBytes({
     version,
@@ -196,47 +213,93 @@ function exchange(version: ProtocolVersion, qos: number, code: number, topic: st
     qos,
     retain: false,
     dup: false,
-    packetId: 7,
+    packetId,
     payload: Buffer.from('x'),
     formatIndicator: false,
   });
+  const id = [packetId >> 8, packetId & 0xff];
   const ack = (type: number, flags = 0): Buffer =>
-    Buffer.from(version === '5.0' ? [(type << 4) | flags, 3, 0, 7, code] : [(type << 4) | flags, 2, 0, 7]);
+    Buffer.from(version === '5.0' ? [(type << 4) | flags, 3, ...id, code] : [(type << 4) | flags, 2, ...id]);
   const sequence: [Buffer, 'client' | 'broker'][] = [[pub, 'client']];
   if (qos === 1) sequence.push([ack(4), 'broker']);
   if (qos === 2) sequence.push([ack(5), 'broker'], [ack(6, 2), 'client'], [ack(7), 'broker']);
+  // An ack nobody asked for (no request to correlate).
+  sequence.push([ack(4), 'broker']);
   let t = 1000;
   return sequence.map(([bytes, from]) => {
     const packet = decodeFrame(frameOf(bytes), version);
     t += 3;
-    const corr = session.observe(from, packet, t);
-    return [packet, packetRecord(packet, { payload: 'auto', payloadMax: 256, showSecrets: false }, corr)];
+    return [packet, session.observe(from, packet, t)];
   });
 }
 
-describe('packet-json: PUBLISH and ack records serialised field by field', () => {
-  it('gives JSON.stringify text for every record it takes', () => {
+const ANNOTATE: AnnotateOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
+
+describe('acknowledgements: written byte by byte, serialised field by field', () => {
+  const exchanges = fc.tuple(
+    headArb,
+    fc.constantFrom<ProtocolVersion>('3.1.1', '5.0', '3.1'),
+    fc.constantFrom(1, 2),
+    fc.oneof(fc.constantFrom(0, 0x10, 0x87, 0x92), fc.integer({ min: 0, max: 255 })),
+    text(20).map((t) => t.replaceAll('\0', '_') || 't'),
+    fc.oneof(fc.constant(7), fc.integer({ min: 0, max: 0xffff })),
+  );
+
+  it('packet-line writes exactly the general path line whenever it writes one', () => {
+    let taken = 0;
+    const out = Buffer.alloc(64 * 1024);
+    fc.assert(
+      fc.property(exchanges, ([head, version, qos, code, topic, id]) => {
+        for (const [packet, corr] of exchange(version, qos, code, topic, id)) {
+          if (packet.type === 'PUBLISH') continue;
+          const bound = ackLineBound(head, packet as AckPacket, corr);
+          if (bound === undefined) continue;
+          const end = writeAckLine(out, 0, 40, TIME, head, packet as AckPacket, corr);
+          if (end < 0) continue;
+          taken++;
+          expect(end).toBeLessThanOrEqual(bound);
+          expect(out.toString('utf8', 0, end)).toBe(generalLine(head, packet, ANNOTATE, 40, corr));
+        }
+      }),
+      { numRuns: RUNS / 2 },
+    );
+    expect(taken).toBeGreaterThan(RUNS / 4);
+  });
+
+  it('packet-json gives JSON.stringify text for every record it takes', () => {
     let taken = 0;
     fc.assert(
-      fc.property(
-        headArb,
-        fc.constantFrom<ProtocolVersion>('3.1.1', '5.0'),
-        fc.constantFrom(1, 2),
-        fc.constantFrom(0, 0x10, 0x87, 0x92),
-        text(20),
-        (head, version, qos, code, topic) => {
-          for (const [, rec] of exchange(version, qos, code, topic.replaceAll('\0', '_') || 't')) {
-            const record = { ...head, ...rec };
-            const fields = packetJsonFields(record);
-            if (fields === undefined) continue;
-            taken++;
-            expect(`{${fields}}`).toBe(JSON.stringify(record));
-          }
-        },
-      ),
+      fc.property(exchanges, ([head, version, qos, code, topic, id]) => {
+        for (const [packet, corr] of exchange(version, qos, code, topic, id)) {
+          const record = packetRecord(packet, ANNOTATE, corr, { ...head });
+          const fields = packetJsonFields(record);
+          if (fields === undefined) continue;
+          taken++;
+          expect(`{${fields}}`).toBe(JSON.stringify(record));
+        }
+      }),
       { numRuns: RUNS / 2 },
     );
     expect(taken).toBeGreaterThan(RUNS / 2);
+  });
+
+  it('has room for every reason code of every acknowledgement', () => {
+    const head: PacketHead = { event: 'packet', conn: 'c1', from: 'broker' };
+    const out = Buffer.alloc(64 * 1024);
+    for (const type of [4, 5, 6, 7]) {
+      for (let code = 0; code < 256; code++) {
+        const packet = decodeFrame(
+          frameOf(Buffer.from([(type << 4) | (type === 6 ? 2 : 0), 3, 0, 1, code])),
+          '5.0',
+        ) as AckPacket;
+        const bound = ackLineBound(head, packet, undefined);
+        if (bound === undefined) continue;
+        const end = writeAckLine(out, 0, 30, TIME, head, packet, undefined);
+        expect(end).toBeGreaterThan(0);
+        expect(end).toBeLessThanOrEqual(bound);
+        expect(out.toString('utf8', 0, end)).toBe(generalLine(head, packet, ANNOTATE, 30));
+      }
+    }
   });
 });
 

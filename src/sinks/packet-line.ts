@@ -1,0 +1,371 @@
+/**
+ * The NDJSON lines of PUBLISH records and of their acknowledgements (PUBACK, PUBREC, PUBREL,
+ * PUBCOMP), written byte by byte straight from the decoded packet into the log's batch buffer: no
+ * record object, no summary string, no JSON.stringify, no string to encode. Each is the line the
+ * general path writes (packetRecord, summarize, ndjsonLine) for the same packet, for the common
+ * case only: no properties, no violations, nothing cut by the capture cap, `--payload auto`, and
+ * every string involved (connection, client id, user name, topic, payload preview) plain printable
+ * ASCII without quote or backslash. Anything else returns -1 or no bound and takes the general
+ * path. test/sinks/fast-lines.test.ts holds both to the same bytes.
+ *
+ * Why: with every packet logged, building, summarising and serialising these records was most of
+ * mqtt-tap's CPU in scenarios A and B of `npm run bench` (400,000 records a run in A).
+ */
+import type { AnnotateOptions } from '../annotate/packet-record.js';
+import type { ReasonInfo } from '../annotate/reason.js';
+import { reasonInfo } from '../annotate/reason.js';
+import type { AckPacket, PublishPacket } from '../protocol/types.js';
+import type { Correlation } from '../session/connection-session.js';
+import type { PacketHead } from './sink.js';
+
+const MSG_PREVIEW_CHARS = 60;
+
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const LEVEL = ascii('{"level":');
+const TIME = ascii(',"time":');
+const CONN = ascii(',"event":"packet","conn":"');
+const FROM = ascii('","from":"');
+const CLIENT_ID = ascii('","clientId":"');
+const USERNAME = ascii('","username":"');
+const TYPE = ascii('","type":"');
+const PROTOCOL = ascii('","protocol":"');
+const PUBLISH = ascii('PUBLISH');
+const FLAGS = ascii('","flags":');
+const LENGTH = ascii(',"length":');
+const OFFSET = ascii(',"offset":');
+const TOPIC = ascii(',"topic":"');
+const QOS = ascii('","qos":');
+const RETAIN = ascii(',"retain":');
+const DUP = ascii(',"dup":');
+const PACKET_ID = ascii(',"packetId":');
+const PAYLOAD = ascii(',"payload":{"length":');
+const PREVIEW = ascii(',"encoding":"utf8","preview":"');
+const TRUNCATED = ascii('","truncated":');
+const MSG = ascii('},"msg":"PUBLISH ');
+const MSG_QOS = ascii(' qos=');
+const MSG_ID = ascii(' id=');
+const MSG_RETAIN = ascii(' retain');
+const MSG_DUP = ascii(' dup');
+const MSG_BYTES = ascii(' B');
+const MSG_PREVIEW = ascii(' \\"');
+const ELLIPSIS = Uint8Array.from(Buffer.from('…', 'utf8'));
+const MSG_END = ascii('\\""}\n');
+const END = ascii('"}\n');
+const TRUE = ascii('true');
+const FALSE = ascii('false');
+
+/** Fixed text of the longest line, plus room for every number. */
+const FIXED_BYTES = 480;
+
+function put(out: Buffer, at: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
+  return at + bytes.length;
+}
+
+function putBool(out: Buffer, at: number, v: boolean): number {
+  return put(out, at, v ? TRUE : FALSE);
+}
+
+/** A non-negative integer in decimal (what JSON.stringify writes for it). */
+function putInt(out: Buffer, at: number, n: number): number {
+  if (n < 10) {
+    out[at] = 0x30 + n;
+    return at + 1;
+  }
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    out[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/** Plain: printable ASCII that JSON writes as it is (no quote, no backslash). */
+function plainByte(c: number): boolean {
+  return c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+}
+
+/** Copies a plain string; -1 when it is not plain. */
+function putPlainString(out: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!plainByte(c)) return -1;
+    out[at + i] = c;
+  }
+  return at + text.length;
+}
+
+/** Copies plain bytes; -1 when they are not all plain. */
+function putPlainBytes(out: Buffer, at: number, bytes: Buffer, count: number): number {
+  for (let i = 0; i < count; i++) {
+    const c = bytes[i]!;
+    if (!plainByte(c)) return -1;
+    out[at + i] = c;
+  }
+  return at + count;
+}
+
+function isSafeInt(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** `{"level":L,"time":T,"event":"packet","conn":…,"from":…[,"clientId":…][,"username":…]`; -1 if not plain. */
+function putHead(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  offset: number,
+): number {
+  if (!isSafeInt(time) || !isSafeInt(offset)) return -1;
+  let p = put(out, at, LEVEL);
+  p = putInt(out, p, level);
+  p = put(out, p, TIME);
+  p = putInt(out, p, time);
+  p = put(out, p, CONN);
+  p = putPlainString(out, p, head.conn);
+  if (p < 0) return -1;
+  p = put(out, p, FROM);
+  p = putPlainString(out, p, head.from);
+  if (p < 0) return -1;
+  if (head.clientId !== undefined) {
+    p = put(out, p, CLIENT_ID);
+    p = putPlainString(out, p, head.clientId);
+    if (p < 0) return -1;
+  }
+  if (head.username !== undefined) {
+    p = put(out, p, USERNAME);
+    p = putPlainString(out, p, head.username);
+    if (p < 0) return -1;
+  }
+  return p;
+}
+
+/** `,"type":"T","protocol":"V","flags":F,"length":N,"offset":O` (the offset was checked by putHead). */
+function putCommon(
+  out: Buffer,
+  at: number,
+  type: Uint8Array,
+  packet: { protocol: string; flags: number; length: number; offset: number },
+): number {
+  let p = put(out, at, TYPE);
+  p = put(out, p, type);
+  p = put(out, p, PROTOCOL);
+  p = putPlainString(out, p, packet.protocol);
+  p = put(out, p, FLAGS);
+  p = putInt(out, p, packet.flags);
+  p = put(out, p, LENGTH);
+  p = putInt(out, p, packet.length);
+  p = put(out, p, OFFSET);
+  return putInt(out, p, packet.offset);
+}
+
+function headBytes(head: PacketHead): number {
+  return head.conn.length + head.from.length + (head.clientId?.length ?? 0) + (head.username?.length ?? 0);
+}
+
+/**
+ * Bytes `writePublishLine` may need for this packet: reserve them before calling it. Undefined
+ * when the packet is not one it writes.
+ */
+export function publishLineBound(
+  head: PacketHead,
+  packet: PublishPacket,
+  corr: Correlation | undefined,
+  opts: AnnotateOptions,
+): number | undefined {
+  if (
+    packet.properties !== undefined ||
+    packet.violations.length > 0 ||
+    packet.truncated === true ||
+    corr !== undefined ||
+    opts.payload !== 'auto' ||
+    !(opts.payloadMax > 0)
+  )
+    return undefined;
+  const preview = Math.min(packet.payload.data.length, opts.payloadMax);
+  return (
+    FIXED_BYTES + headBytes(head) + 2 * packet.topic.length + preview + Math.min(preview, MSG_PREVIEW_CHARS)
+  );
+}
+
+/**
+ * Writes the line at `out[at]` and returns where it ends, or -1 when the packet turns out not to
+ * be one it writes (bytes past `at` are then garbage, never counted). `out` must have room for
+ * publishLineBound's bytes after `at`; call only for packets it gave a bound for.
+ */
+export function writePublishLine(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  packet: PublishPacket,
+  opts: AnnotateOptions,
+): number {
+  const { payload } = packet;
+  if (!isSafeInt(payload.length)) return -1;
+  let p = putHead(out, at, level, time, head, packet.offset);
+  if (p < 0) return -1;
+  p = putCommon(out, p, PUBLISH, packet);
+  p = put(out, p, TOPIC);
+  const topicAt = p;
+  p = putPlainString(out, p, packet.topic);
+  if (p < 0) return -1;
+  const topicEnd = p;
+  p = put(out, p, QOS);
+  p = putInt(out, p, packet.qos);
+  p = put(out, p, RETAIN);
+  p = putBool(out, p, packet.retain);
+  p = put(out, p, DUP);
+  p = putBool(out, p, packet.dup);
+  if (packet.packetId !== undefined) {
+    p = put(out, p, PACKET_ID);
+    p = putInt(out, p, packet.packetId);
+  }
+  p = put(out, p, PAYLOAD);
+  p = putInt(out, p, payload.length);
+  // The preview: what previewPayload shows in auto mode for printable ASCII.
+  let previewAt = 0;
+  let previewBytes = 0;
+  if (payload.length > 0) {
+    previewBytes = Math.min(payload.data.length, opts.payloadMax);
+    p = put(out, p, PREVIEW);
+    previewAt = p;
+    p = putPlainBytes(out, p, payload.data, previewBytes);
+    if (p < 0) return -1;
+    p = put(out, p, TRUNCATED);
+    p = putBool(out, p, previewBytes < payload.length);
+  }
+  // The summary: `PUBLISH topic qos=Q[ id=N][ retain][ dup] N B[ "first 60 characters[…]"]`.
+  p = put(out, p, MSG);
+  out.copyWithin(p, topicAt, topicEnd);
+  p += topicEnd - topicAt;
+  p = put(out, p, MSG_QOS);
+  p = putInt(out, p, packet.qos);
+  if (packet.packetId !== undefined) {
+    p = put(out, p, MSG_ID);
+    p = putInt(out, p, packet.packetId);
+  }
+  if (packet.retain) p = put(out, p, MSG_RETAIN);
+  if (packet.dup) p = put(out, p, MSG_DUP);
+  out[p++] = 0x20;
+  p = putInt(out, p, payload.length);
+  p = put(out, p, MSG_BYTES);
+  if (payload.length === 0) return put(out, p, END);
+  p = put(out, p, MSG_PREVIEW);
+  const shown = Math.min(previewBytes, MSG_PREVIEW_CHARS);
+  out.copyWithin(p, previewAt, previewAt + shown);
+  p += shown;
+  if (previewBytes > MSG_PREVIEW_CHARS) p = put(out, p, ELLIPSIS);
+  return put(out, p, MSG_END);
+}
+
+// --- acknowledgements ----------------------------------------------------------------------------
+
+const ACK_TYPES: Record<AckPacket['type'], Uint8Array> = {
+  PUBACK: ascii('PUBACK'),
+  PUBREC: ascii('PUBREC'),
+  PUBREL: ascii('PUBREL'),
+  PUBCOMP: ascii('PUBCOMP'),
+};
+const REASON = ascii(',"reason":');
+const REQUEST = ascii(',"request":{"topic":"');
+const REQUEST_MS = ascii('","ms":');
+const ACK_MSG = ascii(',"msg":"');
+const MSG_REQUEST_MS = ascii(' ms)');
+
+/** A reason's JSON and its summary text (`0x87 Not authorized`, escaped for the msg), made once. */
+interface ReasonBytes {
+  json: Uint8Array;
+  summary: Uint8Array;
+}
+const reasonBytes = new WeakMap<ReasonInfo, ReasonBytes>();
+
+function bytesOfReason(r: ReasonInfo): ReasonBytes {
+  let b = reasonBytes.get(r);
+  if (b === undefined) {
+    const summary = JSON.stringify(`${r.hex} ${r.name}`);
+    b = {
+      json: Uint8Array.from(Buffer.from(JSON.stringify(r), 'utf8')),
+      summary: Uint8Array.from(Buffer.from(summary.slice(1, -1), 'utf8')),
+    };
+    reasonBytes.set(r, b);
+  }
+  return b;
+}
+
+/** Bytes `writeAckLine` may need for this packet, or undefined when it does not write it. */
+export function ackLineBound(
+  head: PacketHead,
+  packet: AckPacket,
+  corr: Correlation | undefined,
+): number | undefined {
+  if (packet.properties !== undefined || packet.violations.length > 0 || packet.truncated === true)
+    return undefined;
+  if (corr !== undefined && (corr.request === undefined || corr.ms !== undefined || corr.topic !== undefined))
+    return undefined;
+  // A reason's JSON is at most a few hundred bytes of UTF-8 (the catalogue's longest description).
+  return FIXED_BYTES + 1024 + headBytes(head) + 2 * (corr?.request?.topic.length ?? 0);
+}
+
+/** Writes an acknowledgement's line like writePublishLine does; -1 when it does not write it. */
+export function writeAckLine(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  packet: AckPacket,
+  corr: Correlation | undefined,
+): number {
+  let p = putHead(out, at, level, time, head, packet.offset);
+  if (p < 0) return -1;
+  p = putCommon(out, p, ACK_TYPES[packet.type], packet);
+  p = put(out, p, PACKET_ID);
+  p = putInt(out, p, packet.packetId);
+  const reason =
+    packet.protocol === '5.0' ? bytesOfReason(reasonInfo('5.0', packet.type, packet.code)) : undefined;
+  if (reason !== undefined) {
+    p = put(out, p, REASON);
+    p = put(out, p, reason.json);
+  }
+  const request = corr?.request;
+  let topicAt = 0;
+  let topicEnd = 0;
+  if (request !== undefined) {
+    if (!isSafeInt(request.ms)) return -1;
+    p = put(out, p, REQUEST);
+    topicAt = p;
+    p = putPlainString(out, p, request.topic);
+    if (p < 0) return -1;
+    topicEnd = p;
+    p = put(out, p, REQUEST_MS);
+    p = putInt(out, p, request.ms);
+    out[p++] = 0x7d; // }
+  }
+  // The summary: `TYPE id=N[ 0xXX Name][ (topic, N ms)]`.
+  p = put(out, p, ACK_MSG);
+  p = put(out, p, ACK_TYPES[packet.type]);
+  p = put(out, p, MSG_ID);
+  p = putInt(out, p, packet.packetId);
+  if (reason !== undefined) {
+    out[p++] = 0x20;
+    p = put(out, p, reason.summary);
+  }
+  if (request !== undefined) {
+    out[p++] = 0x20;
+    out[p++] = 0x28; // (
+    out.copyWithin(p, topicAt, topicEnd);
+    p += topicEnd - topicAt;
+    out[p++] = 0x2c; // ,
+    out[p++] = 0x20;
+    p = putInt(out, p, request.ms);
+    p = put(out, p, MSG_REQUEST_MS);
+  }
+  return put(out, p, END);
+}
