@@ -59,6 +59,7 @@ class ConnectionTap implements ConnectionObserver {
   private readonly packets = { client: 0, broker: 0 };
   private readonly types: Record<string, number> = {};
   private malformed = 0;
+  private readonly heads: Partial<Record<Direction, PacketHead>> = {};
   /** Whether this connection passes --client-id; undefined until its CONNECT is seen. */
   private selected: boolean | undefined;
   private readonly now: () => number;
@@ -167,12 +168,23 @@ class ConnectionTap implements ConnectionObserver {
     if (!this.sink.isLevelEnabled(level)) return;
     if (this.clientIdPattern !== undefined && this.selected !== true) return;
     if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
-    const head: PacketHead = { event: 'packet', conn: this.info.conn, from };
-    if (this.session.clientId !== undefined) head.clientId = this.session.clientId;
-    if (this.session.username !== undefined) head.username = this.session.username;
+    const head = this.head(from);
     if (this.sink.writePacket?.(level, head, packet, corr, this.opts)) return;
-    const record = packetRecord(packet, this.opts, corr, head);
+    const record = packetRecord(packet, this.opts, corr, { ...head });
     this.sink.write(level, record, summarize(record));
+  }
+
+  /** The head of this direction's packet records: one object while the client id and user name stay. */
+  private head(from: Direction): PacketHead {
+    const { clientId, username } = this.session;
+    const current = this.heads[from];
+    if (current !== undefined && current.clientId === clientId && current.username === username)
+      return current;
+    const head: PacketHead = { event: 'packet', conn: this.info.conn, from };
+    if (clientId !== undefined) head.clientId = clientId;
+    if (username !== undefined) head.username = username;
+    this.heads[from] = head;
+    return head;
   }
 
   private onFramingError(from: Direction, error: FramingError): void {

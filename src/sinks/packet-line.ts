@@ -14,6 +14,7 @@
 import type { AnnotateOptions } from '../annotate/packet-record.js';
 import type { ReasonInfo } from '../annotate/reason.js';
 import { reasonInfo } from '../annotate/reason.js';
+import type { ProtocolVersion } from '../protocol/constants.js';
 import type { AckPacket, PublishPacket } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
 import type { PacketHead } from './sink.js';
@@ -23,14 +24,6 @@ const MSG_PREVIEW_CHARS = 60;
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const LEVEL = ascii('{"level":');
 const TIME = ascii(',"time":');
-const CONN = ascii(',"event":"packet","conn":"');
-const FROM = ascii('","from":"');
-const CLIENT_ID = ascii('","clientId":"');
-const USERNAME = ascii('","username":"');
-const TYPE = ascii('","type":"');
-const PROTOCOL = ascii('","protocol":"');
-const PUBLISH = ascii('PUBLISH');
-const FLAGS = ascii('","flags":');
 const LENGTH = ascii(',"length":');
 const OFFSET = ascii(',"offset":');
 const TOPIC = ascii(',"topic":"');
@@ -112,6 +105,46 @@ function isSafeInt(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
+/** A head's bytes (`,"event":"packet","conn":…,"from":…[,"clientId":…][,"username":…]`), or null when not plain. */
+interface HeadEntry {
+  conn: string;
+  from: string;
+  clientId: string | undefined;
+  username: string | undefined;
+  bytes: Uint8Array | null;
+}
+
+/**
+ * The tap passes the same head object for every packet of a connection's direction: its bytes are
+ * made once, and made again only if one of its fields is no longer what they were made from.
+ */
+const heads = new WeakMap<PacketHead, HeadEntry>();
+
+function headEntry(head: PacketHead): HeadEntry {
+  let e = heads.get(head);
+  if (
+    e === undefined ||
+    e.conn !== head.conn ||
+    e.from !== head.from ||
+    e.clientId !== head.clientId ||
+    e.username !== head.username
+  ) {
+    e = { conn: head.conn, from: head.from, clientId: head.clientId, username: head.username, bytes: null };
+    let text = `,"event":"packet","conn":"${head.conn}","from":"${head.from}"`;
+    if (head.clientId !== undefined) text += `,"clientId":"${head.clientId}"`;
+    if (head.username !== undefined) text += `,"username":"${head.username}"`;
+    const plain = [head.conn, head.from, head.clientId ?? '', head.username ?? ''].every(isPlain);
+    if (plain) e.bytes = ascii(text);
+    heads.set(head, e);
+  }
+  return e;
+}
+
+function isPlain(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!plainByte(text.charCodeAt(i))) return false;
+  return true;
+}
+
 /** `{"level":L,"time":T,"event":"packet","conn":…,"from":…[,"clientId":…][,"username":…]`; -1 if not plain. */
 function putHead(
   out: Buffer,
@@ -122,42 +155,37 @@ function putHead(
   offset: number,
 ): number {
   if (!isSafeInt(time) || !isSafeInt(offset)) return -1;
+  const bytes = headEntry(head).bytes;
+  if (bytes === null) return -1;
   let p = put(out, at, LEVEL);
   p = putInt(out, p, level);
   p = put(out, p, TIME);
   p = putInt(out, p, time);
-  p = put(out, p, CONN);
-  p = putPlainString(out, p, head.conn);
-  if (p < 0) return -1;
-  p = put(out, p, FROM);
-  p = putPlainString(out, p, head.from);
-  if (p < 0) return -1;
-  if (head.clientId !== undefined) {
-    p = put(out, p, CLIENT_ID);
-    p = putPlainString(out, p, head.clientId);
-    if (p < 0) return -1;
-  }
-  if (head.username !== undefined) {
-    p = put(out, p, USERNAME);
-    p = putPlainString(out, p, head.username);
-    if (p < 0) return -1;
-  }
-  return p;
+  out.set(bytes, p);
+  return p + bytes.length;
 }
+
+type LineType = 'PUBLISH' | AckPacket['type'];
+const VERSIONS = ['3.1', '3.1.1', '5.0'] as const;
+
+/** `,"type":"T","protocol":"V","flags":` for each type and version. */
+const TYPE_PROTOCOL = Object.fromEntries(
+  (['PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP'] as const).map((type) => [
+    type,
+    Object.fromEntries(VERSIONS.map((v) => [v, ascii(`,"type":"${type}","protocol":"${v}","flags":`)])),
+  ]),
+) as Record<LineType, Record<ProtocolVersion, Uint8Array>>;
 
 /** `,"type":"T","protocol":"V","flags":F,"length":N,"offset":O` (the offset was checked by putHead). */
 function putCommon(
   out: Buffer,
   at: number,
-  type: Uint8Array,
-  packet: { protocol: string; flags: number; length: number; offset: number },
+  type: LineType,
+  packet: { protocol: ProtocolVersion; flags: number; length: number; offset: number },
 ): number {
-  let p = put(out, at, TYPE);
-  p = put(out, p, type);
-  p = put(out, p, PROTOCOL);
-  p = putPlainString(out, p, packet.protocol);
-  p = put(out, p, FLAGS);
-  p = putInt(out, p, packet.flags);
+  const bytes = TYPE_PROTOCOL[type][packet.protocol];
+  out.set(bytes, at);
+  let p = putInt(out, at + bytes.length, packet.flags);
   p = put(out, p, LENGTH);
   p = putInt(out, p, packet.length);
   p = put(out, p, OFFSET);
@@ -211,7 +239,7 @@ export function writePublishLine(
   if (!isSafeInt(payload.length)) return -1;
   let p = putHead(out, at, level, time, head, packet.offset);
   if (p < 0) return -1;
-  p = putCommon(out, p, PUBLISH, packet);
+  p = putCommon(out, p, 'PUBLISH', packet);
   p = put(out, p, TOPIC);
   const topicAt = p;
   p = putPlainString(out, p, packet.topic);
@@ -325,7 +353,7 @@ export function writeAckLine(
 ): number {
   let p = putHead(out, at, level, time, head, packet.offset);
   if (p < 0) return -1;
-  p = putCommon(out, p, ACK_TYPES[packet.type], packet);
+  p = putCommon(out, p, packet.type, packet);
   p = put(out, p, PACKET_ID);
   p = putInt(out, p, packet.packetId);
   const reason =
