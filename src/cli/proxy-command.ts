@@ -14,6 +14,7 @@ import {
   parseUpstream,
   type TransportAddress,
 } from '../proxy/address.js';
+import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import {
   type EmbeddedBroker,
   type EmbeddedBrokerKind,
@@ -345,6 +346,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   let embedded: EmbeddedBroker | undefined;
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
+  let tap: DeferredObserver | undefined;
   try {
     const tlsConfig = tlsConfigs(args);
     let upstream: TransportAddress | undefined = args.upstream;
@@ -381,6 +383,10 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
     }
+    // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
+    tap = deferredObserver(createTap(sink, tapOptions), {
+      onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
+    });
     proxy = await startProxy({
       listen: args.listen,
       upstream,
@@ -388,10 +394,8 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
       observer:
         recorder === undefined
-          ? createTap(sink, tapOptions)
-          : fanOut([createTap(sink, tapOptions), recorder], (err) =>
-              reportInternal(err, { where: 'observer' }),
-            ),
+          ? tap
+          : fanOut([tap, recorder], (err) => reportInternal(err, { where: 'observer' })),
       onError: reportInternal,
     });
   } catch (err) {
@@ -458,6 +462,8 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     `${signal}: no longer accepting; ${open} connection(s) get ${SHUTDOWN_GRACE_MS / 1000} s to close`,
   );
   await running.close(SHUTDOWN_GRACE_MS);
+  // Every connection has closed: what the tap has not shown yet goes to the log before it closes.
+  tap?.drain();
   await embedded?.close();
   if (recorder !== undefined) {
     await recorder.close();

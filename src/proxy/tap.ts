@@ -63,6 +63,8 @@ class ConnectionTap implements ConnectionObserver {
   /** Whether this connection passes --client-id; undefined until its CONNECT is seen. */
   private selected: boolean | undefined;
   private readonly now: () => number;
+  /** When the chunk being decoded arrived, if the caller said (a deferred observer shows it later). */
+  private arrivedAt: number | undefined;
 
   constructor(
     private readonly sink: RecordSink,
@@ -95,8 +97,10 @@ class ConnectionTap implements ConnectionObserver {
     }
   }
 
-  data(from: Direction, chunk: Buffer): void {
+  data(from: Direction, chunk: Buffer, at?: number): void {
+    this.arrivedAt = at;
     this.framers[from].push(chunk);
+    this.arrivedAt = undefined;
   }
 
   upstreamConnected(): void {}
@@ -158,7 +162,7 @@ class ConnectionTap implements ConnectionObserver {
 
   private onFrame(from: Direction, frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version);
-    const corr = this.session.observe(from, packet, this.now());
+    const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {

@@ -59,8 +59,11 @@ export interface HandshakeFailure {
 }
 
 export interface ConnectionObserver {
-  /** A chunk already forwarded (or being forwarded) to the other side. Never mutate it. */
-  data(from: Direction, chunk: Buffer): void;
+  /**
+   * A chunk already forwarded (or being forwarded) to the other side. Never mutate it. `at`: when
+   * it arrived (ms since the epoch), given by callers that show it later than that.
+   */
+  data(from: Direction, chunk: Buffer, at?: number): void;
   /** The upstream connection is established. */
   upstreamConnected?(info: OpenInfo): void;
   /** The broker could not be reached; the client connection is being closed. */
@@ -107,7 +110,7 @@ export function fanOut(observers: readonly ProxyObserver[], onError: (err: unkno
         }
       };
       return {
-        data: (from, chunk) => each((c) => c.data(from, chunk)),
+        data: (from, chunk, at) => each((c) => c.data(from, chunk, at)),
         upstreamConnected: (i) => each((c) => c.upstreamConnected?.(i)),
         upstreamError: (e) => each((c) => c.upstreamError(e)),
         close: (i) => each((c) => c.close(i)),

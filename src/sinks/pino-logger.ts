@@ -37,8 +37,13 @@ export interface PinoSink extends RecordSink {
   close(): Promise<void>;
 }
 
-/** Batch this many bytes before a write() syscall, unless the interval flush comes first. */
-const MIN_BATCH = 4096;
+/**
+ * Batch this many bytes before a write() syscall, unless the interval flush (100 ms) comes first.
+ * Large on purpose: with 4 KiB, a stream of writes completing on the thread pool kept waking the
+ * process, and in scenario A of `npm run bench` the broker's output then reached mqtt-tap in
+ * ~200-byte reads instead of ~63 KB ones (see proxy/deferred-observer.ts); with 1 MiB it did not.
+ */
+const MIN_BATCH = 1024 * 1024;
 
 /** pino's lines reach sonic-boom encoded, in buffers of this size (see LineBatch). */
 const HANDOFF_BYTES = 64 * 1024;

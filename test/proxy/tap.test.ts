@@ -33,6 +33,17 @@ function tap(opts: Partial<TapOptions> = {}, level: 'trace' | 'info' | 'warn' = 
 // 3.1.1 CONNECT, client id "dev1", user "user1", password "wrong_pass"
 const CONNECT_311 = '10 23 0004 4d515454 04 c2 003c 0004 64657631 0005 7573657231 000a 77726f6e675f70617373';
 
+describe('tap: timings', () => {
+  it('times requests by when chunks arrived when the caller says so, not when it decodes them', () => {
+    // A deferred observer (proxy/deferred-observer.ts) shows chunks later than they arrived.
+    const t = tap();
+    t.at(50_000);
+    t.conn.data('client', hex(CONNECT_311), 1000);
+    t.conn.data('broker', hex('20 02 00 00'), 1012);
+    expect(t.sink.events('packet')[1]!.msg).toBe('CONNACK 0x00 Connection Accepted (12 ms)');
+  });
+});
+
 describe('tap: the wrong-password experiment of the reference article', () => {
   it('annotates a 3.1.1 CONNACK return code 4 with its name and description, redacts the password', () => {
     const t = tap();

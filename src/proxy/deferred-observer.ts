@@ -1,0 +1,226 @@
+/**
+ * An observer that is shown what the proxy forwarded after the forwarding, a slice at a time
+ * between the event loop's I/O polls, instead of inside the socket's 'data' callback.
+ *
+ * Why: decoding and logging a 64 KiB read of small PUBLISH packets takes about 2 ms. Done inside
+ * the read callback, right after the chunk went on to the broker, it changed how the broker's
+ * answers arrived: in scenario A of `npm run bench` mosquitto's output then came in ~200-byte
+ * reads (0.15 reads per packet, each with its own forwarding write) instead of ~63 KB ones, and
+ * those system calls cost mqtt-tap more CPU than the decoding itself. A plain relay given the same
+ * 2 µs per 64 bytes of busy work in its read callback fell into the same pattern; given it in
+ * 16 KiB slices between polls, it did not. So: forward at once, observe in slices.
+ *
+ * Order is kept per connection and across them (one queue). Chunks are shown in pieces of at most
+ * PIECE_BYTES (the tap's framer is streaming, so where a chunk is cut does not matter), each with
+ * the time it arrived, so request timings do not depend on when the tap got to them. Memory is
+ * bounded: past HIGH_WATER bytes waiting, the data callback works the queue down to LOW_WATER before
+ * returning, which blocks the loop like the inline observer did: under more traffic than the tap
+ * can decode, forwarding slows rather than the log growing without bound or losing records.
+ */
+import type {
+  CloseInfo,
+  ConnectionObserver,
+  Direction,
+  HandshakeFailure,
+  OpenInfo,
+  ProxyObserver,
+  UpstreamErrorInfo,
+} from '../sinks/observer.js';
+
+export interface DeferredObserverOptions {
+  /** Largest piece of a chunk shown in one call (default 16 KiB). */
+  pieceBytes?: number;
+  /** Observer work per event-loop turn before yielding to I/O (default 0.5 ms). */
+  turnMs?: number;
+  /** Bytes waiting above which the data callback works the queue down itself (default 8 MiB). */
+  highWater?: number;
+  /** Where that catching-up stops (default 2 MiB). */
+  lowWater?: number;
+  /** An inner observer threw: reported once per connection (as the proxy does), and the queue goes on. */
+  onError?: (err: unknown, context: { conn?: string; detail: string }) => void;
+}
+
+export interface DeferredObserver extends ProxyObserver {
+  /** Shows everything still waiting, now (shutdown: before the log is closed). */
+  drain(): void;
+  /** Bytes of forwarded data not yet shown. */
+  pendingBytes(): number;
+}
+
+const PIECE_BYTES = 16 * 1024;
+const TURN_MS = 0.5;
+const HIGH_WATER = 8 * 1024 * 1024;
+const LOW_WATER = 2 * 1024 * 1024;
+
+/** One waiting call. `offset` tracks how much of a data chunk was shown already. */
+interface Task {
+  conn: Connection;
+  kind: 'open' | 'data' | 'connected' | 'upstream-error' | 'close' | 'handshake-failed';
+  from?: Direction;
+  chunk?: Buffer;
+  offset?: number;
+  at?: number;
+  info?: OpenInfo | CloseInfo | UpstreamErrorInfo | HandshakeFailure;
+}
+
+/** The inner observer of one connection, once its queued open() ran. */
+interface Connection {
+  id: string | undefined;
+  inner: ConnectionObserver | undefined;
+  failed: boolean;
+}
+
+export function deferredObserver(
+  inner: ProxyObserver,
+  options: DeferredObserverOptions = {},
+): DeferredObserver {
+  const pieceBytes = options.pieceBytes ?? PIECE_BYTES;
+  const turnMs = options.turnMs ?? TURN_MS;
+  const highWater = options.highWater ?? HIGH_WATER;
+  const lowWater = options.lowWater ?? LOW_WATER;
+  const report = options.onError ?? (() => {});
+
+  let queue: Task[] = [];
+  let head = 0;
+  let pending = 0;
+  let scheduled = false;
+  let running = false;
+  /** A connection-less task (handshake failures) still needs a Connection to sit in the queue. */
+  const none: Connection = { id: undefined, inner: undefined, failed: false };
+
+  const push = (task: Task): void => {
+    // Nothing waiting and at most one piece of work: done here, as an inline observer would.
+    if (head === queue.length && !running && (task.chunk === undefined || task.chunk.length <= pieceBytes)) {
+      queue.push(task);
+      if (task.chunk !== undefined) pending += task.chunk.length;
+      work(() => true);
+      return;
+    }
+    queue.push(task);
+    if (task.chunk !== undefined) pending += task.chunk.length;
+    if (pending > highWater) work(() => pending > lowWater);
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(turn);
+    }
+  };
+
+  /** Runs one step of the head task; false when the queue is empty. */
+  const step = (): boolean => {
+    const task = queue[head];
+    if (task === undefined) return false;
+    if (task.kind === 'data') {
+      const chunk = task.chunk!;
+      const start = task.offset ?? 0;
+      const end = Math.min(chunk.length, start + pieceBytes);
+      const piece = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
+      pending -= end - start;
+      if (end < chunk.length) task.offset = end;
+      else next();
+      call(task.conn, 'data', () => task.conn.inner?.data(task.from!, piece, task.at));
+      return true;
+    }
+    next();
+    switch (task.kind) {
+      case 'open':
+        call(task.conn, 'open', () => {
+          task.conn.inner = inner.open(task.info as OpenInfo);
+        });
+        break;
+      case 'connected':
+        call(task.conn, 'upstreamConnected', () =>
+          task.conn.inner?.upstreamConnected?.(task.info as OpenInfo),
+        );
+        break;
+      case 'upstream-error':
+        call(task.conn, 'upstreamError', () =>
+          task.conn.inner?.upstreamError(task.info as UpstreamErrorInfo),
+        );
+        break;
+      case 'close':
+        call(task.conn, 'close', () => task.conn.inner?.close(task.info as CloseInfo));
+        break;
+      case 'handshake-failed':
+        call(task.conn, 'handshakeFailed', () => inner.handshakeFailed?.(task.info as HandshakeFailure));
+        break;
+    }
+    return true;
+  };
+
+  const next = (): void => {
+    queue[head] = undefined as unknown as Task;
+    head++;
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+  };
+
+  const call = (conn: Connection, detail: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (conn.failed) return;
+      if (conn !== none) conn.failed = true;
+      try {
+        report(err, conn.id === undefined ? { detail } : { conn: conn.id, detail });
+      } catch {
+        // The reporter failed too: the queue still goes on.
+      }
+    }
+  };
+
+  /** Steps while `more()` says so and there is work; re-entry (an observer feeding us) is ignored. */
+  const work = (more: () => boolean): void => {
+    if (running) return;
+    running = true;
+    try {
+      while (more() && step());
+    } finally {
+      running = false;
+    }
+  };
+
+  const turn = (): void => {
+    scheduled = false;
+    const deadline = performance.now() + turnMs;
+    // At least one step a turn, however short the budget.
+    let steps = 0;
+    work(() => steps++ === 0 || performance.now() < deadline);
+    if (head < queue.length && !scheduled) {
+      scheduled = true;
+      setImmediate(turn);
+    }
+  };
+
+  return {
+    open(info: OpenInfo): ConnectionObserver {
+      const conn: Connection = { id: info.conn, inner: undefined, failed: false };
+      push({ conn, kind: 'open', info });
+      return {
+        data(from: Direction, chunk: Buffer, at?: number): void {
+          push({ conn, kind: 'data', from, chunk, at: at ?? Date.now() });
+        },
+        upstreamConnected(info: OpenInfo): void {
+          push({ conn, kind: 'connected', info });
+        },
+        upstreamError(info: UpstreamErrorInfo): void {
+          push({ conn, kind: 'upstream-error', info });
+        },
+        close(info: CloseInfo): void {
+          push({ conn, kind: 'close', info });
+        },
+      };
+    },
+    handshakeFailed(info: HandshakeFailure): void {
+      push({ conn: none, kind: 'handshake-failed', info });
+    },
+    drain(): void {
+      work(() => true);
+    },
+    pendingBytes: () => pending,
+  };
+}

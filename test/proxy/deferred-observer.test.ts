@@ -1,0 +1,166 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { deferredObserver } from '../../src/proxy/deferred-observer.js';
+import type { CloseInfo, ConnectionObserver, OpenInfo, ProxyObserver } from '../../src/sinks/observer.js';
+
+const OPEN = (conn: string): OpenInfo => ({
+  conn,
+  client: { address: '127.0.0.1', port: 50000 },
+  local: { address: '127.0.0.1', port: 1884 },
+  upstream: '127.0.0.1:1883',
+  transport: 'tcp',
+  startedAt: 0,
+});
+const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
+
+/** An inner observer that writes down every call it gets, with the bytes it was shown. */
+function recorder() {
+  const calls: string[] = [];
+  const bytes: Record<string, Buffer[]> = {};
+  const times: (number | undefined)[] = [];
+  const observer: ProxyObserver = {
+    open(info): ConnectionObserver {
+      calls.push(`open ${info.conn}`);
+      return {
+        data(from, chunk, at) {
+          calls.push(`data ${info.conn} ${from} ${chunk.length}`);
+          // Kept as given: a view must still hold the right bytes when it is shown.
+          (bytes[`${info.conn} ${from}`] ??= []).push(Buffer.from(chunk));
+          times.push(at);
+        },
+        upstreamConnected() {
+          calls.push(`connected ${info.conn}`);
+        },
+        upstreamError() {
+          calls.push(`upstream-error ${info.conn}`);
+        },
+        close() {
+          calls.push(`close ${info.conn}`);
+        },
+      };
+    },
+    handshakeFailed() {
+      calls.push('handshake-failed');
+    },
+  };
+  return { calls, bytes, times, observer };
+}
+
+const filled = (n: number, seed: number): Buffer =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+
+describe('deferredObserver', () => {
+  it('shows a small chunk at once when nothing is waiting (no extra turn)', () => {
+    const r = recorder();
+    const d = deferredObserver(r.observer, { pieceBytes: 1024 });
+    const c = d.open(OPEN('c1'));
+    c.data('client', filled(100, 1), 1234);
+    expect(r.calls).toEqual(['open c1', 'data c1 client 100']);
+    expect(r.times).toEqual([1234]);
+  });
+
+  it('shows a large chunk later, in pieces, between turns, with its arrival time', async () => {
+    const r = recorder();
+    // A turn of 0 ms: one piece per turn.
+    const d = deferredObserver(r.observer, { pieceBytes: 1024, turnMs: 0 });
+    const c = d.open(OPEN('c1'));
+    const big = filled(4000, 2);
+    const before = Date.now();
+    c.data('broker', big);
+    expect(r.calls).toEqual(['open c1']);
+    expect(d.pendingBytes()).toBe(4000);
+    await nextTurn();
+    expect(r.calls).toEqual(['open c1', 'data c1 broker 1024']);
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(r.calls.slice(1)).toEqual([
+      'data c1 broker 1024',
+      'data c1 broker 1024',
+      'data c1 broker 1024',
+      'data c1 broker 928',
+    ]);
+    expect(Buffer.concat(r.bytes['c1 broker']!)).toEqual(big);
+    expect(d.pendingBytes()).toBe(0);
+    for (const t of r.times) expect(t).toBeGreaterThanOrEqual(before);
+  });
+
+  it('keeps the order of every call, across connections, behind a waiting chunk', async () => {
+    const r = recorder();
+    const d = deferredObserver(r.observer, { pieceBytes: 16, turnMs: 0 });
+    const a = d.open(OPEN('a'));
+    a.data('client', filled(40, 3));
+    const b = d.open(OPEN('b'));
+    b.upstreamConnected?.(OPEN('b'));
+    b.data('client', filled(5, 4));
+    a.data('broker', filled(3, 5));
+    a.close(CLOSE);
+    d.handshakeFailed?.({
+      listener: 'x',
+      client: { address: '::1', port: 1 },
+      transport: 'tls',
+      message: 'm',
+    });
+    b.upstreamError({ upstream: 'u', message: 'refused' });
+    b.close(CLOSE);
+    d.drain();
+    expect(r.calls).toEqual([
+      'open a',
+      'data a client 16',
+      'data a client 16',
+      'data a client 8',
+      'open b',
+      'connected b',
+      'data b client 5',
+      'data a broker 3',
+      'close a',
+      'handshake-failed',
+      'upstream-error b',
+      'close b',
+    ]);
+    await nextTurn();
+    expect(r.calls).toHaveLength(12);
+  });
+
+  it('bounds what waits: past the high-water mark the data call catches up itself', () => {
+    const r = recorder();
+    const d = deferredObserver(r.observer, { pieceBytes: 1000, highWater: 10_000, lowWater: 3_000 });
+    const c = d.open(OPEN('c1'));
+    for (let i = 0; i < 9; i++) c.data('client', filled(1500, i));
+    // 9 × 1500 = 13,500 bytes were given; the 7th chunk crossed 10,000 and worked it down to 3,000.
+    expect(d.pendingBytes()).toBeLessThanOrEqual(10_000);
+    const shown = r.calls.filter((x) => x.startsWith('data')).length;
+    expect(shown).toBeGreaterThan(0);
+    d.drain();
+    expect(d.pendingBytes()).toBe(0);
+    expect(Buffer.concat(r.bytes['c1 client']!)).toEqual(
+      Buffer.concat(Array.from({ length: 9 }, (_, i) => filled(1500, i))),
+    );
+  });
+
+  it('reports an observer that throws once per connection and goes on with the others', () => {
+    const errors: { conn?: string; detail: string }[] = [];
+    const r = recorder();
+    const throwing: ProxyObserver = {
+      open(info) {
+        const inner = r.observer.open(info);
+        return {
+          ...inner,
+          data(from, chunk, at) {
+            inner.data(from, chunk, at);
+            if (info.conn === 'bad') throw new Error('bug');
+          },
+        };
+      },
+    };
+    const d = deferredObserver(throwing, { onError: (_err, ctx) => errors.push(ctx) });
+    const bad = d.open(OPEN('bad'));
+    const good = d.open(OPEN('good'));
+    bad.data('client', filled(10, 1));
+    bad.data('client', filled(10, 2));
+    good.data('client', filled(10, 3));
+    good.close(CLOSE);
+    bad.close(CLOSE);
+    expect(errors).toEqual([{ conn: 'bad', detail: 'data' }]);
+    expect(r.calls).toContain('close good');
+    expect(r.calls).toContain('close bad');
+  });
+});
