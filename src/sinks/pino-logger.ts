@@ -43,18 +43,18 @@ export interface PinoSink extends RecordSink {
  * process, and in scenario A of `npm run bench` the broker's output then reached mqtt-tap in
  * ~200-byte reads instead of ~63 KB ones (see proxy/deferred-observer.ts); with 1 MiB it did not.
  */
-const MIN_BATCH = 1024 * 1024;
-
-/** pino's lines reach sonic-boom encoded, in buffers of this size (see LineBatch). */
-const HANDOFF_BYTES = 64 * 1024;
+const MIN_BATCH = 1024 * 1024 - 1;
 
 /**
- * The most one write() may carry. sonic-boom writes one group of buffers at a time and starts the
- * next only when that write completes, i.e. once per event-loop turn; a turn that decodes a 64 KiB
- * read of small packets logs about 400 KiB. With its 16 KiB default the backlog, and the heap,
- * grew for as long as the traffic lasted.
+ * pino's lines reach sonic-boom encoded, in buffers of this size (see LineBatch), which is also
+ * the most one write() carries: a full buffer is written as it is. (With smaller buffers merged
+ * into larger writes, sonic-boom's Buffer.concat into fresh memory cost a sixth of the tap's CPU.)
  */
-const MAX_WRITE = 8 * 1024 * 1024;
+const HANDOFF_BYTES = 1024 * 1024;
+const MAX_WRITE = HANDOFF_BYTES;
+
+/** Written buffers kept for reuse (fresh 1 MiB buffers cost page faults). */
+const POOL_SIZE = 4;
 
 // --- pretty formatting ---------------------------------------------------------------------------
 
@@ -181,19 +181,55 @@ function prettyDestination(target: DestinationStream, colorize: boolean): Destin
  * bench`, scenario A under --cpu-prof).
  */
 class LineBatch {
-  buf = Buffer.allocUnsafe(HANDOFF_BYTES);
+  buf: Buffer = Buffer.allocUnsafe(HANDOFF_BYTES);
   used = 0;
   /** Set once the destination is closed: later lines are dropped, never handed over. */
   closed = false;
+  /** Buffers handed over and not yet written, in order, with how many of their bytes count. */
+  private readonly handed: { buf: Buffer; length: number }[] = [];
+  private writtenOfFirst = 0;
+  private readonly pool: Buffer[] = [];
+  /** After a synchronous flush the written counts no longer line up: no more reuse. */
+  private reuse = true;
 
   constructor(private readonly dest: { write(chunk: Buffer): unknown }) {}
+
+  /** The destination wrote `n` more bytes (sonic-boom's 'write' event, in order). */
+  written(n: number): void {
+    if (!this.reuse) return;
+    let left = this.writtenOfFirst + n;
+    while (this.handed.length > 0 && left >= this.handed[0]!.length) {
+      const done = this.handed.shift()!;
+      left -= done.length;
+      if (this.pool.length < POOL_SIZE && done.buf.length === HANDOFF_BYTES) this.pool.push(done.buf);
+    }
+    this.writtenOfFirst = left;
+  }
+
+  /** Bytes handed over and not yet reported written; undefined once that is no longer known. */
+  unwritten(): number | undefined {
+    if (!this.reuse) return undefined;
+    let n = -this.writtenOfFirst;
+    for (const h of this.handed) n += h.length;
+    return n;
+  }
+
+  /** Bytes were written without 'write' events (flushSync): stop reusing buffers. */
+  forgetHanded(): void {
+    this.reuse = false;
+    this.handed.length = 0;
+    this.pool.length = 0;
+  }
 
   write(line: string): void {
     // One UTF-16 code unit never takes more than 3 bytes of UTF-8.
     if (this.used + line.length * 3 > this.buf.length) {
       this.pass();
       if (line.length * 3 > this.buf.length) {
-        if (!this.closed) this.dest.write(Buffer.from(line, 'utf8'));
+        if (this.closed) return;
+        const big = Buffer.from(line, 'utf8');
+        if (this.reuse) this.handed.push({ buf: big, length: big.length });
+        this.dest.write(big);
         return;
       }
     }
@@ -214,7 +250,8 @@ class LineBatch {
   pass(): void {
     if (this.used === 0) return;
     const chunk = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(HANDOFF_BYTES);
+    if (this.reuse && !this.closed) this.handed.push({ buf: this.buf, length: this.used });
+    this.buf = this.pool.pop() ?? Buffer.allocUnsafe(HANDOFF_BYTES);
     this.used = 0;
     if (!this.closed) this.dest.write(chunk);
   }
@@ -257,6 +294,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
   });
   // In buffer mode sonic-boom's write() takes buffers; its type only knows strings.
   const batch = new LineBatch(dest as unknown as { write(chunk: Buffer): boolean });
+  dest.on('write', (n: number) => batch.written(n));
   // The periodic flush is ours rather than sonic-boom's, so that it passes the batch on first.
   const timer = setInterval(() => {
     batch.pass();
@@ -271,6 +309,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
   const onExit = (): void => {
     if (batch.closed) return;
     batch.pass();
+    batch.forgetHanded();
     try {
       dest.flushSync();
     } catch {
@@ -305,10 +344,14 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
         return;
       }
       batch.pass();
+      let rounds = 0;
       const go = (): void => {
         dest.flush((err?: Error) => {
           // flush() ends with an fsync, which a terminal or a pipe refuses (EINVAL): the bytes are written.
           if (err && (err as NodeJS.ErrnoException).syscall !== 'fsync') reject(err);
+          // sonic-boom's flush writes one group (at most MAX_WRITE) and calls back once less than
+          // minLength is left: ask again until everything handed over is written.
+          else if ((batch.unwritten() ?? 0) > 0 && ++rounds < 10_000) go();
           else resolve();
         });
       };
@@ -376,6 +419,7 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
     flushSync(): void {
       if (ended) return;
       batch.pass();
+      batch.forgetHanded();
       try {
         dest.flushSync();
       } catch {

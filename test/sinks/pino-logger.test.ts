@@ -64,6 +64,29 @@ describe('pino sink (NDJSON)', () => {
     await sink.close();
   });
 
+  it('reuses its buffers only once written: records over many turns, some huge, arrive whole and in order', async () => {
+    const file = tempFile();
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    const text = (i: number): string =>
+      // Every 2999th line is too long for one batch buffer (over 1 MiB / 3 UTF-16 units).
+      i % 2999 === 0 ? 'x'.repeat(350_000 + (i % 7)) : `payload-${i}-`.repeat(1 + (i % 40));
+    let i = 0;
+    for (let turn = 0; turn < 40; turn++) {
+      for (let k = 0; k < 3_000; k++, i++) sink.write('info', { event: 'packet', i, text: text(i) }, `m${i}`);
+      // Let writes complete between turns, so that written buffers come back and are reused.
+      await new Promise((r) => setTimeout(r, turn % 4 === 0 ? 5 : 0));
+    }
+    await sink.flush();
+    const got = lines(file);
+    expect(got).toHaveLength(i);
+    got.forEach((line, n) => {
+      const rec = JSON.parse(line);
+      expect(rec.i).toBe(n);
+      expect(rec.text).toBe(text(n));
+    });
+    await sink.close();
+  });
+
   it('batches, yet a lone record reaches the file within the flush interval', async () => {
     const file = tempFile();
     const sink = createPinoSink({ level: 'info', destination: file, pretty: false, flushIntervalMs: 50 });
