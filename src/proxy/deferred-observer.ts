@@ -88,12 +88,13 @@ export function deferredObserver(
   /** A connection-less task (handshake failures) still needs a Connection to sit in the queue. */
   const none: Connection = { id: undefined, inner: undefined, failed: false };
 
+  const always = (): boolean => true;
   const push = (task: Task): void => {
     // Nothing waiting and at most one piece of work: done here, as an inline observer would.
-    if (head === queue.length && !running && (task.chunk === undefined || task.chunk.length <= pieceBytes)) {
+    if (idle() && (task.chunk === undefined || task.chunk.length <= pieceBytes)) {
       queue.push(task);
       if (task.chunk !== undefined) pending += task.chunk.length;
-      work(() => true);
+      work(always);
       return;
     }
     queue.push(task);
@@ -163,15 +164,21 @@ export function deferredObserver(
     try {
       fn();
     } catch (err) {
-      if (conn.failed) return;
-      if (conn !== none) conn.failed = true;
-      try {
-        report(err, conn.id === undefined ? { detail } : { conn: conn.id, detail });
-      } catch {
-        // The reporter failed too: the queue still goes on.
-      }
+      fault(conn, detail, err);
     }
   };
+
+  const fault = (conn: Connection, detail: string, err: unknown): void => {
+    if (conn.failed) return;
+    if (conn !== none) conn.failed = true;
+    try {
+      report(err, conn.id === undefined ? { detail } : { conn: conn.id, detail });
+    } catch {
+      // The reporter failed too: the queue still goes on.
+    }
+  };
+
+  const idle = (): boolean => head === queue.length && !running;
 
   /** Steps while `more()` says so and there is work; re-entry (an observer feeding us) is ignored. */
   const work = (more: () => boolean): void => {
@@ -202,6 +209,18 @@ export function deferredObserver(
       push({ conn, kind: 'open', info });
       return {
         data(from: Direction, chunk: Buffer, at?: number): void {
+          // The common case (a small read, nothing waiting) without a task: shown now, so no `at`.
+          if (idle() && chunk.length <= pieceBytes && !conn.failed) {
+            running = true;
+            try {
+              conn.inner?.data(from, chunk, at);
+            } catch (err) {
+              fault(conn, 'data', err);
+            } finally {
+              running = false;
+            }
+            return;
+          }
           push({ conn, kind: 'data', from, chunk, at: at ?? Date.now() });
         },
         upstreamConnected(info: OpenInfo): void {
