@@ -3,9 +3,9 @@
  * PUBCOMP), written byte by byte straight from the decoded packet into the log's batch buffer: no
  * record object, no summary string, no JSON.stringify, no string to encode. Each is the line the
  * general path writes (packetRecord, summarize, ndjsonLine) for the same packet, for the common
- * case only: no properties, no violations, nothing cut by the capture cap, `--payload auto`, and
- * every string involved (connection, client id, user name, topic, payload preview) plain printable
- * ASCII without quote or backslash. Anything else returns -1 or no bound and takes the general
+ * case only: no properties, no violations, nothing cut by the capture cap, `--payload auto`, every
+ * string involved (connection, client id, user name, topic) plain printable ASCII without quote or
+ * backslash, and a payload preview of printable ASCII, tab, CR and LF (JSON payloads included). Anything else returns -1 or no bound and takes the general
  * path. test/sinks/fast-lines.test.ts holds both to the same bytes.
  *
  * Why: with every packet logged, building, summarising and serialising these records was most of
@@ -92,14 +92,39 @@ function putPlainString(out: Buffer, at: number, text: string): number {
   return at + text.length;
 }
 
-/** Copies plain bytes; -1 when they are not all plain. */
-function putPlainBytes(out: Buffer, at: number, bytes: Buffer, count: number): number {
+/**
+ * How JSON writes the other characters a text preview may hold (previewPayload shows tab, CR and
+ * LF as text), escaped once (the record's `preview`) and twice (the summary quotes the preview with
+ * JSON.stringify, and the summary is a JSON string itself).
+ */
+const ESCAPED_ONCE: (Uint8Array | undefined)[] = [];
+const ESCAPED_TWICE: (Uint8Array | undefined)[] = [];
+for (const c of ['"', '\\', '\n', '\r', '\t']) {
+  const once = JSON.stringify(c).slice(1, -1);
+  ESCAPED_ONCE[c.charCodeAt(0)] = ascii(once);
+  ESCAPED_TWICE[c.charCodeAt(0)] = ascii(JSON.stringify(once).slice(1, -1));
+}
+
+/** Copies preview bytes as JSON writes them, escaped per `table`; -1 on a byte a text preview cannot hold. */
+function putTextBytes(
+  out: Buffer,
+  at: number,
+  bytes: Buffer,
+  count: number,
+  table: (Uint8Array | undefined)[],
+): number {
+  let p = at;
   for (let i = 0; i < count; i++) {
     const c = bytes[i]!;
-    if (!plainByte(c)) return -1;
-    out[at + i] = c;
+    if (plainByte(c)) {
+      out[p++] = c;
+      continue;
+    }
+    const escaped = table[c];
+    if (escaped === undefined) return -1;
+    for (let k = 0; k < escaped.length; k++) out[p++] = escaped[k]!;
   }
-  return at + count;
+  return p;
 }
 
 function isSafeInt(n: unknown): n is number {
@@ -217,8 +242,13 @@ export function publishLineBound(
   )
     return undefined;
   const preview = Math.min(packet.payload.data.length, opts.payloadMax);
+  // Escapes take at most 2 bytes a character once, 4 twice.
   return (
-    FIXED_BYTES + headBytes(head) + 2 * packet.topic.length + preview + Math.min(preview, MSG_PREVIEW_CHARS)
+    FIXED_BYTES +
+    headBytes(head) +
+    2 * packet.topic.length +
+    2 * preview +
+    4 * Math.min(preview, MSG_PREVIEW_CHARS)
   );
 }
 
@@ -259,14 +289,16 @@ export function writePublishLine(
   p = put(out, p, PAYLOAD);
   p = putInt(out, p, payload.length);
   // The preview: what previewPayload shows in auto mode for printable ASCII.
-  let previewAt = 0;
   let previewBytes = 0;
+  let previewAt = 0;
+  let escapes = false;
   if (payload.length > 0) {
     previewBytes = Math.min(payload.data.length, opts.payloadMax);
     p = put(out, p, PREVIEW);
     previewAt = p;
-    p = putPlainBytes(out, p, payload.data, previewBytes);
+    p = putTextBytes(out, p, payload.data, previewBytes, ESCAPED_ONCE);
     if (p < 0) return -1;
+    escapes = p - previewAt !== previewBytes;
     p = put(out, p, TRUNCATED);
     p = putBool(out, p, previewBytes < payload.length);
   }
@@ -288,8 +320,12 @@ export function writePublishLine(
   if (payload.length === 0) return put(out, p, END);
   p = put(out, p, MSG_PREVIEW);
   const shown = Math.min(previewBytes, MSG_PREVIEW_CHARS);
-  out.copyWithin(p, previewAt, previewAt + shown);
-  p += shown;
+  if (escapes) p = putTextBytes(out, p, payload.data, shown, ESCAPED_TWICE);
+  else {
+    // Nothing escaped: the record's preview bytes are the summary's too.
+    out.copyWithin(p, previewAt, previewAt + shown);
+    p += shown;
+  }
   if (previewBytes > MSG_PREVIEW_CHARS) p = put(out, p, ELLIPSIS);
   return put(out, p, MSG_END);
 }

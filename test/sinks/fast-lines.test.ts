@@ -97,7 +97,7 @@ const payloadArb = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .string({ unit: fc.constantFrom(...'abc 0123/{}:,'.split('')), maxLength: 300 })
+      .string({ unit: fc.constantFrom(...'abc 0123/{}:,"\\\n\r\t'.split('')), maxLength: 300 })
       .map((t) => Buffer.from(t, 'latin1')),
   },
   { weight: 1, arbitrary: text(80).map((t) => Buffer.from(t.replaceAll('\0', '_'), 'utf8')) },
