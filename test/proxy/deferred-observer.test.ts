@@ -25,7 +25,9 @@ function recorder() {
         data(from, chunk, at) {
           calls.push(`data ${info.conn} ${from} ${chunk.length}`);
           // Kept as given: a view must still hold the right bytes when it is shown.
-          (bytes[`${info.conn} ${from}`] ??= []).push(Buffer.from(chunk));
+          const key = `${info.conn} ${from}`;
+          bytes[key] ??= [];
+          bytes[key].push(Buffer.from(chunk));
           times.push(at);
         },
         upstreamConnected() {
