@@ -32,19 +32,19 @@ function reasonText(r: ReasonInfo): string {
   return text;
 }
 
+/** `,"key":"value"` for an optional string field: '' when absent, undefined when not a string. */
+function optionalString(key: string, value: unknown): string | undefined {
+  if (value === undefined) return '';
+  return typeof value === 'string' ? `,"${key}":${jsonString(value)}` : undefined;
+}
+
 /** The head the tap puts before every packet record. */
 function headText(rec: LogRecord): string | undefined {
   if (typeof rec.conn !== 'string' || typeof rec.from !== 'string') return undefined;
-  let s = `"event":"packet","conn":${jsonString(rec.conn)},"from":${jsonString(rec.from)}`;
-  if (rec.clientId !== undefined) {
-    if (typeof rec.clientId !== 'string') return undefined;
-    s += `,"clientId":${jsonString(rec.clientId)}`;
-  }
-  if (rec.username !== undefined) {
-    if (typeof rec.username !== 'string') return undefined;
-    s += `,"username":${jsonString(rec.username)}`;
-  }
-  return s;
+  const clientId = optionalString('clientId', rec.clientId);
+  const username = optionalString('username', rec.username);
+  if (clientId === undefined || username === undefined) return undefined;
+  return `"event":"packet","conn":${jsonString(rec.conn)},"from":${jsonString(rec.from)}${clientId}${username}`;
 }
 
 function isInt(v: unknown): v is number {
@@ -70,15 +70,10 @@ function hasRareFields(rec: LogRecord): boolean {
 
 function payloadText(p: PayloadPreview): string | undefined {
   if (!isInt(p.length)) return undefined;
-  let s = `{"length":${p.length}`;
-  if (p.encoding !== undefined) {
-    if (typeof p.encoding !== 'string') return undefined;
-    s += `,"encoding":${jsonString(p.encoding)}`;
-  }
-  if (p.preview !== undefined) {
-    if (typeof p.preview !== 'string') return undefined;
-    s += `,"preview":${jsonString(p.preview)}`;
-  }
+  const encoding = optionalString('encoding', p.encoding);
+  const preview = optionalString('preview', p.preview);
+  if (encoding === undefined || preview === undefined) return undefined;
+  let s = `{"length":${p.length}${encoding}${preview}`;
   if (p.truncated !== undefined) {
     if (typeof p.truncated !== 'boolean') return undefined;
     s += `,"truncated":${p.truncated}`;

@@ -24,20 +24,10 @@ import {
 } from '../../src/sinks/packet-line.js';
 import { createPinoSink, ndjsonLine } from '../../src/sinks/pino-logger.js';
 import type { PacketHead } from '../../src/sinks/sink.js';
+import { vbi } from '../helpers/packets.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 600);
 const TIME = 1_795_722_244_024;
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
 
 function frameOf(bytes: Buffer, cap = 64 * 1024): Frame {
   const frames: Frame[] = [];
@@ -65,7 +55,12 @@ function publishBytes(s: PublishSpec): Buffer {
   if (s.qos > 0) body.push(s.packetId >> 8, s.packetId & 0xff);
   if (s.version === '5.0') body.push(...(s.formatIndicator ? [2, 0x01, 1] : [0]));
   const first = 0x30 | (s.dup ? 8 : 0) | (s.qos << 1) | (s.retain ? 1 : 0);
-  return Buffer.concat([Buffer.from([first, ...varint(body.length + s.payload.length), ...body]), s.payload]);
+  return Buffer.concat([
+    Buffer.from([first]),
+    vbi(body.length + s.payload.length),
+    Buffer.from(body),
+    s.payload,
+  ]);
 }
 
 /** Each value, or now and then one of the others. */
