@@ -52,7 +52,9 @@ const FALSE = ascii('false');
 const FIXED_BYTES = 480;
 
 function put(out: Buffer, at: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
+  // A loop beats a native call for the short constants; a copy wins for the long ones.
+  if (bytes.length > 32) out.set(bytes, at);
+  else for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
   return at + bytes.length;
 }
 
