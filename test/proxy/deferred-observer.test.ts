@@ -61,18 +61,18 @@ describe('deferredObserver', () => {
     expect(r.times).toEqual([1234]);
   });
 
-  it('shows a large chunk later, in pieces, between turns, with its arrival time', async () => {
+  it('shows a large chunk at once while that is cheap, the rest in pieces between turns, with its arrival time', async () => {
     const r = recorder();
-    // A turn of 0 ms: one piece per turn.
-    const d = deferredObserver(r.observer, { pieceBytes: 1024, turnMs: 0 });
+    // No time at once beyond the first piece, one piece per turn.
+    const d = deferredObserver(r.observer, { pieceBytes: 1024, turnMs: 0, inlineMs: 0 });
     const c = d.open(OPEN('c1'));
     const big = filled(4000, 2);
     const before = Date.now();
     c.data('broker', big);
-    expect(r.calls).toEqual(['open c1']);
-    expect(d.pendingBytes()).toBe(4000);
-    await nextTurn();
     expect(r.calls).toEqual(['open c1', 'data c1 broker 1024']);
+    expect(d.pendingBytes()).toBe(4000 - 1024);
+    await nextTurn();
+    expect(r.calls).toEqual(['open c1', 'data c1 broker 1024', 'data c1 broker 1024']);
     for (let i = 0; i < 5; i++) await nextTurn();
     expect(r.calls.slice(1)).toEqual([
       'data c1 broker 1024',
@@ -82,12 +82,29 @@ describe('deferredObserver', () => {
     ]);
     expect(Buffer.concat(r.bytes['c1 broker']!)).toEqual(big);
     expect(d.pendingBytes()).toBe(0);
-    for (const t of r.times) expect(t).toBeGreaterThanOrEqual(before);
+    // Shown at once: no arrival time needed; shown later: when it arrived.
+    expect(r.times[0]).toBeUndefined();
+    for (const t of r.times.slice(1)) expect(t).toBeGreaterThanOrEqual(before);
+  });
+
+  it('shows a large chunk whole at once when its pieces are cheap', () => {
+    const r = recorder();
+    const d = deferredObserver(r.observer, { pieceBytes: 1024, inlineMs: 1000 });
+    const c = d.open(OPEN('c1'));
+    c.data('client', filled(4000, 3));
+    expect(r.calls).toEqual([
+      'open c1',
+      'data c1 client 1024',
+      'data c1 client 1024',
+      'data c1 client 1024',
+      'data c1 client 928',
+    ]);
+    expect(d.pendingBytes()).toBe(0);
   });
 
   it('keeps the order of every call, across connections, behind a waiting chunk', async () => {
     const r = recorder();
-    const d = deferredObserver(r.observer, { pieceBytes: 16, turnMs: 0 });
+    const d = deferredObserver(r.observer, { pieceBytes: 16, turnMs: 0, inlineMs: 0 });
     const a = d.open(OPEN('a'));
     a.data('client', filled(40, 3));
     const b = d.open(OPEN('b'));
@@ -124,13 +141,25 @@ describe('deferredObserver', () => {
 
   it('bounds what waits: past the high-water mark the data call catches up itself', () => {
     const r = recorder();
-    const d = deferredObserver(r.observer, { pieceBytes: 1000, highWater: 10_000, lowWater: 3_000 });
+    const d = deferredObserver(r.observer, {
+      pieceBytes: 1000,
+      inlineMs: 0,
+      highWater: 10_000,
+      lowWater: 3_000,
+    });
     const c = d.open(OPEN('c1'));
-    for (let i = 0; i < 9; i++) c.data('client', filled(1500, i));
-    // 9 × 1500 = 13,500 bytes were given; the 7th chunk crossed 10,000 and worked it down to 3,000.
-    expect(d.pendingBytes()).toBeLessThanOrEqual(10_000);
-    const shown = r.calls.filter((x) => x.startsWith('data')).length;
-    expect(shown).toBeGreaterThan(0);
+    const shownNow = (): number => r.calls.filter((x) => x.startsWith('data')).length;
+    c.data('client', filled(1500, 0));
+    // The first piece at once, the other 500 bytes wait; from then on everything waits its turn.
+    expect(shownNow()).toBe(1);
+    for (let i = 1; i < 7; i++) c.data('client', filled(1500, i));
+    expect(d.pendingBytes()).toBe(500 + 6 * 1500);
+    expect(shownNow()).toBe(1);
+    // This one crosses 10,000 bytes waiting: the data call works the queue down to 3,000.
+    c.data('client', filled(1500, 7));
+    expect(d.pendingBytes()).toBeLessThanOrEqual(3_000);
+    expect(shownNow()).toBeGreaterThan(1);
+    c.data('client', filled(1500, 8));
     d.drain();
     expect(d.pendingBytes()).toBe(0);
     expect(Buffer.concat(r.bytes['c1 client']!)).toEqual(
