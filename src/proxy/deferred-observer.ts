@@ -11,7 +11,9 @@
  * 16 KiB slices between polls, it did not. So: forward at once, observe in slices.
  *
  * Order is kept per connection and across them (one queue). Chunks are shown in pieces of at most
- * PIECE_BYTES (the tap's framer is streaming, so where a chunk is cut does not matter), each with
+ * PIECE_BYTES (the tap's framer is streaming, so where a chunk is cut does not matter). With
+ * nothing waiting, pieces are shown at once for up to INLINE_MS (a small read, or the body of a
+ * large PUBLISH, which is only counted, never waits); what is left waits its turn and is shown with
  * the time it arrived, so request timings do not depend on when the tap got to them. Memory is
  * bounded: past HIGH_WATER bytes waiting, the data callback works the queue down to LOW_WATER before
  * returning, which blocks the loop like the inline observer did: under more traffic than the tap
