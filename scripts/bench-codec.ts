@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { ProtocolVersion } from '../src/protocol/constants.js';
 import { decodeFrame } from '../src/protocol/decode/index.js';
 import { Framer } from '../src/protocol/framer.js';
+import { varint } from './bench/wire.js';
 
 interface Options {
   runs: number;
@@ -35,17 +36,6 @@ function parseArgs(argv: string[]): Options {
     i++;
   }
   return opts;
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
 }
 
 /** A QoS 0 PUBLISH of exactly `total` bytes on the wire (total < 130). */

@@ -11,7 +11,8 @@ export const PUBLISH = 3;
 export const PUBACK = 4;
 export const SUBACK = 9;
 
-function varint(n: number): number[] {
+/** MQTT Variable Byte Integer (§1.5.5), minimally encoded. */
+export function varint(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n % 128;

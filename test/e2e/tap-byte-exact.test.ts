@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vbi } from '../helpers/packets.js';
 import {
   connectClient,
   drainToHash,
@@ -30,17 +31,6 @@ const REAL = [
   'e0028e00', // 5.0 DISCONNECT 0x8E
 ].map((h) => Buffer.from(h, 'hex'));
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
-
 const part = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...REAL) },
   {
@@ -52,7 +42,7 @@ const part = fc.oneof(
         body: fc.uint8Array({ maxLength: 300 }),
       })
       .map(({ type, flags, body }) =>
-        Buffer.concat([Buffer.from([(type << 4) | flags, ...varint(body.length)]), body]),
+        Buffer.concat([Buffer.from([(type << 4) | flags, ...vbi(body.length)]), body]),
       ),
   },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)) },

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import * as mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningProxy, startProxy } from '../../src/proxy/server.js';
+import { vbi } from '../helpers/packets.js';
 import {
   connectClient,
   drainToHash,
@@ -48,17 +49,6 @@ const REAL_PACKETS: Buffer[] = [
   mqttPacket.generate({ cmd: 'disconnect', reasonCode: 0x8e }, { protocolVersion: 5 }),
 ];
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
-
 /** Deterministic filler, so large pieces cost one integer to shrink rather than thousands of bytes. */
 function filler(length: number, seed: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
@@ -79,11 +69,11 @@ const framed = fc
     body: fc.uint8Array({ maxLength: 300 }),
   })
   .map(({ type, flags, body }) =>
-    Buffer.concat([Buffer.from([(type << 4) | flags, ...varint(body.length)]), body]),
+    Buffer.concat([Buffer.from([(type << 4) | flags, ...vbi(body.length)]), body]),
   );
 const bigFramed = fc
   .record({ length: fc.integer({ min: 0, max: 300_000 }), seed: fc.integer() })
-  .map(({ length, seed }) => Buffer.concat([Buffer.from([0x30, ...varint(length)]), filler(length, seed)]));
+  .map(({ length, seed }) => Buffer.concat([Buffer.from([0x30, ...vbi(length)]), filler(length, seed)]));
 const garbage = fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a));
 const bigGarbage = fc
   .record({ length: fc.integer({ min: 0, max: 200_000 }), seed: fc.integer() })
