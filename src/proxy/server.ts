@@ -139,6 +139,9 @@ class SocketPair {
   private error: CloseInfo['error'];
   private clientClosed = false;
   private brokerClosed = false;
+  // end() on a stream that has already finished builds an error with a stack trace: once is enough.
+  private clientEnded = false;
+  private brokerEnded = false;
   private finished = false;
 
   private readonly client: PeerStream;
@@ -227,7 +230,7 @@ class SocketPair {
   private readonly onClientEnd = (): void => {
     this.markCloser('client');
     // Half-close: the client's FIN goes on to the broker, which may still answer.
-    if (this.upstreamReady) this.broker.end();
+    if (this.upstreamReady) this.endBroker();
     else this.clientEndedEarly = true;
   };
 
@@ -245,7 +248,7 @@ class SocketPair {
 
   private readonly onBrokerEnd = (): void => {
     this.markCloser('broker');
-    this.client.end();
+    this.endClient();
   };
 
   // --- upstream dial ---------------------------------------------------------------------------
@@ -275,7 +278,7 @@ class SocketPair {
       writable = broker.write(chunk);
       this.notifyData('client', chunk);
     }
-    if (this.clientEndedEarly) broker.end();
+    if (this.clientEndedEarly) this.endBroker();
     else if (writable) client.resume();
     else client.pause();
   };
@@ -328,7 +331,7 @@ class SocketPair {
     this.markCloser('client');
     // Whatever the client sent has been handed to the broker socket; end() flushes it, then FIN.
     if (!this.brokerClosed) {
-      if (this.upstreamReady && this.error === undefined) this.broker.end();
+      if (this.upstreamReady && this.error === undefined) this.endBroker();
       else this.broker.destroy();
     }
     this.maybeFinish();
@@ -339,7 +342,7 @@ class SocketPair {
     this.markCloser('broker');
     this.clearConnectTimer();
     if (!this.clientClosed) {
-      if (this.error === undefined) this.client.end();
+      if (this.error === undefined) this.endClient();
       else this.client.destroy();
     }
     this.maybeFinish();
@@ -361,6 +364,18 @@ class SocketPair {
       this.observerFault(err, 'close');
     }
     this.onFinished(this);
+  }
+
+  private endClient(): void {
+    if (this.clientEnded) return;
+    this.clientEnded = true;
+    this.client.end();
+  }
+
+  private endBroker(): void {
+    if (this.brokerEnded) return;
+    this.brokerEnded = true;
+    this.broker.end();
   }
 
   private markCloser(who: Direction | 'proxy'): void {
