@@ -38,6 +38,7 @@ import {
   tapOptionsFrom,
   UsageError,
 } from './common-options.js';
+import { raiseMallocTrimThreshold } from './malloc-trim.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
@@ -267,6 +268,7 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
           '(e.g. MQTT_TAP_LISTEN, MQTT_TAP_LOG_FILE, MQTT_TAP_SHOW_SECRETS=true); flags win over variables.',
       ) as unknown as Argv<ProxyArgs>,
   handler: async (argv: ArgumentsCamelCase<ProxyArgs>) => {
+    raiseMallocTrimThreshold();
     process.exitCode = await runProxy(argv, {
       stdoutIsTTY: process.stdout.isTTY === true,
       noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
