@@ -5,7 +5,8 @@ export class BoundedMap<K, V> extends Map<K, V> {
   }
 
   override set(key: K, value: V): this {
-    if (!this.has(key) && this.size >= this.max) {
+    // The size first: below the bound (the usual case) no lookup is needed.
+    if (this.size >= this.max && !this.has(key)) {
       const oldest = this.keys().next();
       if (!oldest.done) this.delete(oldest.value);
     }
