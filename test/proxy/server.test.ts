@@ -73,6 +73,34 @@ describe('startProxy: connection lifecycle', () => {
     expect(ca.closeCount).toBe(1);
   });
 
+  it("ends the broker's side once when the client half-closes and then closes", async () => {
+    // A second end() on a finished socket builds an ERR_STREAM_ALREADY_FINISHED error, stack and all.
+    const srv = await server((s) => {
+      s.on('data', () => {});
+      s.on('end', () => s.end());
+    }, true);
+    let ends = 0;
+    const { observer, port } = await proxyTo(srv.port, new RecordingObserver(), {
+      dial: (target) => {
+        const socket = new net.Socket({ allowHalfOpen: true });
+        const end = socket.end.bind(socket);
+        socket.end = ((...args: Parameters<net.Socket['end']>) => {
+          ends++;
+          return end(...args);
+        }) as net.Socket['end'];
+        return socket.connect(target.port, target.host);
+      },
+    });
+    const client = await connectClient(port);
+    const conn = await observer.nth(0);
+    await waitUntil(() => conn.connectedInfo !== undefined);
+    client.end('bye');
+    client.resume();
+    await conn.closed;
+    expect(conn.bytes.client).toBe(3);
+    expect(ends).toBe(1);
+  });
+
   it('listens on several addresses at once', async () => {
     const srv = await server((s) => s.pipe(s));
     const proxy = await startProxy({
