@@ -1,21 +1,30 @@
 /**
- * The NDJSON lines of PUBLISH records and of their acknowledgements (PUBACK, PUBREC, PUBREL,
- * PUBCOMP), written byte by byte straight from the decoded packet into the log's batch buffer: no
- * record object, no summary string, no JSON.stringify, no string to encode. Each is the line the
- * general path writes (packetRecord, summarize, ndjsonLine) for the same packet, for the common
- * case only: no properties, no violations, nothing cut by the capture cap, `--payload auto`, every
- * string involved (connection, client id, user name, topic) plain printable ASCII without quote or
- * backslash, and a payload preview of printable ASCII, tab, CR and LF (JSON payloads included). Anything else returns -1 or no bound and takes the general
+ * The NDJSON lines of PUBLISH records, of their acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP)
+ * and of the answers every connection gets (CONNACK, SUBACK, DISCONNECT), written byte by byte
+ * straight from the decoded packet into the log's batch buffer: no record object, no summary
+ * string, no JSON.stringify, no string to encode. Each is the line the general path writes
+ * (packetRecord, summarize, ndjsonLine) for the same packet, for the common case only: no
+ * properties, no violations, nothing cut by the capture cap, `--payload auto`, every string
+ * involved (connection, client id, user name, topic, filters) plain printable ASCII without quote
+ * or backslash, request times in whole milliseconds, and a payload preview of printable ASCII, tab,
+ * CR and LF (JSON payloads included). Anything else returns -1 or no bound and takes the general
  * path. test/sinks/fast-lines.test.ts holds both to the same bytes.
  *
  * Why: with every packet logged, building, summarising and serialising these records was most of
- * mqtt-tap's CPU in scenarios A and B of `npm run bench` (400,000 records a run in A).
+ * mqtt-tap's CPU in scenarios A and B of `npm run bench` (400,000 records a run in A), and in D
+ * (1,000 connections) the general path's records were what separated `--level info` from warn.
  */
 import type { AnnotateOptions } from '../annotate/packet-record.js';
 import type { ReasonInfo } from '../annotate/reason.js';
 import { reasonInfo } from '../annotate/reason.js';
 import type { ProtocolVersion } from '../protocol/constants.js';
-import type { AckPacket, PublishPacket } from '../protocol/types.js';
+import type {
+  AckPacket,
+  ConnackPacket,
+  DisconnectPacket,
+  PublishPacket,
+  SubackPacket,
+} from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
 import type { PacketHead } from './sink.js';
 
@@ -193,15 +202,17 @@ function putHead(
   return p + bytes.length;
 }
 
-type LineType = 'PUBLISH' | AckPacket['type'];
+type LineType = 'PUBLISH' | AckPacket['type'] | 'CONNACK' | 'SUBACK' | 'DISCONNECT';
 const VERSIONS = ['3.1', '3.1.1', '5.0'] as const;
 
 /** `,"type":"T","protocol":"V","flags":` for each type and version. */
 const TYPE_PROTOCOL = Object.fromEntries(
-  (['PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP'] as const).map((type) => [
-    type,
-    Object.fromEntries(VERSIONS.map((v) => [v, ascii(`,"type":"${type}","protocol":"${v}","flags":`)])),
-  ]),
+  (['PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'CONNACK', 'SUBACK', 'DISCONNECT'] as const).map(
+    (type) => [
+      type,
+      Object.fromEntries(VERSIONS.map((v) => [v, ascii(`,"type":"${type}","protocol":"${v}","flags":`)])),
+    ],
+  ),
 ) as Record<LineType, Record<ProtocolVersion, Uint8Array>>;
 
 /** `,"type":"T","protocol":"V","flags":F,"length":N,"offset":O` (the offset was checked by putHead). */
@@ -435,4 +446,164 @@ export function writeAckLine(
     p = put(out, p, MSG_REQUEST_MS);
   }
   return put(out, p, END);
+}
+
+// --- answers with reason codes: CONNACK, SUBACK, DISCONNECT --------------------------------------
+
+const SESSION_PRESENT = ascii(',"sessionPresent":');
+const MS = ascii(',"ms":');
+const REASONS = ascii(',"reasons":[');
+const FILTER = ascii('{"filter":"');
+const FILTER_END = ascii('",');
+const MSG_CONNACK = ascii(',"msg":"CONNACK ');
+const MSG_SUBACK = ascii(',"msg":"SUBACK ');
+const MSG_DISCONNECT = ascii(',"msg":"DISCONNECT');
+const MSG_ARROW = Uint8Array.from(Buffer.from(' → ', 'utf8'));
+const MSG_SEPARATOR = ascii(', ');
+
+/** `,"ms":N` when the session timed the request; false when N is not what putInt writes. */
+function putMs(out: Buffer, at: number, corr: Correlation | undefined): number {
+  const ms = corr?.ms;
+  if (ms === undefined) return at;
+  if (!isSafeInt(ms)) return -1;
+  return putInt(out, put(out, at, MS), ms);
+}
+
+/** The summary's ` (N ms)`, for a time putMs accepted. */
+function putMsgMs(out: Buffer, at: number, corr: Correlation | undefined): number {
+  const ms = corr?.ms;
+  if (ms === undefined) return at;
+  out[at++] = 0x20;
+  out[at++] = 0x28; // (
+  return put(out, putInt(out, at, ms), MSG_REQUEST_MS);
+}
+
+/** What every answer line leaves to the general path: properties, violations, a cut frame. */
+function plainAnswer(packet: { properties?: unknown; violations: unknown[]; truncated?: boolean }): boolean {
+  return packet.properties === undefined && packet.violations.length === 0 && packet.truncated !== true;
+}
+
+/** Only a request time may come with an answer here (no PUBLISH request, no alias topic). */
+function timedOnly(corr: Correlation | undefined): boolean {
+  return corr === undefined || (corr.request === undefined && corr.topic === undefined);
+}
+
+/** Bytes `writeConnackLine` or `writeDisconnectLine` may need, or undefined when it does not write it. */
+export function reasonLineBound(
+  head: PacketHead,
+  packet: ConnackPacket | DisconnectPacket,
+  corr: Correlation | undefined,
+): number | undefined {
+  if (!plainAnswer(packet) || !timedOnly(corr) || corr?.filters !== undefined) return undefined;
+  return FIXED_BYTES + 1024 + headBytes(head);
+}
+
+/** `…,"sessionPresent":B,"reason":{…}[,"ms":N],"msg":"CONNACK 0xXX Name[ (N ms)]"}`; -1 if not written. */
+export function writeConnackLine(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  packet: ConnackPacket,
+  corr: Correlation | undefined,
+): number {
+  let p = putHead(out, at, level, time, head, packet.offset);
+  if (p < 0) return -1;
+  p = putCommon(out, p, 'CONNACK', packet);
+  p = putBool(out, put(out, p, SESSION_PRESENT), packet.sessionPresent);
+  const reason = bytesOfReason(reasonInfo(packet.protocol, 'CONNACK', packet.code));
+  p = put(out, put(out, p, REASON), reason.json);
+  p = putMs(out, p, corr);
+  if (p < 0) return -1;
+  p = put(out, put(out, p, MSG_CONNACK), reason.summary);
+  return put(out, putMsgMs(out, p, corr), END);
+}
+
+/** `…[,"reason":{…}],"msg":"DISCONNECT[ 0xXX Name]"}` (3.x has no reason code); -1 if not written. */
+export function writeDisconnectLine(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  packet: DisconnectPacket,
+  corr: Correlation | undefined,
+): number {
+  let p = putHead(out, at, level, time, head, packet.offset);
+  if (p < 0) return -1;
+  p = putCommon(out, p, 'DISCONNECT', packet);
+  const reason =
+    packet.protocol === '5.0' ? bytesOfReason(reasonInfo('5.0', 'DISCONNECT', packet.code)) : undefined;
+  if (reason !== undefined) p = put(out, put(out, p, REASON), reason.json);
+  p = putMs(out, p, corr);
+  if (p < 0) return -1;
+  p = put(out, p, MSG_DISCONNECT);
+  if (reason !== undefined) {
+    out[p++] = 0x20;
+    p = put(out, p, reason.summary);
+  }
+  return put(out, putMsgMs(out, p, corr), END);
+}
+
+/** Bytes `writeSubackLine` may need, or undefined when it does not write it. */
+export function subackLineBound(
+  head: PacketHead,
+  packet: SubackPacket,
+  corr: Correlation | undefined,
+): number | undefined {
+  if (!plainAnswer(packet) || !timedOnly(corr)) return undefined;
+  // Per code: its reason's JSON and summary (a few hundred bytes at most) and the filter twice.
+  let bytes = FIXED_BYTES + headBytes(head);
+  for (let i = 0; i < packet.codes.length; i++) bytes += 1024 + 2 * (corr?.filters?.[i]?.length ?? 0);
+  return bytes;
+}
+
+/**
+ * `…,"packetId":N,"reasons":[{"filter":"f",…},…][,"ms":N],"msg":"SUBACK f → 0xXX Name, …[ (N ms)]"}`,
+ * each code paired with the filter the SUBSCRIBE asked for when the session knows it; -1 if not written.
+ */
+export function writeSubackLine(
+  out: Buffer,
+  at: number,
+  level: number,
+  time: number,
+  head: PacketHead,
+  packet: SubackPacket,
+  corr: Correlation | undefined,
+): number {
+  let p = putHead(out, at, level, time, head, packet.offset);
+  if (p < 0) return -1;
+  p = putCommon(out, p, 'SUBACK', packet);
+  p = putInt(out, put(out, p, PACKET_ID), packet.packetId);
+  p = put(out, p, REASONS);
+  const { codes } = packet;
+  const filters = corr?.filters;
+  const reasons: ReasonBytes[] = [];
+  for (let i = 0; i < codes.length; i++) {
+    const reason = bytesOfReason(reasonInfo(packet.protocol, 'SUBACK', codes[i]!));
+    reasons.push(reason);
+    if (i > 0) out[p++] = 0x2c; // ,
+    const filter = filters?.[i];
+    if (filter === undefined) {
+      p = put(out, p, reason.json);
+      continue;
+    }
+    p = putPlainString(out, put(out, p, FILTER), filter);
+    if (p < 0) return -1;
+    // The reason's fields follow the filter's in the same object: its JSON without the `{`.
+    p = put(out, put(out, p, FILTER_END), reason.json.subarray(1));
+  }
+  out[p++] = 0x5d; // ]
+  p = putMs(out, p, corr);
+  if (p < 0) return -1;
+  p = put(out, p, MSG_SUBACK);
+  for (let i = 0; i < codes.length; i++) {
+    if (i > 0) p = put(out, p, MSG_SEPARATOR);
+    const filter = filters?.[i];
+    // Plain (putPlainString took it above), so its bytes are the summary's too.
+    if (filter !== undefined) p = put(out, putPlainString(out, p, filter), MSG_ARROW);
+    p = put(out, p, reasons[i]!.summary);
+  }
+  return put(out, putMsgMs(out, p, corr), END);
 }

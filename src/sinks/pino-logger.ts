@@ -5,7 +5,17 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { jsonString, packetJsonFields } from './packet-json.js';
-import { ackLineBound, publishLineBound, writeAckLine, writePublishLine } from './packet-line.js';
+import {
+  ackLineBound,
+  publishLineBound,
+  reasonLineBound,
+  subackLineBound,
+  writeAckLine,
+  writeConnackLine,
+  writeDisconnectLine,
+  writePublishLine,
+  writeSubackLine,
+} from './packet-line.js';
 import type { Level, LogRecord, RecordSink } from './sink.js';
 
 export interface PinoSinkOptions {
@@ -406,6 +416,24 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
           const bound = ackLineBound(head, packet, corr);
           if (bound === undefined || !batch.reserve(bound)) return false;
           end = writeAckLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
+          break;
+        }
+        case 'CONNACK': {
+          const bound = reasonLineBound(head, packet, corr);
+          if (bound === undefined || !batch.reserve(bound)) return false;
+          end = writeConnackLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
+          break;
+        }
+        case 'DISCONNECT': {
+          const bound = reasonLineBound(head, packet, corr);
+          if (bound === undefined || !batch.reserve(bound)) return false;
+          end = writeDisconnectLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
+          break;
+        }
+        case 'SUBACK': {
+          const bound = subackLineBound(head, packet, corr);
+          if (bound === undefined || !batch.reserve(bound)) return false;
+          end = writeSubackLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
           break;
         }
         default:

@@ -13,18 +13,31 @@ import { summarize } from '../../src/annotate/summary.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
 import { Framer } from '../../src/protocol/framer.js';
-import type { AckPacket, Frame, Packet, PublishPacket } from '../../src/protocol/types.js';
+import type {
+  AckPacket,
+  ConnackPacket,
+  DisconnectPacket,
+  Frame,
+  Packet,
+  PublishPacket,
+  SubackPacket,
+} from '../../src/protocol/types.js';
 import { ConnectionSession, type Correlation } from '../../src/session/connection-session.js';
 import { packetJsonFields } from '../../src/sinks/packet-json.js';
 import {
   ackLineBound,
   publishLineBound,
+  reasonLineBound,
+  subackLineBound,
   writeAckLine,
+  writeConnackLine,
+  writeDisconnectLine,
   writePublishLine,
+  writeSubackLine,
 } from '../../src/sinks/packet-line.js';
 import { createPinoSink, ndjsonLine } from '../../src/sinks/pino-logger.js';
 import type { PacketHead } from '../../src/sinks/sink.js';
-import { vbi } from '../helpers/packets.js';
+import { connack, connect, disconnect, P, prop, suback, subscribe, vbi } from '../helpers/packets.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 600);
 const TIME = 1_795_722_244_024;
@@ -298,6 +311,184 @@ describe('acknowledgements: written byte by byte, serialised field by field', ()
   });
 });
 
+/** One answer line through whichever writer takes its type; undefined when it declines. */
+function answerLine(
+  out: Buffer,
+  head: PacketHead,
+  packet: Packet,
+  corr: Correlation | undefined,
+): { end: number; bound: number } | undefined {
+  let bound: number | undefined;
+  let end: number;
+  switch (packet.type) {
+    case 'CONNACK':
+      bound = reasonLineBound(head, packet, corr);
+      if (bound === undefined) return undefined;
+      end = writeConnackLine(out, 0, 40, TIME, head, packet, corr);
+      break;
+    case 'DISCONNECT':
+      bound = reasonLineBound(head, packet, corr);
+      if (bound === undefined) return undefined;
+      end = writeDisconnectLine(out, 0, 40, TIME, head, packet, corr);
+      break;
+    case 'SUBACK':
+      bound = subackLineBound(head, packet, corr);
+      if (bound === undefined) return undefined;
+      end = writeSubackLine(out, 0, 40, TIME, head, packet, corr);
+      break;
+    default:
+      return undefined;
+  }
+  return end < 0 ? undefined : { end, bound };
+}
+
+const codeArb = fc.oneof(
+  fc.constantFrom(0, 1, 2, 4, 5, 0x80, 0x87, 0x8f, 0x97),
+  fc.integer({ min: 0, max: 255 }),
+);
+
+describe('CONNACK, SUBACK and DISCONNECT: written byte by byte', () => {
+  /** A connection's opening and close as a session sees them, so answers carry their `ms`. */
+  const conversations = fc.record({
+    head: headArb,
+    version: fc.constantFrom<ProtocolVersion>('3.1.1', '5.0', '3.1'),
+    sessionPresent: fc.boolean(),
+    connackCode: codeArb,
+    asked: mostly(true, false),
+    filters: fc.array(
+      fc
+        .oneof(text(20), fc.constantFrom('a/#', 'sensors/+/temp', '$share/g/x'))
+        .map((t) => t.replaceAll('\0', '_') || 'f'),
+      { minLength: 1, maxLength: 4 },
+    ),
+    subackCodes: fc.array(codeArb, { minLength: 0, maxLength: 5 }),
+    disconnectCode: fc.option(codeArb, { nil: undefined }),
+    properties: mostly(false, true),
+    gap: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(0, 3, 1500) },
+      { weight: 1, arbitrary: fc.double({ min: 0, max: 10, noNaN: true }) },
+    ),
+  });
+
+  it('writes exactly the general path line whenever it writes one (and often does)', () => {
+    let taken = 0;
+    let eligible = 0;
+    const out = Buffer.alloc(64 * 1024);
+    fc.assert(
+      fc.property(conversations, (c) => {
+        const v = c.version;
+        const session = new ConnectionSession(v);
+        const withProps = c.properties && v === '5.0';
+        const sequence: [Buffer, 'client' | 'broker'][] = [
+          [connect({ version: v, clientId: 'dev' }), 'client'],
+          [
+            connack({
+              version: v,
+              sessionPresent: c.sessionPresent,
+              code: c.connackCode,
+              ...(withProps ? { properties: [prop(P.maximumQoS, 1)] } : {}),
+            }),
+            'broker',
+          ],
+          [
+            suback({
+              version: v,
+              packetId: 5,
+              codes: c.subackCodes,
+              ...(withProps ? { properties: [prop(P.reasonString, 'why')] } : {}),
+            }),
+            'broker',
+          ],
+          [
+            v === '5.0'
+              ? disconnect(c.disconnectCode === undefined ? {} : { code: c.disconnectCode })
+              : disconnect(),
+            'client',
+          ],
+        ];
+        if (c.asked) {
+          const subs = c.filters.map((filter) => ({ filter, qos: 1 }));
+          sequence.splice(2, 0, [subscribe({ version: v, packetId: 5, subscriptions: subs }), 'client']);
+        }
+        let t = 1000;
+        for (const [bytes, from] of sequence) {
+          const packet = decodeFrame(frameOf(bytes), v);
+          t += c.gap;
+          const corr = session.observe(from, packet, t);
+          if (packet.type === 'CONNECT' || packet.type === 'SUBSCRIBE') continue;
+          if (packet.violations.length === 0 && !('properties' in packet && packet.properties)) eligible++;
+          const written = answerLine(out, c.head, packet, corr);
+          if (written === undefined) continue;
+          taken++;
+          expect(written.end).toBeLessThanOrEqual(written.bound);
+          expect(out.toString('utf8', 0, written.end)).toBe(generalLine(c.head, packet, ANNOTATE, 40, corr));
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    // Of the answers without properties or violations, many are plain; the rest have a client id,
+    // user name or filter JSON escapes, or a time that is not a whole number of milliseconds.
+    expect(taken).toBeGreaterThan(eligible / 3);
+  });
+
+  it('has room for every code of every version, and writes what the general path does', () => {
+    const head: PacketHead = { event: 'packet', conn: 'c1', from: 'broker', clientId: 'sensor-7' };
+    const out = Buffer.alloc(64 * 1024);
+    let taken = 0;
+    for (const v of ['3.1', '3.1.1', '5.0'] as const) {
+      for (let code = 0; code < 256; code++) {
+        const packets: [Packet, Correlation | undefined][] = [
+          [decodeFrame(frameOf(connack({ version: v, code })), v), { ms: 2 }],
+          [
+            decodeFrame(frameOf(suback({ version: v, packetId: 1, codes: [code, code] })), v),
+            {
+              filters: ['a/b', 'c/#'],
+              ms: 0,
+            },
+          ],
+          [decodeFrame(frameOf(suback({ version: v, packetId: 1, codes: [code] })), v), undefined],
+          [decodeFrame(frameOf(v === '5.0' ? disconnect({ code }) : disconnect()), v), undefined],
+        ];
+        for (const [packet, corr] of packets) {
+          const written = answerLine(out, head, packet, corr);
+          // Every code the packet may carry is written here; the others come with a violation.
+          expect(written !== undefined).toBe(packet.violations.length === 0);
+          if (written === undefined) continue;
+          taken++;
+          expect(written.end).toBeLessThanOrEqual(written.bound);
+          expect(out.toString('utf8', 0, written.end)).toBe(generalLine(head, packet, ANNOTATE, 40, corr));
+        }
+      }
+    }
+    expect(taken).toBeGreaterThan(100);
+  });
+
+  it('leaves alone what it does not write: properties, violations, foreign correlations', () => {
+    const head: PacketHead = { event: 'packet', conn: 'c1', from: 'broker' };
+    const ok = decodeFrame(frameOf(connack({ version: '5.0' })), '5.0') as ConnackPacket;
+    expect(reasonLineBound(head, ok, undefined)).toBeTypeOf('number');
+    const withProps = decodeFrame(
+      frameOf(connack({ version: '5.0', properties: [prop(P.maximumQoS, 1)] })),
+      '5.0',
+    ) as ConnackPacket;
+    expect(reasonLineBound(head, withProps, undefined)).toBeUndefined();
+    expect(reasonLineBound(head, ok, { request: { topic: 't', ms: 1 } })).toBeUndefined();
+    const bad = decodeFrame(frameOf(disconnect({ code: 0x01 })), '5.0') as DisconnectPacket;
+    expect(bad.violations.length).toBeGreaterThan(0);
+    expect(reasonLineBound(head, bad, undefined)).toBeUndefined();
+    const sub = decodeFrame(
+      frameOf(suback({ version: '5.0', packetId: 1, codes: [0] })),
+      '5.0',
+    ) as SubackPacket;
+    expect(subackLineBound(head, sub, { filters: ['a'], ms: 1 })).toBeTypeOf('number');
+    expect(subackLineBound(head, sub, { topic: 'x' })).toBeUndefined();
+    // A filter JSON would escape: the general path writes that line.
+    expect(writeSubackLine(Buffer.alloc(4096), 0, 30, TIME, head, sub, { filters: ['a"b'] })).toBe(-1);
+    // A time that is not a whole number of milliseconds: likewise.
+    expect(writeConnackLine(Buffer.alloc(4096), 0, 30, TIME, head, ok, { ms: 1.5 })).toBe(-1);
+  });
+});
+
 describe('the pino sink writes the same file through either path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-fast-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -348,5 +539,44 @@ describe('the pino sink writes the same file through either path', () => {
     // And both are what pino's own serialiser would have written (ndjson-line.test.ts checks that).
     const first = packetRecord(packets[0]!, opts, undefined, { ...head });
     expect(general.split('\n')[0]).toBe(ndjsonLine('info', first, summarize(first), TIME)?.trimEnd());
+  });
+
+  it('writePacket answer lines (CONNACK, SUBACK, DISCONNECT) equal write() lines', async () => {
+    const v = '5.0';
+    const answers: [Packet, Correlation | undefined][] = [
+      [decodeFrame(frameOf(connack({ version: v, sessionPresent: false, code: 0x87 })), v), { ms: 12 }],
+      [
+        decodeFrame(frameOf(suback({ version: v, packetId: 3, codes: [1, 0x87] })), v),
+        {
+          filters: ['plant/#', 'secret/+'],
+          ms: 4,
+        },
+      ],
+      [decodeFrame(frameOf(suback({ version: v, packetId: 4, codes: [0] })), v), { filters: ['é/x'], ms: 1 }],
+      [decodeFrame(frameOf(disconnect({ code: 0x8e })), v), undefined],
+    ];
+    const head: PacketHead = { event: 'packet', conn: 'c9', from: 'broker', clientId: 'dev-1' };
+    const lines = async (fast: boolean): Promise<string> => {
+      const file = join(dir, `answers-${fast}.ndjson`);
+      const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
+      let taken = 0;
+      for (const [packet, corr] of answers) {
+        if (fast && sink.writePacket?.('info', { ...head }, packet, corr, ANNOTATE)) {
+          taken++;
+          continue;
+        }
+        const rec = packetRecord(packet, ANNOTATE, corr, { ...head });
+        sink.write('info', rec, summarize(rec));
+      }
+      // The non-ASCII filter takes the general path.
+      if (fast) expect(taken).toBe(3);
+      await sink.close();
+      return readFileSync(file, 'utf8');
+    };
+    const general = await lines(false);
+    expect(await lines(true)).toBe(general);
+    expect(general).toContain(
+      '"msg":"SUBACK plant/# → 0x01 Granted QoS 1, secret/+ → 0x87 Not authorized (4 ms)"',
+    );
   });
 });
