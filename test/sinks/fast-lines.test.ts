@@ -493,6 +493,29 @@ describe('the pino sink writes the same file through either path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-fast-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** The file the sink writes for `packets`, through writePacket when `fast` (else write()). */
+  async function sinkFile(
+    name: string,
+    packets: [Packet, Correlation | undefined][],
+    head: PacketHead,
+    opts: AnnotateOptions,
+    fast: boolean,
+  ): Promise<{ text: string; taken: number }> {
+    const file = join(dir, `${name}-${fast}.ndjson`);
+    const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
+    let taken = 0;
+    for (const [packet, corr] of packets) {
+      if (fast && sink.writePacket?.('info', { ...head }, packet, corr, opts)) {
+        taken++;
+        continue;
+      }
+      const rec = packetRecord(packet, opts, corr, { ...head });
+      sink.write('info', rec, summarize(rec));
+    }
+    await sink.close();
+    return { text: readFileSync(file, 'utf8'), taken };
+  }
+
   it('writePacket lines equal write() lines for the same packets', async () => {
     const opts: AnnotateOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
     const packets = [
@@ -517,24 +540,11 @@ describe('the pino sink writes the same file through either path', () => {
       ),
     );
     const head: PacketHead = { event: 'packet', conn: 'c9', from: 'broker', clientId: 'dev-1' };
-    const lines = async (fast: boolean): Promise<string> => {
-      const file = join(dir, `${fast}.ndjson`);
-      const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
-      let taken = 0;
-      for (const packet of packets) {
-        if (fast && sink.writePacket?.('info', { ...head }, packet, undefined, opts)) {
-          taken++;
-          continue;
-        }
-        const rec = packetRecord(packet, opts, undefined, { ...head });
-        sink.write('info', rec, summarize(rec));
-      }
-      if (fast) expect(taken).toBe(3);
-      await sink.close();
-      return readFileSync(file, 'utf8');
-    };
-    const general = await lines(false);
-    expect(await lines(true)).toBe(general);
+    const items = packets.map((p): [Packet, undefined] => [p, undefined]);
+    const general = (await sinkFile('publish', items, head, opts, false)).text;
+    const fast = await sinkFile('publish', items, head, opts, true);
+    expect(fast.text).toBe(general);
+    expect(fast.taken).toBe(3);
     expect(general.split('\n')).toHaveLength(packets.length + 1);
     // And both are what pino's own serialiser would have written (ndjson-line.test.ts checks that).
     const first = packetRecord(packets[0]!, opts, undefined, { ...head });
@@ -556,25 +566,11 @@ describe('the pino sink writes the same file through either path', () => {
       [decodeFrame(frameOf(disconnect({ code: 0x8e })), v), undefined],
     ];
     const head: PacketHead = { event: 'packet', conn: 'c9', from: 'broker', clientId: 'dev-1' };
-    const lines = async (fast: boolean): Promise<string> => {
-      const file = join(dir, `answers-${fast}.ndjson`);
-      const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
-      let taken = 0;
-      for (const [packet, corr] of answers) {
-        if (fast && sink.writePacket?.('info', { ...head }, packet, corr, ANNOTATE)) {
-          taken++;
-          continue;
-        }
-        const rec = packetRecord(packet, ANNOTATE, corr, { ...head });
-        sink.write('info', rec, summarize(rec));
-      }
-      // The non-ASCII filter takes the general path.
-      if (fast) expect(taken).toBe(3);
-      await sink.close();
-      return readFileSync(file, 'utf8');
-    };
-    const general = await lines(false);
-    expect(await lines(true)).toBe(general);
+    const general = (await sinkFile('answers', answers, head, ANNOTATE, false)).text;
+    const fast = await sinkFile('answers', answers, head, ANNOTATE, true);
+    expect(fast.text).toBe(general);
+    // The non-ASCII filter takes the general path.
+    expect(fast.taken).toBe(3);
     expect(general).toContain(
       '"msg":"SUBACK plant/# → 0x01 Granted QoS 1, secret/+ → 0x87 Not authorized (4 ms)"',
     );
