@@ -360,6 +360,8 @@ const MSG_REQUEST_MS = ascii(' ms)');
 /** A reason's JSON and its summary text (`0x87 Not authorized`, escaped for the msg), made once. */
 interface ReasonBytes {
   json: Uint8Array;
+  /** The JSON without its `{`: the reason's fields, to follow a filter's in one object (SUBACK). */
+  fields: Uint8Array;
   summary: Uint8Array;
 }
 const reasonBytes = new WeakMap<ReasonInfo, ReasonBytes>();
@@ -368,8 +370,10 @@ function bytesOfReason(r: ReasonInfo): ReasonBytes {
   let b = reasonBytes.get(r);
   if (b === undefined) {
     const summary = JSON.stringify(`${r.hex} ${r.name}`);
+    const json = Uint8Array.from(Buffer.from(JSON.stringify(r), 'utf8'));
     b = {
-      json: Uint8Array.from(Buffer.from(JSON.stringify(r), 'utf8')),
+      json,
+      fields: json.subarray(1),
       summary: Uint8Array.from(Buffer.from(summary.slice(1, -1), 'utf8')),
     };
     reasonBytes.set(r, b);
@@ -577,12 +581,10 @@ export function writeSubackLine(
   p = putCommon(out, p, 'SUBACK', packet);
   p = putInt(out, put(out, p, PACKET_ID), packet.packetId);
   p = put(out, p, REASONS);
-  const { codes } = packet;
+  const { codes, protocol } = packet;
   const filters = corr?.filters;
-  const reasons: ReasonBytes[] = [];
   for (let i = 0; i < codes.length; i++) {
-    const reason = bytesOfReason(reasonInfo(packet.protocol, 'SUBACK', codes[i]!));
-    reasons.push(reason);
+    const reason = bytesOfReason(reasonInfo(protocol, 'SUBACK', codes[i]!));
     if (i > 0) out[p++] = 0x2c; // ,
     const filter = filters?.[i];
     if (filter === undefined) {
@@ -591,8 +593,7 @@ export function writeSubackLine(
     }
     p = putPlainString(out, put(out, p, FILTER), filter);
     if (p < 0) return -1;
-    // The reason's fields follow the filter's in the same object: its JSON without the `{`.
-    p = put(out, put(out, p, FILTER_END), reason.json.subarray(1));
+    p = put(out, put(out, p, FILTER_END), reason.fields);
   }
   out[p++] = 0x5d; // ]
   p = putMs(out, p, corr);
@@ -603,7 +604,7 @@ export function writeSubackLine(
     const filter = filters?.[i];
     // Plain (putPlainString took it above), so its bytes are the summary's too.
     if (filter !== undefined) p = put(out, putPlainString(out, p, filter), MSG_ARROW);
-    p = put(out, p, reasons[i]!.summary);
+    p = put(out, p, bytesOfReason(reasonInfo(protocol, 'SUBACK', codes[i]!)).summary);
   }
   return put(out, putMsgMs(out, p, corr), END);
 }
