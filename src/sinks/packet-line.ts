@@ -235,6 +235,11 @@ function headBytes(head: PacketHead): number {
   return head.conn.length + head.from.length + (head.clientId?.length ?? 0) + (head.username?.length ?? 0);
 }
 
+/** What every line here leaves to the general path: properties, violations, a frame the cap cut. */
+function plainPacket(packet: { properties?: unknown; violations: unknown[]; truncated?: boolean }): boolean {
+  return packet.properties === undefined && packet.violations.length === 0 && packet.truncated !== true;
+}
+
 /**
  * Bytes `writePublishLine` may need for this packet: reserve them before calling it. Undefined
  * when the packet is not one it writes.
@@ -245,14 +250,7 @@ export function publishLineBound(
   corr: Correlation | undefined,
   opts: AnnotateOptions,
 ): number | undefined {
-  if (
-    packet.properties !== undefined ||
-    packet.violations.length > 0 ||
-    packet.truncated === true ||
-    corr !== undefined ||
-    opts.payload !== 'auto' ||
-    !(opts.payloadMax > 0)
-  )
+  if (!plainPacket(packet) || corr !== undefined || opts.payload !== 'auto' || !(opts.payloadMax > 0))
     return undefined;
   const preview = Math.min(packet.payload.data.length, opts.payloadMax);
   // Escapes take at most 2 bytes a character once, 4 twice.
@@ -387,8 +385,7 @@ export function ackLineBound(
   packet: AckPacket,
   corr: Correlation | undefined,
 ): number | undefined {
-  if (packet.properties !== undefined || packet.violations.length > 0 || packet.truncated === true)
-    return undefined;
+  if (!plainPacket(packet)) return undefined;
   if (corr !== undefined && (corr.request === undefined || corr.ms !== undefined || corr.topic !== undefined))
     return undefined;
   // A reason's JSON is at most a few hundred bytes of UTF-8 (the catalogue's longest description).
@@ -465,7 +462,7 @@ const MSG_DISCONNECT = ascii(',"msg":"DISCONNECT');
 const MSG_ARROW = Uint8Array.from(Buffer.from(' → ', 'utf8'));
 const MSG_SEPARATOR = ascii(', ');
 
-/** `,"ms":N` when the session timed the request; false when N is not what putInt writes. */
+/** `,"ms":N` when the session timed the request; -1 when N is not what putInt writes. */
 function putMs(out: Buffer, at: number, corr: Correlation | undefined): number {
   const ms = corr?.ms;
   if (ms === undefined) return at;
@@ -482,11 +479,6 @@ function putMsgMs(out: Buffer, at: number, corr: Correlation | undefined): numbe
   return put(out, putInt(out, at, ms), MSG_REQUEST_MS);
 }
 
-/** What every answer line leaves to the general path: properties, violations, a cut frame. */
-function plainAnswer(packet: { properties?: unknown; violations: unknown[]; truncated?: boolean }): boolean {
-  return packet.properties === undefined && packet.violations.length === 0 && packet.truncated !== true;
-}
-
 /** Only a request time may come with an answer here (no PUBLISH request, no alias topic). */
 function timedOnly(corr: Correlation | undefined): boolean {
   return corr === undefined || (corr.request === undefined && corr.topic === undefined);
@@ -498,7 +490,7 @@ export function reasonLineBound(
   packet: ConnackPacket | DisconnectPacket,
   corr: Correlation | undefined,
 ): number | undefined {
-  if (!plainAnswer(packet) || !timedOnly(corr) || corr?.filters !== undefined) return undefined;
+  if (!plainPacket(packet) || !timedOnly(corr) || corr?.filters !== undefined) return undefined;
   return FIXED_BYTES + 1024 + headBytes(head);
 }
 
@@ -556,7 +548,7 @@ export function subackLineBound(
   packet: SubackPacket,
   corr: Correlation | undefined,
 ): number | undefined {
-  if (!plainAnswer(packet) || !timedOnly(corr)) return undefined;
+  if (!plainPacket(packet) || !timedOnly(corr)) return undefined;
   // Per code: its reason's JSON and summary (a few hundred bytes at most) and the filter twice.
   let bytes = FIXED_BYTES + headBytes(head);
   for (let i = 0; i < packet.codes.length; i++) bytes += 1024 + 2 * (corr?.filters?.[i]?.length ?? 0);
