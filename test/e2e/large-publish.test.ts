@@ -5,7 +5,11 @@
  * from /proc/PID/status: the peak is reset after a 1 MiB warm-up (`clear_refs`), then the VmHWM after
  * the transfer is the peak of the transfer alone. A bare `node:net` pipe already grows by about
  * 40 MB here (V8 and allocator behaviour), so the bound is 64 MB of growth; and the 200 MB case must
- * peak within 10 MB of the 50 MB one: memory must not scale with the packet.
+ * peak within 18 MB of the 50 MB one: memory must not scale with the packet (it would differ by
+ * ~150 MB if it did). 18 = the 10 MB of run-to-run spread this test was written with + the 8 MiB of
+ * forwarded data the deferred observer may hold for the tap (its high water), which it fills or
+ * not depending on how busy the machine is: 0.7-2.6 MiB waited at most in three quiet runs, and
+ * two CI runs under the whole suite's load saw the cases 10.9 and 12.0 MB apart.
  *
  * The payload goes publisher → mqtt-tap → mosquitto → mqtt-tap → subscriber, generated block by block
  * and hashed on the way out and on the way in: the test never holds it either.
@@ -127,7 +131,7 @@ async function transfer(size: number): Promise<Run> {
 describe.skipIf(!requireMosquitto())(
   'a 200 MB PUBLISH through the mqtt-tap CLI (child process) and mosquitto',
   () => {
-    it('passes byte-exact (sha256) with peak RSS growth under 64 MB, within 10 MB of a 50 MB PUBLISH', async () => {
+    it('passes byte-exact (sha256) with peak RSS growth under 64 MB, within 18 MB of a 50 MB PUBLISH', async () => {
       const small = await transfer(50 * MB);
       const large = await transfer(200 * MB);
       const mb = (n: number): string => (n / MB).toFixed(1);
@@ -141,7 +145,7 @@ describe.skipIf(!requireMosquitto())(
       );
       expect(large.growth).toBeLessThan(64 * MB);
       expect(small.growth).toBeLessThan(64 * MB);
-      expect(Math.abs(large.growth - small.growth)).toBeLessThan(10 * MB);
+      expect(Math.abs(large.growth - small.growth)).toBeLessThan(18 * MB);
     }, 90_000);
   },
 );
