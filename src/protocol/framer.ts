@@ -70,6 +70,17 @@ export class Framer {
     return this.state !== State.Dead;
   }
 
+  /**
+   * How many of the next bytes would only be counted, giving no frame and no error: the rest of a
+   * body past its capture (all but its last byte, which completes the frame), or everything once
+   * framing stopped. A caller that defers its pushes may push such bytes out of turn.
+   */
+  get countOnly(): number {
+    if (this.state === State.Dead) return Number.POSITIVE_INFINITY;
+    if (this.state !== State.Body || this.captured < this.capture!.length) return 0;
+    return this.bodyLeft - 1;
+  }
+
   /** Bytes held between calls (for memory bounds): the partial capture and sniffed bytes. */
   get buffered(): number {
     return (this.capture?.length ?? 0) + (this.sniffed?.length ?? 0);

@@ -103,6 +103,10 @@ class ConnectionTap implements ConnectionObserver {
     this.arrivedAt = undefined;
   }
 
+  countOnly(from: Direction): number {
+    return this.framers[from].countOnly;
+  }
+
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {

@@ -64,6 +64,12 @@ export interface ConnectionObserver {
    * it arrived (ms since the epoch), given by callers that show it later than that.
    */
   data(from: Direction, chunk: Buffer, at?: number): void;
+  /**
+   * How many of the next bytes from `from` this observer would only count, with no record and no
+   * other effect (the body of a large PUBLISH past what is kept of it). A caller that shows chunks
+   * later than they came may show a chunk that short at once instead of holding on to it.
+   */
+  countOnly?(from: Direction): number;
   /** The upstream connection is established. */
   upstreamConnected?(info: OpenInfo): void;
   /** The broker could not be reached; the client connection is being closed. */

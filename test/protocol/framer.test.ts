@@ -2,6 +2,7 @@
  * The streaming framer: fixed header and Remaining Length (§2.1.1, §2.1.4 / 3.1.1 §2.2.3) from
  * chunks of any size, bounded memory, unframeable streams, and streams that are not MQTT at all.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPTURE_CAP, MAX_REMAINING_LENGTH } from '../../src/protocol/constants.js';
 import { Framer, type FramerOptions } from '../../src/protocol/framer.js';
@@ -188,6 +189,71 @@ describe('framing (§2.1.1 fixed header, §2.1.4 Remaining Length)', () => {
     const r = run([bytes], { captureCap: 100 });
     expect(r.frames[0]).toMatchObject({ remainingLength: bytes.length - 3, truncated: true });
     expect(r.frames[0]!.body.length).toBe(100);
+  });
+});
+
+describe('countOnly: the bytes a deferred caller may push out of turn', () => {
+  it('is the rest of a body past its capture, less the byte that completes the frame', () => {
+    const bytes = publish({ version: '3.1.1', topic: 't', payload: Buffer.alloc(1000, 1) });
+    const r = run([], { captureCap: 100 }, false);
+    expect(r.framer.countOnly).toBe(0);
+    r.framer.push(bytes.subarray(0, 50));
+    expect(r.framer.countOnly).toBe(0); // the capture is not full yet
+    r.framer.push(bytes.subarray(50, 103));
+    expect(r.framer.countOnly).toBe(bytes.length - 103 - 1);
+    r.framer.push(bytes.subarray(103, bytes.length - 1));
+    expect(r.framer.countOnly).toBe(0);
+    expect(r.frames).toHaveLength(0);
+    r.framer.push(bytes.subarray(bytes.length - 1));
+    expect(r.frames).toHaveLength(1);
+    expect(r.framer.countOnly).toBe(0);
+  });
+
+  it('is unbounded once framing stopped', () => {
+    const r = run([hex`00 01 02`], {}, false);
+    expect(r.errors).toHaveLength(1);
+    expect(r.framer.countOnly).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('pushing at most countOnly bytes never yields a frame or an error, whatever the stream', () => {
+    const stream = fc
+      .array(
+        fc.oneof(
+          fc.constant(STREAM),
+          fc
+            .integer({ min: 0, max: 400 })
+            .map((n) => publish({ version: '5.0', topic: 'big', payload: Buffer.alloc(n, 9) })),
+          fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
+        ),
+        { maxLength: 8 },
+      )
+      .map((parts) => Buffer.concat(parts));
+    fc.assert(
+      fc.property(stream, fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1 }), (bytes, cuts) => {
+        const whole = run([bytes], { captureCap: 64 });
+        const r = run([], { captureCap: 64 }, false);
+        let at = 0;
+        for (let k = 0; at < bytes.length; k++) {
+          const want = cuts[k % cuts.length]!;
+          const free = Math.min(r.framer.countOnly, bytes.length - at);
+          const before = r.frames.length + r.errors.length;
+          if (free > 0) {
+            const n = Math.min(want, free);
+            r.framer.push(bytes.subarray(at, at + n));
+            at += n;
+            expect(r.frames.length + r.errors.length).toBe(before);
+          } else {
+            r.framer.push(bytes.subarray(at, at + want));
+            at += want;
+          }
+        }
+        r.framer.end();
+        expect(r.frames).toEqual(whole.frames);
+        // The hex excerpt shows what the failing chunk held, so only it may differ.
+        const plain = (e: FramingError[]) => e.map(({ hex: _, ...rest }) => rest);
+        expect(plain(r.errors)).toEqual(plain(whole.errors));
+      }),
+    );
   });
 });
 

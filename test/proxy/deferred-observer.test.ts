@@ -167,6 +167,55 @@ describe('deferredObserver', () => {
     );
   });
 
+  it('shows bytes the observer only counts at once, even behind a waiting chunk, and holds no others', async () => {
+    const r = recorder();
+    // What the inner observer says it would only count, per connection and direction.
+    const free: Record<string, number> = {};
+    const counting: ProxyObserver = {
+      open(info) {
+        const inner = r.observer.open(info);
+        return { ...inner, countOnly: (from) => free[`${info.conn} ${from}`] ?? 0 };
+      },
+    };
+    const d = deferredObserver(counting, { pieceBytes: 16, turnMs: 0, inlineMs: 0 });
+    const a = d.open(OPEN('a'));
+    const b = d.open(OPEN('b'));
+    a.data('client', filled(40, 1)); // 16 shown, 24 wait
+    free['a client'] = 1000;
+    free['b client'] = 1000;
+    free['b broker'] = 5;
+    a.data('client', filled(30, 2)); // a's client bytes wait already: this one waits behind them
+    b.data('client', filled(30, 3)); // nothing of b's waits and all 30 would only be counted: now
+    b.data('broker', filled(6, 4)); // one byte more than b's broker side would only count: waits
+    expect(r.calls).toEqual(['open a', 'open b', 'data a client 16', 'data b client 30']);
+    expect(d.pendingBytes()).toBe(24 + 30 + 6);
+    d.drain();
+    expect(r.calls.slice(4)).toEqual([
+      'data a client 16',
+      'data a client 8',
+      'data a client 16',
+      'data a client 14',
+      'data b broker 6',
+    ]);
+    // Behind another connection's waiting bytes, b's counted bytes still go first; others wait.
+    a.data('broker', filled(100, 5)); // nothing waits: 16 shown, 84 wait
+    expect(r.calls.slice(-1)).toEqual(['data a broker 16']);
+    b.data('client', filled(30, 6));
+    expect(r.calls.slice(-1)).toEqual(['data b client 30']);
+    free['b client'] = 29;
+    b.data('client', filled(30, 7));
+    expect(r.calls.slice(-1)).toEqual(['data b client 30']);
+    expect(d.pendingBytes()).toBe(84 + 30);
+    d.drain();
+    expect(r.calls.slice(-2)).toEqual(['data b client 16', 'data b client 14']);
+    expect(Buffer.concat(r.bytes['b client']!)).toEqual(
+      Buffer.concat([filled(30, 3), filled(30, 6), filled(30, 7)]),
+    );
+    expect(Buffer.concat(r.bytes['a client']!)).toEqual(Buffer.concat([filled(40, 1), filled(30, 2)]));
+    expect(d.pendingBytes()).toBe(0);
+    await nextTurn();
+  });
+
   it('reports an observer that throws once per connection and goes on with the others', () => {
     const errors: { conn?: string; detail: string }[] = [];
     const r = recorder();
