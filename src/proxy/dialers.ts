@@ -7,12 +7,13 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { type ClientOptions, WebSocket } from 'ws';
+import type { ClientOptions } from 'ws';
 import { DEFAULT_WS_PATH, formatHostPort, type HostPort, type TransportAddress } from './address.js';
 import type { DialedUpstream, Dialer } from './peer.js';
 import { socketEndpoint } from './peer.js';
 import { type TlsClientConfig, upstreamTlsHint } from './tls-info.js';
 import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import { wsModule } from './ws-module.js';
 
 /** A plain socket as a DialedUpstream (also the shape of the `dial` test seam). */
 export function socketUpstream(socket: net.Socket, readyEvent = 'connect'): DialedUpstream {
@@ -72,7 +73,7 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     if (t.key !== undefined) options.key = t.key;
     if (t.alpn !== undefined && t.alpn.length > 0) options.ALPNProtocols = t.alpn;
   }
-  const ws = new WebSocket(webSocketUrl(target), ['mqtt'], options);
+  const ws = new (wsModule().WebSocket)(webSocketUrl(target), ['mqtt'], options);
   const peer = new WebSocketPeer(ws);
   let socket: net.Socket | undefined;
   ws.once('upgrade', (res: http.IncomingMessage) => {

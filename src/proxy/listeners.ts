@@ -12,7 +12,6 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { WebSocketServer } from 'ws';
 import type { Endpoint, HandshakeFailure } from '../sinks/observer.js';
 import {
   DEFAULT_WS_PATH,
@@ -24,6 +23,7 @@ import {
 import { type AcceptedClient, socketEndpoint } from './peer.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
 import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import { wsModule } from './ws-module.js';
 
 export interface ListenerCallbacks {
   onClient(client: AcceptedClient): void;
@@ -207,7 +207,7 @@ export async function openListener(
       transport === 'wss'
         ? https.createServer({ ...serverOptions(tlsConfig!), noDelay: true })
         : http.createServer({ noDelay: true });
-    const wss = new WebSocketServer({
+    const wss = new (wsModule().WebSocketServer)({
       noServer: true,
       perMessageDeflate: false,
       clientTracking: false,

@@ -15,7 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
-import { type RawData, WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { PeerStream } from './peer.js';
 
 /** Same as net.Socket's default writableHighWaterMark, so TCP and WebSocket peers pace alike. */
@@ -86,7 +86,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
 
   write(chunk: Buffer): boolean {
     // After a close frame either way, writes go nowhere, as on a socket whose peer has left.
-    if (this.ws.readyState !== WebSocket.OPEN) return true;
+    if (this.ws.readyState !== this.ws.OPEN) return true;
     this.ws.send(chunk, SEND_OPTIONS, this.onSent);
     if (this.ws.bufferedAmount < this.highWaterMark) return true;
     this.needDrain = true;
@@ -95,15 +95,15 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
 
   end(): void {
     this.endCalled = true;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
-    else if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
+    else if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
   }
 
   destroy(err?: Error): void {
     if (this.destroyCalled || this.closeEmitted) return;
     this.destroyCalled = true;
     if (err !== undefined && !this.errorEmitted) this.pendingError = err;
-    if (this.ws.readyState === WebSocket.CLOSED) process.nextTick(this.onClose);
+    if (this.ws.readyState === this.ws.CLOSED) process.nextTick(this.onClose);
     else this.ws.terminate();
   }
 
@@ -120,7 +120,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     if (this.destroyCalled || this.closeEmitted) return;
     this.destroyCalled = true;
     this.pendingError = err;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(status);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(status);
     else this.ws.terminate();
   }
 
@@ -142,7 +142,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   private readonly afterSocketData = (): void => {
     // ws has parsed the chunk: CLOSING without our end() or an error means a close frame came in.
     if (
-      this.ws.readyState === WebSocket.CLOSING &&
+      this.ws.readyState === this.ws.CLOSING &&
       !this.endCalled &&
       !this.endEmitted &&
       !this.destroyCalled &&

@@ -2,8 +2,8 @@
  * The pino sink: NDJSON (or a pretty one-line-per-record view) through an asynchronous, batching
  * destination so that logging never stalls the proxy's event loop on a slow terminal or disk.
  */
+import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import { jsonString, packetJsonFields } from './packet-json.js';
 import {
   ackLineBound,
@@ -165,6 +165,8 @@ export function formatPrettyLine(log: Record<string, unknown>, colorize: boolean
 }
 
 function prettyDestination(target: DestinationStream, colorize: boolean): DestinationStream {
+  // Loaded only for pretty output, as ws is (proxy/ws-module.ts says why).
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
   const prettify = prettyFactory({
     colorize: false,
     hideObject: true,
