@@ -15,16 +15,12 @@ import {
   type TransportAddress,
 } from '../proxy/address.js';
 import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
-import {
-  type EmbeddedBroker,
-  type EmbeddedBrokerKind,
-  startEmbeddedBroker,
-} from '../proxy/embedded-broker.js';
+import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
 import { fanOut } from '../sinks/observer.js';
-import { createPcapngRecorder, type PcapngRecorder, parseSize } from '../sinks/pcapng-recorder.js';
+import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import type { Level } from '../sinks/sink.js';
 import {
@@ -39,6 +35,7 @@ import {
   UsageError,
 } from './common-options.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
+import { parseSize } from './parse-size.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
@@ -352,7 +349,9 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   try {
     const tlsConfig = tlsConfigs(args);
     let upstream: TransportAddress | undefined = args.upstream;
+    // The embedded broker and the recorder are loaded only when used: see ws-module.ts.
     if (upstream === undefined) {
+      const { startEmbeddedBroker } = await import('../proxy/embedded-broker.js');
       embedded = await startEmbeddedBroker({
         kind: args.embedded,
         searchPath: env.searchPath,
@@ -361,6 +360,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       upstream = { host: embedded.host, port: embedded.port, transport: 'tcp' };
     }
     if (args.record !== undefined) {
+      const { createPcapngRecorder } = await import('../sinks/pcapng-recorder.js');
       recorder = await createPcapngRecorder({
         file: args.record,
         broker: await captureEndpoint(upstream),

@@ -1,11 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import {
-  createSummarySink,
-  DEFAULT_MQTT_PORTS,
-  type ReplayClock,
-  type ReplayResult,
-  replayCapture,
-} from '../replay/replay.js';
+import { DEFAULT_MQTT_PORTS } from '../replay/default-ports.js';
+import type { ReplayClock, ReplayResult } from '../replay/replay.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import type { RecordSink } from '../sinks/sink.js';
 import {
@@ -72,6 +67,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         'one line per connection',
       ) as unknown as Argv<ReplayArgs>,
   handler: async (argv: ArgumentsCamelCase<ReplayArgs>) => {
+    // Loaded when run, not when the CLI starts: the proxy command has no use for it.
+    const { createSummarySink, replayCapture } = await import('../replay/replay.js');
     const clock: ReplayClock = { ms: 0 };
     let pinoSink: PinoSink | undefined;
     let sink: RecordSink;

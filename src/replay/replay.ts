@@ -24,10 +24,9 @@ import type {
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
 import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
+import { DEFAULT_MQTT_PORTS } from './default-ports.js';
 import { type CaptureEvent, decodeTcp, readCapture } from './pcap-reader.js';
 import { type Side, TcpReassembler, type TcpStream } from './tcp-reassembly.js';
-
-export const DEFAULT_MQTT_PORTS: readonly number[] = [1883, 1884];
 
 /** The capture time records are stamped with; the command's pino `timestamp` reads it. */
 export interface ReplayClock {

@@ -120,17 +120,6 @@ export function rotatedName(file: string, index: number): string {
   return joinPath(p.dir, `${p.name}-${String(index).padStart(4, '0')}${ext}`);
 }
 
-/** Parses `100MB`, `1GiB`, `512k`, `1000000`: decimal (k, MB, GB) and binary (KiB, MiB, GiB) units. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$/i.exec(text);
-  if (!m) throw new Error(`invalid size "${text}" (e.g. 100MB, 1GiB, 500000)`);
-  const power = ' kmgt'.indexOf((m[2] || ' ').toLowerCase());
-  const base = m[3] !== '' ? 1024 : 1000;
-  const bytes = Math.floor(Number(m[1]) * base ** power);
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`invalid size "${text}"`);
-  return bytes;
-}
-
 /** Where the capture shows the broker when not told: `host:port`, `[v6]:port` or `scheme://host:port/path`. */
 export function upstreamEndpoint(upstream: string): Endpoint {
   const hostPort = upstream.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');

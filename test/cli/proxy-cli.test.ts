@@ -101,6 +101,15 @@ function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Cli {
   return cli;
 }
 
+/** Resolves once the CLI says on stderr that it listens (with --log-file, stdout has no records). */
+function listening(cli: Cli): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void =>
+      cli.stderr().includes('listening on') ? resolve() : void setTimeout(check, 20);
+    check();
+  });
+}
+
 function runToEnd(
   args: string[],
   env: NodeJS.ProcessEnv = {},
@@ -216,6 +225,47 @@ describe('mqtt-tap CLI: proxying', () => {
     client.end(true);
   });
 
+  it('loads only what its flags use: no WebSocket, pretty-printing, embedded-broker, recorder or replay code for a TCP proxy', async () => {
+    // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
+    // garbage with mark-compact collections (README, Performance).
+    const broker = await aedes();
+    const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-modules-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const list = join(dir, 'modules.txt');
+    const cli = startCli(
+      [
+        '-l',
+        `127.0.0.1:${await freePort()}`,
+        '-u',
+        `127.0.0.1:${broker.port}`,
+        '--log-file',
+        join(dir, 'log'),
+      ],
+      {
+        NODE_OPTIONS: `--require ${join(ROOT, 'test/helpers/loaded-modules.cjs')}`,
+        LOADED_MODULES_FILE: list,
+      },
+    );
+    await listening(cli);
+    cli.proc.kill('SIGTERM');
+    expect((await cli.exit).code).toBe(0);
+    const loaded = readFileSync(list, 'utf8').split('\n');
+    // The hooks saw the proxy's own modules: the list is real.
+    expect(loaded.some((m) => m.endsWith('/dist/src/proxy/server.js'))).toBe(true);
+    expect(loaded.some((m) => m.includes('/node_modules/pino/'))).toBe(true);
+    for (const unused of [
+      '/node_modules/ws/',
+      '/node_modules/pino-pretty/',
+      '/node_modules/aedes/',
+      '/dist/src/proxy/embedded-broker.js',
+      '/dist/src/sinks/pcapng-recorder.js',
+      '/dist/src/replay/replay.js',
+      '/dist/src/replay/pcap-reader.js',
+    ]) {
+      expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
+    }
+  });
+
   it('every flag from MQTT_TAP_* variables; NDJSON to --log-file with nothing lost at exit', async () => {
     const broker = await aedes();
     const port = await freePort();
@@ -229,11 +279,7 @@ describe('mqtt-tap CLI: proxying', () => {
       MQTT_TAP_LEVEL: 'debug',
       MQTT_TAP_PAYLOAD: 'hex',
     });
-    await new Promise<void>((resolve) => {
-      const check = (): void =>
-        cli.stderr().includes('listening on') ? resolve() : void setTimeout(check, 20);
-      check();
-    });
+    await listening(cli);
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
       protocolVersion: 4,
       reconnectPeriod: 0,

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSize } from '../../src/cli/parse-size.js';
 import type { OpenInfo, ProxyObserver } from '../../src/sinks/observer.js';
 import {
   createPcapngRecorder,
   type PcapngRecorder,
-  parseSize,
   rotatedName,
   upstreamEndpoint,
 } from '../../src/sinks/pcapng-recorder.js';
