@@ -1,6 +1,7 @@
 import type { ProtocolVersion } from '../protocol/constants.js';
 import type { Packet } from '../protocol/types.js';
 import { BoundedMap } from './bounded-map.js';
+import { InFlightTable } from './in-flight-table.js';
 
 export type Side = 'client' | 'broker';
 
@@ -14,11 +15,6 @@ export interface Correlation {
   ms?: number;
   /** For a PUBLISH that used a Topic Alias with an empty Topic Name: the topic the alias stands for. */
   topic?: string;
-}
-
-interface PendingPublish {
-  topic: string;
-  at: number;
 }
 
 interface PendingRequest {
@@ -44,9 +40,9 @@ export class ConnectionSession {
   /** A DISCONNECT with 0x00 (or any in 3.x) came from the client before the end. */
   cleanDisconnect = false;
 
-  private readonly publishes: Record<Side, Map<number, PendingPublish>> = {
-    client: new BoundedMap(MAX_IN_FLIGHT),
-    broker: new BoundedMap(MAX_IN_FLIGHT),
+  private readonly publishes: Record<Side, InFlightTable> = {
+    client: new InFlightTable(MAX_IN_FLIGHT),
+    broker: new InFlightTable(MAX_IN_FLIGHT),
   };
   private readonly subscribes = new BoundedMap<number, PendingRequest>(MAX_IN_FLIGHT);
   private readonly unsubscribes = new BoundedMap<number, PendingRequest>(MAX_IN_FLIGHT);
@@ -134,21 +130,22 @@ export class ConnectionSession {
       else resolved = map.get(alias);
     }
     if (qos > 0 && packetId !== undefined) {
-      this.publishes[from].set(packetId, { topic: resolved ?? topic, at: now });
+      this.publishes[from].set(packetId, resolved ?? topic, now);
     }
     return resolved === undefined ? undefined : { topic: resolved };
   }
 
   private answer(
-    map: Map<number, PendingPublish>,
+    table: InFlightTable,
     packetId: number,
     now: number,
     done: boolean,
   ): Correlation | undefined {
-    const pending = map.get(packetId);
-    if (pending === undefined) return undefined;
-    if (done) map.delete(packetId);
-    return { request: { topic: pending.topic, ms: now - pending.at } };
+    const slot = table.slotOf(packetId);
+    if (slot === -1) return undefined;
+    const request = { topic: table.topicAt(slot), ms: now - table.timeAt(slot) };
+    if (done) table.remove(slot);
+    return { request };
   }
 
   private request(map: Map<number, PendingRequest>, packetId: number, now: number): Correlation | undefined {
