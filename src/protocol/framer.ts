@@ -44,7 +44,8 @@ export class Framer {
   private length = 0;
   private multiplier = 1;
   private lengthBytes = 0;
-  private readonly header = Buffer.alloc(5);
+  /** From the shared pool (its own ArrayBuffer would cost every connection two): bytes are written before read. */
+  private readonly header = Buffer.allocUnsafe(5);
   private capture: Buffer | undefined;
   private captured = 0;
   private bodyLeft = 0;

@@ -11,6 +11,9 @@
  */
 const EMPTY = -1;
 const INITIAL_CAPACITY = 8;
+/** Until the first entry, one empty slot shared by every table: most connections never need one. */
+const NO_IDS = new Int32Array([EMPTY]);
+const NO_TIMES = new Float64Array(1);
 
 export class InFlightTable {
   private ids: Int32Array;
@@ -23,11 +26,12 @@ export class InFlightTable {
   private inserted = 0;
 
   constructor(private readonly max: number) {
-    this.ids = new Int32Array(INITIAL_CAPACITY).fill(EMPTY);
-    this.topics = new Array<string | undefined>(INITIAL_CAPACITY).fill(undefined);
-    this.times = new Float64Array(INITIAL_CAPACITY);
-    this.order = new Float64Array(INITIAL_CAPACITY);
-    this.mask = INITIAL_CAPACITY - 1;
+    // Never written: the first set() grows the table first, as one slot is more than half full.
+    this.ids = NO_IDS;
+    this.topics = [undefined];
+    this.times = NO_TIMES;
+    this.order = NO_TIMES;
+    this.mask = 0;
   }
 
   get size(): number {
@@ -108,7 +112,7 @@ export class InFlightTable {
 
   private grow(): void {
     const { ids, topics, times, order } = this;
-    const capacity = ids.length * 2;
+    const capacity = Math.max(INITIAL_CAPACITY, ids.length * 2);
     this.ids = new Int32Array(capacity).fill(EMPTY);
     this.topics = new Array<string | undefined>(capacity).fill(undefined);
     this.times = new Float64Array(capacity);
