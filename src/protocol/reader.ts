@@ -118,7 +118,7 @@ export class Reader {
     this.stopped = true;
     this.report(
       'MQTT_MALFORMED_VARINT',
-      `${field} at offset ${this.base + start} has a fifth continuation byte`,
+      `${field} at offset ${this.base + start}: its fourth byte 0x${this.buf[this.pos - 1]!.toString(16)} has the continuation bit set`,
     );
     return 0;
   }

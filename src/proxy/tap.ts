@@ -165,7 +165,7 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   private onFrame(from: Direction, frame: Frame): void {
-    const packet = decodeFrame(frame, this.session.version);
+    const packet = decodeFrame(frame, this.session.version, from);
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
