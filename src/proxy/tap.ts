@@ -3,7 +3,8 @@ import { hexByte, reasonInfo } from '../annotate/reason.js';
 import { summarize } from '../annotate/summary.js';
 import { decodeFrame } from '../protocol/decode/index.js';
 import { Framer } from '../protocol/framer.js';
-import { filtersOverlap, globToRegExp, topicMatches } from '../protocol/topic-match.js';
+import { compileGlob, type Glob } from '../protocol/glob.js';
+import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import type {
@@ -24,7 +25,7 @@ import type { TapOptions } from './tap-options.js';
  * and malformed-input records. It only ever reads the chunks it is given.
  */
 export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
-  const clientIdPattern = opts.clientId === undefined ? undefined : globToRegExp(opts.clientId);
+  const clientIdPattern = opts.clientId === undefined ? undefined : compileGlob(opts.clientId);
   return {
     open(info: OpenInfo): ConnectionObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
@@ -70,7 +71,7 @@ class ConnectionTap implements ConnectionObserver {
     private readonly sink: RecordSink,
     private readonly opts: TapOptions,
     private readonly info: OpenInfo,
-    private readonly clientIdPattern: RegExp | undefined,
+    private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
     const framer = (from: Direction): Framer =>
