@@ -55,7 +55,7 @@ export function endpoint(e: Endpoint): string {
 }
 
 class ConnectionTap implements ConnectionObserver {
-  private readonly session = new ConnectionSession();
+  private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
   private readonly types: Record<string, number> = {};
@@ -74,6 +74,7 @@ class ConnectionTap implements ConnectionObserver {
     private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
+    this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull());
     const framer = (from: Direction): Framer =>
       new Framer(
         {
@@ -152,6 +153,7 @@ class ConnectionTap implements ConnectionObserver {
       }
     }
     if (this.malformed > 0) record.malformed = this.malformed;
+    if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
@@ -199,6 +201,17 @@ class ConnectionTap implements ConnectionObserver {
     const head = newHead(this.info.conn, from, clientId, username);
     this.heads[from] = head;
     return head;
+  }
+
+  /** Once per connection: the session stopped keeping new state, so some correlations will be missing. */
+  private onStateFull(): void {
+    if (!this.sink.isLevelEnabled('warn')) return;
+    const max = this.session.stateMax;
+    this.sink.write(
+      'warn',
+      { event: 'state-limit', conn: this.info.conn, limit: max },
+      `session state full at ${max} bytes: new in-flight ids, topic aliases and requests are not kept (see close.stateDropped)`,
+    );
   }
 
   private onFramingError(from: Direction, error: FramingError): void {
