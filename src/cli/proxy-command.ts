@@ -19,12 +19,11 @@ import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broke
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
+import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import { fanOut } from '../sinks/observer.js';
 import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
-import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import type { Level } from '../sinks/sink.js';
 import {
-  checkLogFile,
   type DecodeArgs,
   decodeOptions,
   type LogArgs,
@@ -314,14 +313,15 @@ function describeEmbedded(
 
 /** Runs until SIGINT/SIGTERM; resolves with the exit code once everything is closed and flushed. */
 export async function runProxy(args: ProxyArgs, env: Environment): Promise<number> {
-  if (args.logFile !== undefined) checkLogFile(args.logFile);
   const pretty = prettyWanted(args, env.stdoutIsTTY);
   let sinkFailed = false;
-  const sink: PinoSink = createPinoSink({
+  // Opens --log-file now: an unwritable one fails the start plainly.
+  const sink: LogSink = createLogSink({
     level: args.level,
     destination: args.logFile ?? 'stdout',
     pretty,
     colorize: pretty && args.logFile === undefined && env.stdoutIsTTY && !env.noColor,
+    ...(args.logBuffer !== undefined ? { bufferBytes: args.logBuffer } : {}),
     onError: (err) => {
       // Forwarding goes on without a log: clients of a debugging proxy must not pay for its disk.
       sinkFailed = true;
@@ -476,7 +476,12 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       `recorded ${st.recordedBytes} bytes to ${st.files.join(', ')}${st.droppedBytes > 0 ? `; ${st.droppedBytes} bytes dropped (disk too slow)` : ''}`,
     );
   }
-  sink.write('info', { event: 'stopped', signal }, 'stopped');
+  const dropped = sink.droppedLines();
+  sink.write(
+    'info',
+    { event: 'stopped', signal, ...(dropped > 0 ? { logDroppedLines: dropped } : {}) },
+    dropped > 0 ? `stopped; ${dropped} log lines were dropped (the log could not keep up)` : 'stopped',
+  );
   await sink.close();
   return sinkFailed ? 1 : 0;
 }

@@ -46,6 +46,8 @@ export interface ReplayOptions {
   maxPendingBytes?: number;
   /** The tap under test (default createTap); records go to `sink` either way. */
   observer?: ProxyObserver;
+  /** A promise while the output is behind: reading waits for it rather than outrun the log. */
+  outputBacklog?: () => Promise<void> | undefined;
 }
 
 export interface ReplayResult {
@@ -69,7 +71,11 @@ const SNIFF_LIMIT = 64;
 export async function replayCapture(opts: ReplayOptions): Promise<ReplayResult> {
   const replay = new Replay(opts);
   for (const file of opts.files) {
-    for await (const event of readCapture(file)) replay.event(file, event);
+    for await (const event of readCapture(file)) {
+      replay.event(file, event);
+      const behind = opts.outputBacklog?.();
+      if (behind !== undefined) await behind;
+    }
   }
   replay.finish();
   return replay.result;
