@@ -9,6 +9,7 @@ import { UsageError } from './common-options.js';
 import { decodeCommand } from './decode-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { replayCommand } from './replay-command.js';
+import { stderrLine } from './stderr-line.js';
 
 /** Our package.json, found upwards from this file (src/cli in tests, dist/src/cli when built). */
 function packageVersion(): string {
@@ -46,7 +47,7 @@ function explain(message: string): string {
 
 process.on('uncaughtException', (err) => {
   // A bug, not a network event: say so plainly and stop rather than forward in an unknown state.
-  console.error(`mqtt-tap: internal error: ${err.stack ?? err.message}`);
+  stderrLine(`mqtt-tap: internal error: ${err.stack ?? err.message}`);
   process.exit(70);
 });
 
