@@ -24,11 +24,19 @@ const { createTap } = (await load('proxy/tap.js')) as typeof import('../../src/p
 const { DEFAULT_TAP_OPTIONS } = (await load(
   'proxy/tap-options.js',
 )) as typeof import('../../src/proxy/tap-options.js');
-const { createPinoSink } = (await load(
-  'sinks/pino-logger.js',
-)) as typeof import('../../src/sinks/pino-logger.js');
+type SinkModule = typeof import('../../src/sinks/log-sink.js');
+/** The log sink of ROOT: sinks/log-sink.js, or sinks/pino-logger.js in checkouts from before it. */
+async function loadSinkFactory(): Promise<SinkModule['createLogSink']> {
+  try {
+    return ((await load('sinks/log-sink.js')) as SinkModule).createLogSink;
+  } catch {
+    const old = (await load('sinks/pino-logger.js')) as { createPinoSink: SinkModule['createLogSink'] };
+    return old.createPinoSink;
+  }
+}
+const createLogSink = await loadSinkFactory();
 
-const sink = createPinoSink({ level, destination: logFile, pretty: false });
+const sink = createLogSink({ level, destination: logFile, pretty: false });
 const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open({
   conn: 'c1',
   client: { address: '127.0.0.1', port: 50000 },

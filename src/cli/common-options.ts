@@ -2,13 +2,14 @@
  * Options the proxy and replay commands share (log destination and level, payload previews,
  * capture cap, secrets, selection) and how they become sink and tap settings.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import type { PayloadMode } from '../annotate/payload-preview.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
 import type { TapOptions } from '../proxy/tap-options.js';
 import { DEFAULT_SESSION_STATE_MAX } from '../session/state-budget.js';
+import { MIN_LINE_BATCH_LIMIT } from '../sinks/line-batch.js';
+import { DEFAULT_LOG_BUFFER_BYTES } from '../sinks/log-sink.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
 import { parseSize } from './parse-size.js';
 
@@ -57,6 +58,24 @@ export interface LogArgs {
   logFile?: string;
   pretty?: boolean;
   level: Level;
+  /** Bytes of log lines held for a slow destination (default DEFAULT_LOG_BUFFER_BYTES). */
+  logBuffer?: number;
+}
+
+/** `--log-buffer`: a size (32MiB, 500k...) of at least MIN_LINE_BATCH_LIMIT. */
+function logBufferSize(raw: unknown): number {
+  let bytes: number;
+  try {
+    bytes = parseSize(String(lastValue(raw)));
+  } catch (err) {
+    throw new UsageError(`--log-buffer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (bytes < MIN_LINE_BATCH_LIMIT) {
+    throw new UsageError(
+      `--log-buffer must be at least ${MIN_LINE_BATCH_LIMIT / 1024}KiB, got "${String(raw)}"`,
+    );
+  }
+  return bytes;
 }
 
 export interface DecodeArgs {
@@ -86,6 +105,13 @@ export function logOptions<T>(y: Argv<T>): Argv<T & LogArgs> {
       default: 'info' as Level,
       describe:
         'least severe records written (PINGREQ/PINGRESP are debug, refusals warn, malformed input error)',
+    })
+    .option('log-buffer', {
+      type: 'string',
+      defaultDescription: `${DEFAULT_LOG_BUFFER_BYTES / 1024 / 1024}MiB`,
+      describe:
+        'log lines held while the log destination is slower than the traffic (1MiB, 64MiB...); beyond it lines are dropped, counted and reported in a log-dropped record',
+      coerce: logBufferSize,
     }) as unknown as Argv<T & LogArgs>;
 }
 
@@ -150,12 +176,6 @@ export function tapOptionsFrom(args: DecodeArgs): TapOptions {
   if (args.clientId !== undefined) tap.clientId = args.clientId;
   if (args.topic !== undefined) tap.topic = args.topic;
   return tap;
-}
-
-/** Fails plainly on an unwritable log file now, rather than from an asynchronous stream later. */
-export function checkLogFile(file: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  closeSync(openSync(file, 'a'));
 }
 
 /** JSON unless asked, or when a person is watching a terminal. */

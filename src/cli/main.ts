@@ -10,6 +10,7 @@ import { decodeCommand } from './decode-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { replayCommand } from './replay-command.js';
 import { rulesCommand } from './rules-command.js';
+import { stderrLine } from './stderr-line.js';
 
 /** Our package.json, found upwards from this file (src/cli in tests, dist/src/cli when built). */
 function packageVersion(): string {
@@ -47,7 +48,7 @@ function explain(message: string): string {
 
 process.on('uncaughtException', (err) => {
   // A bug, not a network event: say so plainly and stop rather than forward in an unknown state.
-  console.error(`mqtt-tap: internal error: ${err.stack ?? err.message}`);
+  stderrLine(`mqtt-tap: internal error: ${err.stack ?? err.message}`);
   process.exit(70);
 });
 

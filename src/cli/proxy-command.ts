@@ -5,6 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
@@ -19,12 +20,11 @@ import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broke
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
+import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import { fanOut } from '../sinks/observer.js';
 import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
-import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
 import type { Level } from '../sinks/sink.js';
 import {
-  checkLogFile,
   type DecodeArgs,
   decodeOptions,
   type LogArgs,
@@ -36,10 +36,13 @@ import {
 } from './common-options.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
 import { parseSize } from './parse-size.js';
+import { stderrLine } from './stderr-line.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 2000;
+/** After the grace period, how long the log may take to drain before mqtt-tap exits regardless. */
+export const SHUTDOWN_LOG_MS = 1000;
 
 /** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
 export interface ProxyArgs extends LogArgs, DecodeArgs {
@@ -314,18 +317,19 @@ function describeEmbedded(
 
 /** Runs until SIGINT/SIGTERM; resolves with the exit code once everything is closed and flushed. */
 export async function runProxy(args: ProxyArgs, env: Environment): Promise<number> {
-  if (args.logFile !== undefined) checkLogFile(args.logFile);
   const pretty = prettyWanted(args, env.stdoutIsTTY);
   let sinkFailed = false;
-  const sink: PinoSink = createPinoSink({
+  // Opens --log-file now: an unwritable one fails the start plainly.
+  const sink: LogSink = createLogSink({
     level: args.level,
     destination: args.logFile ?? 'stdout',
     pretty,
     colorize: pretty && args.logFile === undefined && env.stdoutIsTTY && !env.noColor,
+    ...(args.logBuffer !== undefined ? { bufferBytes: args.logBuffer } : {}),
     onError: (err) => {
       // Forwarding goes on without a log: clients of a debugging proxy must not pay for its disk.
       sinkFailed = true;
-      console.error(`mqtt-tap: cannot write the log (${err.message}); forwarding continues unlogged`);
+      stderrLine(`mqtt-tap: cannot write the log (${err.message}); forwarding continues unlogged`);
     },
   });
 
@@ -408,7 +412,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     );
     await embedded?.close();
     await recorder?.close();
-    await sink.close();
+    await sink.close(SHUTDOWN_LOG_MS);
     throw err;
   }
 
@@ -439,7 +443,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   }
   if (args.logFile !== undefined) {
     // The terminal would otherwise stay silent: say where the records go.
-    console.error(`mqtt-tap: listening on ${addresses.join(', ')} → ${proxy.upstream}; log: ${args.logFile}`);
+    stderrLine(`mqtt-tap: listening on ${addresses.join(', ')} → ${proxy.upstream}; log: ${args.logFile}`);
   }
 
   const running = proxy;
@@ -447,15 +451,21 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     const onSignal = (sig: NodeJS.Signals): void => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      // A second signal while waiting: stop waiting.
-      const hurry = (): void => void running.close(0);
-      process.once('SIGINT', hurry);
-      process.once('SIGTERM', hurry);
+      // A second signal: the operator will not wait; only what the log takes at once is written.
+      const exitNow = (again: NodeJS.Signals): void => process.exit(128 + osConstants.signals[again]);
+      process.once('SIGINT', exitNow);
+      process.once('SIGTERM', exitNow);
       resolveSignal(sig);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  // Shutdown ends by then whatever the log, the broker or the recording does.
+  const deadline = performance.now() + SHUTDOWN_GRACE_MS + SHUTDOWN_LOG_MS;
+  setTimeout(() => {
+    stderrLine('mqtt-tap: shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS + SHUTDOWN_LOG_MS).unref();
 
   const open = running.connections().length;
   sink.write(
@@ -476,9 +486,18 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       `recorded ${st.recordedBytes} bytes to ${st.files.join(', ')}${st.droppedBytes > 0 ? `; ${st.droppedBytes} bytes dropped (disk too slow)` : ''}`,
     );
   }
-  sink.write('info', { event: 'stopped', signal }, 'stopped');
-  await sink.close();
-  return sinkFailed ? 1 : 0;
+  const dropped = sink.droppedLines();
+  sink.write(
+    'info',
+    { event: 'stopped', signal, ...(dropped > 0 ? { logDroppedLines: dropped } : {}) },
+    dropped > 0 ? `stopped; ${dropped} log lines were dropped (the log could not keep up)` : 'stopped',
+  );
+  // Leaves the watchdog a moment to spare: the log must not be what keeps mqtt-tap running.
+  const complete = await sink.close(deadline - performance.now() - 100);
+  if (!complete && !sinkFailed) {
+    stderrLine('mqtt-tap: the log destination did not take the last records in time; they are lost');
+  }
+  return complete ? 0 : 1;
 }
 
 /**

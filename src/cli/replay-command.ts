@@ -1,10 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULT_MQTT_PORTS } from '../replay/default-ports.js';
 import type { ReplayClock, ReplayResult } from '../replay/replay.js';
-import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
+import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { RecordSink } from '../sinks/sink.js';
 import {
-  checkLogFile,
   type DecodeArgs,
   decodeOptions,
   type LogArgs,
@@ -70,23 +69,29 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     // Loaded when run, not when the CLI starts: the proxy command has no use for it.
     const { createSummarySink, replayCapture } = await import('../replay/replay.js');
     const clock: ReplayClock = { ms: 0 };
-    let pinoSink: PinoSink | undefined;
+    let logSink: LogSink | undefined;
     let sink: RecordSink;
     if (argv.summary) {
       sink = createSummarySink((line) => process.stdout.write(`${line}\n`));
     } else {
       const tty = process.stdout.isTTY === true;
       const pretty = prettyWanted(argv, tty);
-      if (argv.logFile !== undefined) checkLogFile(argv.logFile);
-      pinoSink = createPinoSink({
+      logSink = createLogSink({
         level: argv.level,
         destination: argv.logFile ?? 'stdout',
         pretty,
         colorize: pretty && argv.logFile === undefined && tty && !process.env.NO_COLOR,
+        ...(argv.logBuffer !== undefined ? { bufferBytes: argv.logBuffer } : {}),
         // Records carry the capture's time, not the time of the replay.
         clock: () => clock.ms,
+        onError: (err) => {
+          // `replay … | head`: the reader has what it wanted; stop quietly, as a filter does.
+          if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit();
+          process.stderr.write(`mqtt-tap replay: cannot write the records (${err.message})\n`);
+          process.exitCode = 1;
+        },
       });
-      sink = pinoSink;
+      sink = logSink;
     }
     const tap = tapOptionsFrom(argv);
     try {
@@ -95,6 +100,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         sink,
         tap,
         clock,
+        // A capture is read no faster than its records are written: none is dropped.
+        ...(logSink !== undefined ? { outputBacklog: logSink.whenRoom } : {}),
         ...(argv.port === undefined || argv.port.length === 0 ? {} : { ports: argv.port }),
       });
       process.stderr.write(`mqtt-tap replay: ${describeResult(result)}\n`);
@@ -103,7 +110,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       process.stderr.write(`mqtt-tap replay: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     } finally {
-      await pinoSink?.close();
+      await logSink?.close();
     }
   },
 };

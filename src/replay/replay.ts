@@ -44,10 +44,10 @@ export interface ReplayOptions {
   ports?: readonly number[];
   /** Out-of-order bytes held per direction (default 4 MiB). */
   maxPendingBytes?: number;
-  /** Capture bytes replayed between waits for the sink to write out its records (default 4 MiB). */
-  flushEveryBytes?: number;
   /** The tap under test (default createTap); records go to `sink` either way. */
   observer?: ProxyObserver;
+  /** A promise while the output is behind: reading waits for it rather than outrun the log. */
+  outputBacklog?: () => Promise<void> | undefined;
 }
 
 export interface ReplayResult {
@@ -68,26 +68,17 @@ const COMMENT_PREFIX = 'mqtt-tap ';
 const SNIFF_LIMIT = 64;
 
 /**
- * Reads `files` and writes the records the proxy would have written. Waits for the sink every
- * `flushEveryBytes` of capture, so that a slow reader of the output (`| less`) slows the replay
- * down instead of letting records pile up in memory.
+ * Reads `files` and writes the records the proxy would have written. While the output is behind
+ * (`outputBacklog`), reading waits, so a slow reader (`| less`) slows the replay down instead of
+ * letting records pile up in memory.
  */
 export async function replayCapture(opts: ReplayOptions): Promise<ReplayResult> {
   const replay = new Replay(opts);
-  const flushEvery = opts.flushEveryBytes ?? 4 * 1024 * 1024;
-  let sinceFlush = 0;
-  let waiting = true;
   for (const file of opts.files) {
     for await (const event of readCapture(file)) {
       replay.event(file, event);
-      if (event.kind === 'packet') sinceFlush += event.data.length;
-      if (sinceFlush >= flushEvery && waiting) {
-        sinceFlush = 0;
-        // A failed destination (a closed pipe) drops what it is given: nothing to wait for then.
-        await opts.sink.flush().catch(() => {
-          waiting = false;
-        });
-      }
+      const behind = opts.outputBacklog?.();
+      if (behind !== undefined) await behind;
     }
   }
   replay.finish();

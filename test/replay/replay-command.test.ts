@@ -1,4 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
@@ -148,5 +158,81 @@ describe('mqtt-tap replay', () => {
     await run(['replay', '--summary', join(dir, 'nope.pcapng')]);
     expect(process.exitCode).toBe(1);
     expect(String(err.mock.calls[0]?.[0])).toMatch(/^mqtt-tap replay: ENOENT/);
+  });
+});
+
+describe('mqtt-tap replay behind a slow reader', () => {
+  /** One 3.1.1 connection publishing `count` messages of `size` bytes. */
+  function publishes(count: number, size: number): string {
+    const conv = new TcpConversation(
+      { address: '10.0.0.1', port: 40_003 },
+      { address: '10.0.0.2', port: 1883 },
+    );
+    let t = Date.UTC(2025, 0, 2) * 1000;
+    /** Microseconds of the next segment, `dt` after the last. */
+    const at = (dt: number): number => {
+      t += dt;
+      return t;
+    };
+    const segs: Segment[] = [conv.syn(t), ...conv.accept(at(50))];
+    const connect = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'bulk', clean: true };
+    segs.push(...conv.data('client', g(connect), at(1000)));
+    segs.push(...conv.data('broker', Buffer.from('20020000', 'hex'), at(1000)));
+    const payload = Buffer.alloc(size, 'p');
+    for (let i = 0; i < count; i++) {
+      segs.push(...conv.data('client', g({ cmd: 'publish', topic: 'bulk/t', payload, qos: 0 }), at(100)));
+    }
+    segs.push(...conv.finish('client', at(1000)));
+    const parts = [fileHeader()];
+    for (const seg of segs) {
+      const b = Buffer.alloc(conv.path.blockLength(seg));
+      conv.path.writeBlock(b, 0, seg);
+      parts.push(b);
+    }
+    const file = join(dir, 'bulk.pcapng');
+    writeFileSync(file, Buffer.concat(parts));
+    return file;
+  }
+
+  it('reads the capture no faster than the records are written: none is dropped', async () => {
+    const file = publishes(600, 1000);
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The reader: 16 KiB every 5 ms, far slower than replay writes.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const got: Buffer[] = [];
+    const chunk = Buffer.alloc(16 * 1024);
+    const timer = setInterval(() => {
+      try {
+        const n = readSync(reader, chunk);
+        if (n > 0) got.push(Buffer.from(chunk.subarray(0, n)));
+      } catch {
+        // EAGAIN: nothing yet.
+      }
+    }, 5);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await run(['replay', file, '--log-file', fifo, '--log-buffer', '64KiB', '--payload-max', '2000']);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      clearInterval(timer);
+    }
+    for (;;) {
+      try {
+        const n = readSync(reader, chunk);
+        if (n <= 0) break;
+        got.push(Buffer.from(chunk.subarray(0, n)));
+      } catch {
+        break;
+      }
+    }
+    closeSync(reader);
+    const recs = Buffer.concat(got)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(recs.filter((r) => r.event === 'log-dropped')).toEqual([]);
+    expect(recs.filter((r) => r.type === 'PUBLISH')).toHaveLength(600);
   });
 });

@@ -50,32 +50,37 @@ function bigCapture(file: string, count: number, size: number): void {
   writeFileSync(file, Buffer.concat(parts));
 }
 
-/** A sink that keeps nothing, counts records, and writes them out only when the test says so. */
-function stalledSink() {
+/**
+ * A sink that keeps nothing and counts records; once it holds `limit` of them its output is
+ * "behind" (as a log sink whose reader stopped) until the test releases it.
+ */
+function stalledSink(limit: number) {
   let released = false;
-  const waiting: (() => void)[] = [];
+  let release: () => void = () => {};
+  const room = new Promise<void>((r) => {
+    release = r;
+  });
   let calledBack: () => void = () => {};
-  const flushCalled = new Promise<void>((r) => {
+  const backlogSeen = new Promise<void>((r) => {
     calledBack = r;
   });
   const sink = {
     records: 0,
-    flushes: 0,
     isLevelEnabled: () => true,
     write(): void {
       sink.records++;
     },
-    flush(): Promise<void> {
-      sink.flushes++;
+    flush: (): Promise<void> => Promise.resolve(),
+    backlog(): Promise<void> | undefined {
+      if (released || sink.records < limit) return undefined;
       calledBack();
-      if (released) return Promise.resolve();
-      return new Promise<void>((r) => waiting.push(r));
+      return room;
     },
     release(): void {
       released = true;
-      for (const r of waiting.splice(0)) r();
+      release();
     },
-    flushCalled,
+    backlogSeen,
   };
   return sink satisfies RecordSink & object;
 }
@@ -85,18 +90,22 @@ describe('replay waits for its output', () => {
     const file = join(dir, 'big.pcapng');
     const count = 3000;
     bigCapture(file, count, 4096);
-    const sink = stalledSink();
+    const sink = stalledSink(count / 3);
     let finished = false;
-    const done = replayCapture({ files: [file], sink, tap: DEFAULT_TAP_OPTIONS, clock: { ms: 0 } }).then(
-      (r) => {
-        finished = true;
-        return r;
-      },
-    );
-    await Promise.race([sink.flushCalled, done]);
+    const done = replayCapture({
+      files: [file],
+      sink,
+      tap: DEFAULT_TAP_OPTIONS,
+      clock: { ms: 0 },
+      outputBacklog: sink.backlog,
+    }).then((r) => {
+      finished = true;
+      return r;
+    });
+    await Promise.race([sink.backlogSeen, done]);
     expect(finished, 'replay ran to the end without waiting for its sink').toBe(false);
     const written = sink.records;
-    // About 4 MiB of 12 MiB: a third of the records, the rest not yet read.
+    // A third of the records, the rest not yet read.
     expect(written).toBeLessThan(count / 2);
     await new Promise((r) => setTimeout(r, 200));
     expect(sink.records).toBe(written);
@@ -115,7 +124,9 @@ describe('replay waits for its output', () => {
       const file = join(dir, 'big.pcapng');
       const count = 6000;
       bigCapture(file, count, 4096);
-      const replay = spawn(process.execPath, [BIN, 'replay', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const replay = spawn(process.execPath, [BIN, 'replay', '--log-buffer', '64KiB', file], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const exited = new Promise<number | null>((r) => replay.once('exit', (code) => r(code)));
       try {
         /** How far mqtt-tap has read the capture; undefined once it closed it (read to the end). */
@@ -150,7 +161,8 @@ describe('replay waits for its output', () => {
         }
         const pos = position();
         expect(pos, 'mqtt-tap read the whole capture while nobody read its output').toBeDefined();
-        // The capture is 24 MiB; replay waits after each 4 MiB, plus what the file stream reads ahead.
+        // The capture is 24 MiB; replay waits once half the 64 KiB log buffer is held, plus what the
+        // pipe holds and the file stream reads ahead.
         expect(pos!).toBeLessThan(8 * 1024 * 1024);
         // Now read: everything comes out, and it exits cleanly.
         let lines = 0;

@@ -23,6 +23,8 @@ import type {
   SubackPacket,
 } from '../../src/protocol/types.js';
 import { ConnectionSession, type Correlation } from '../../src/session/connection-session.js';
+import { createLogSink } from '../../src/sinks/log-sink.js';
+import { ndjsonLine } from '../../src/sinks/ndjson-line.js';
 import { packetJsonFields } from '../../src/sinks/packet-json.js';
 import {
   ackLineBound,
@@ -35,7 +37,6 @@ import {
   writePublishLine,
   writeSubackLine,
 } from '../../src/sinks/packet-line.js';
-import { createPinoSink, ndjsonLine } from '../../src/sinks/pino-logger.js';
 import type { PacketHead } from '../../src/sinks/sink.js';
 import { connack, connect, disconnect, P, prop, suback, subscribe, vbi } from '../helpers/packets.js';
 
@@ -489,7 +490,7 @@ describe('CONNACK, SUBACK and DISCONNECT: written byte by byte', () => {
   });
 });
 
-describe('the pino sink writes the same file through either path', () => {
+describe('the log sink writes the same file through either path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-fast-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -502,7 +503,7 @@ describe('the pino sink writes the same file through either path', () => {
     fast: boolean,
   ): Promise<{ text: string; taken: number }> {
     const file = join(dir, `${name}-${fast}.ndjson`);
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
     let taken = 0;
     for (const [packet, corr] of packets) {
       if (fast && sink.writePacket?.('info', { ...head }, packet, corr, opts)) {

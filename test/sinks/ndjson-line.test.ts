@@ -6,7 +6,7 @@ import { summarize } from '../../src/annotate/summary.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
 import { Framer } from '../../src/protocol/framer.js';
 import type { Frame } from '../../src/protocol/types.js';
-import { ndjsonLine } from '../../src/sinks/pino-logger.js';
+import { ndjsonLine } from '../../src/sinks/ndjson-line.js';
 import type { Level, LogRecord } from '../../src/sinks/sink.js';
 
 const TIME = 1_795_722_244_024;

@@ -1,8 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPinoSink, formatPrettyLine } from '../../src/sinks/pino-logger.js';
+import { createLogSink } from '../../src/sinks/log-sink.js';
+import { formatPrettyLine } from '../../src/sinks/pretty-line.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -18,10 +22,10 @@ const lines = (file: string): string[] =>
     .split('\n')
     .filter((l) => l !== '');
 
-describe('pino sink (NDJSON)', () => {
+describe('log sink (NDJSON)', () => {
   it('writes one JSON object per record with level, time, msg and the record; no pid/hostname', async () => {
     const file = tempFile();
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false });
     sink.write(
       'warn',
       { event: 'packet', conn: 'c1', from: 'broker', type: 'CONNACK' },
@@ -44,7 +48,7 @@ describe('pino sink (NDJSON)', () => {
 
   it('honours the level and says so cheaply', async () => {
     const file = tempFile();
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false });
     expect(sink.isLevelEnabled('debug')).toBe(false);
     expect(sink.isLevelEnabled('warn')).toBe(true);
     sink.write('debug', { event: 'packet' }, 'PINGREQ');
@@ -55,7 +59,7 @@ describe('pino sink (NDJSON)', () => {
 
   it('loses nothing: 100 000 records, flush() resolves only when all are on disk', async () => {
     const file = tempFile();
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false });
     for (let i = 0; i < 100_000; i++) sink.write('info', { event: 'packet', conn: 'c1', i }, `PUBLISH ${i}`);
     await sink.flush();
     const got = lines(file);
@@ -66,7 +70,7 @@ describe('pino sink (NDJSON)', () => {
 
   it('reuses its buffers only once written: records over many turns, some huge, arrive whole and in order', async () => {
     const file = tempFile();
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false });
     const text = (i: number): string =>
       // Every 2999th line is too long for one batch buffer (over 1 MiB / 3 UTF-16 units).
       i % 2999 === 0 ? 'x'.repeat(350_000 + (i % 7)) : `payload-${i}-`.repeat(1 + (i % 40));
@@ -89,7 +93,7 @@ describe('pino sink (NDJSON)', () => {
 
   it('batches, yet a lone record reaches the file within the flush interval', async () => {
     const file = tempFile();
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: false, flushIntervalMs: 50 });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false, flushIntervalMs: 50 });
     sink.write('info', { event: 'open', conn: 'c9' }, 'open');
     const t0 = Date.now();
     for (;;) {
@@ -106,10 +110,89 @@ describe('pino sink (NDJSON)', () => {
   });
 });
 
-describe('pino sink (pretty)', () => {
+describe('log sink: the destination', () => {
+  it("the log file, and the directories made for it, are the operator's alone (0600, 0700)", async () => {
+    const file = tempFile();
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false });
+    sink.write('info', { event: 'open', conn: 'c1' }, 'open');
+    await sink.close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);
+  });
+
+  it('a record with an err field: exactly the line pino writes', async () => {
+    const file = tempFile();
+    const time = 1_795_722_244_024;
+    const sink = createLogSink({ level: 'info', destination: file, pretty: false, clock: () => time });
+    const record = {
+      event: 'internal-error',
+      where: 'observer',
+      err: { message: 'boom', stack: 'Error: boom' },
+    };
+    sink.write('error', record, 'internal error in the observer');
+    await sink.close();
+    let expected = '';
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        expected += String(chunk);
+        done();
+      },
+    });
+    pino({ base: null, timestamp: () => `,"time":${time}` }, stream).error(
+      record,
+      'internal error in the observer',
+    );
+    expect(readFileSync(file, 'utf8')).toBe(expected);
+  });
+
+  it('a destination that fails (disk full): reported once, and from then on nothing is logged', async () => {
+    const errors: Error[] = [];
+    const sink = createLogSink({
+      level: 'info',
+      destination: '/dev/full',
+      pretty: false,
+      onError: (err) => errors.push(err),
+    });
+    for (let i = 0; i < 10_000; i++) sink.write('info', { event: 'packet', i }, 'x');
+    await sink.flush();
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOSPC']);
+    expect(sink.isLevelEnabled('error')).toBe(false);
+    for (let i = 0; i < 10_000; i++) sink.write('error', { event: 'packet', i }, 'x');
+    await sink.flush();
+    expect(errors).toHaveLength(1);
+    expect(await sink.close()).toBe(false);
+  });
+
+  it('a named pipe nobody reads: lines beyond the buffer are dropped, and close() gives up in time', async () => {
+    const fifo = tempFile('log.fifo');
+    execFileSync('mkdir', ['-p', dirname(fifo)]);
+    execFileSync('mkfifo', [fifo]);
+    // A reader that never reads: the pipe fills and stays full.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const sink = createLogSink({
+        level: 'info',
+        destination: fifo,
+        pretty: false,
+        bufferBytes: 256 * 1024,
+      });
+      for (let i = 0; i < 5_000; i++) sink.write('info', { event: 'packet', i, pad: 'x'.repeat(500) }, 'x');
+      // Give the destination time to take what fits in the pipe.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(sink.droppedLines()).toBeGreaterThan(3_000);
+      const t0 = Date.now();
+      expect(await sink.close(200)).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      closeSync(reader);
+    }
+  });
+});
+
+describe('log sink (pretty)', () => {
   it('one line per record: time LEVEL conn from→ msg, extra fields hidden', async () => {
     const file = tempFile('pretty.log');
-    const sink = createPinoSink({ level: 'info', destination: file, pretty: true });
+    const sink = createLogSink({ level: 'info', destination: file, pretty: true });
     sink.write('info', { event: 'listening', addresses: ['127.0.0.1:1884'] }, 'listening on 127.0.0.1:1884');
     sink.write('info', { event: 'open', conn: 'c1', client: '127.0.0.1:5000' }, 'open 127.0.0.1:5000');
     sink.write(
@@ -131,7 +214,10 @@ describe('pino sink (pretty)', () => {
   it('colours when asked, and never lets network strings drive the terminal', () => {
     const time = new Date(2026, 0, 2, 3, 4, 5, 6).getTime();
     const line = formatPrettyLine(
-      { level: 40, time, conn: 'c7', from: 'broker', msg: 'SUBACK evil/\u001b[2J\u0007topic\n→ 0x87' },
+      40,
+      time,
+      { event: 'packet', conn: 'c7', from: 'broker' },
+      'SUBACK evil/\u001b[2J\u0007topic\n→ 0x87',
       true,
     );
     expect(line).toContain('\u001b[33mWARN \u001b[39m');
@@ -139,9 +225,15 @@ describe('pino sink (pretty)', () => {
     expect(line).not.toContain('\u001b[2J');
     expect(line).not.toContain('\u0007');
     expect(line).not.toContain('\n');
-    expect(formatPrettyLine({ level: 30, time, msg: 'plain' }, false)).toBe('03:04:05.006 INFO  plain');
+    expect(formatPrettyLine(30, time, { event: 'x' }, 'plain', false)).toBe('03:04:05.006 INFO  plain');
     expect(
-      formatPrettyLine({ level: 50, time, msg: 'observer failed', err: { message: 'boom' } }, false),
+      formatPrettyLine(
+        50,
+        time,
+        { event: 'internal-error', err: { message: 'boom' } },
+        'observer failed',
+        false,
+      ),
     ).toBe('03:04:05.006 ERROR observer failed: boom');
   });
 });

@@ -1,0 +1,211 @@
+/**
+ * The log: records as NDJSON lines (or pretty lines) in a bounded batch, written to a file or
+ * stdout. Logging never holds up forwarding: a slow destination costs dropped lines, counted and
+ * reported, never memory or time; a failed one is reported once and logging stops.
+ */
+import { createRequire } from 'node:module';
+import type { AnnotateOptions } from '../annotate/packet-record.js';
+import type {
+  AckPacket,
+  ConnackPacket,
+  DisconnectPacket,
+  Packet,
+  PublishPacket,
+  SubackPacket,
+} from '../protocol/types.js';
+import type { Correlation } from '../session/connection-session.js';
+import { LineBatch, type PacketLineWriter, writePacketLine } from './line-batch.js';
+import { openLogDestination } from './log-destination.js';
+import { LEVEL_VALUES, ndjsonLine } from './ndjson-line.js';
+import {
+  ackLineBound,
+  publishLineBound,
+  reasonLineBound,
+  subackLineBound,
+  writeAckLine,
+  writeConnackLine,
+  writeDisconnectLine,
+  writePublishLine,
+  writeSubackLine,
+} from './packet-line.js';
+import { formatPrettyLine } from './pretty-line.js';
+import type { Level, LogRecord, PacketHead, RecordSink } from './sink.js';
+
+/** Most bytes of log lines held for a slow destination (`--log-buffer`). */
+export const DEFAULT_LOG_BUFFER_BYTES = 32 * 1024 * 1024;
+
+export interface LogSinkOptions {
+  level: Level;
+  /** `stdout`, or a file path (appended to, created 0600; parent directories created). */
+  destination: 'stdout' | string;
+  pretty: boolean;
+  /** Milliseconds since the epoch for each record's `time` (default Date.now; replay uses the capture's). */
+  clock?: () => number;
+  /** ANSI colours in pretty mode (the CLI decides: a TTY and no NO_COLOR). Default false. */
+  colorize?: boolean;
+  /** Longest time a line may wait in the batch for an idle destination (ms, default 100). */
+  flushIntervalMs?: number;
+  /** Most bytes of lines held for the destination (default DEFAULT_LOG_BUFFER_BYTES); beyond, lines are dropped and counted. */
+  bufferBytes?: number;
+  /**
+   * The destination failed (broken pipe, disk full, file removed): called once; logging stops.
+   * Default: one line on stderr.
+   */
+  onError?: (err: Error) => void;
+}
+
+export interface LogSink extends RecordSink {
+  /** Lines dropped because the destination fell behind by more than the buffer. */
+  droppedLines(): number;
+  /** Undefined while the log keeps up; else resolves once it has room again (replay waits on it). */
+  whenRoom(): Promise<void> | undefined;
+  /**
+   * Writes out what is held, waiting at most `timeoutMs`, then stops; nothing is written afterwards.
+   * Resolves true when every line reached the destination.
+   */
+  close(timeoutMs?: number): Promise<boolean>;
+}
+
+const publishLine: PacketLineWriter = {
+  bound: (head, packet, corr, opts) => publishLineBound(head, packet as PublishPacket, corr, opts),
+  write: (buf, at, level, time, head, packet, _corr, opts) =>
+    writePublishLine(buf, at, level, time, head, packet as PublishPacket, opts),
+};
+const ackLine: PacketLineWriter = {
+  bound: (head, packet, corr) => ackLineBound(head, packet as AckPacket, corr),
+  write: (buf, at, level, time, head, packet, corr) =>
+    writeAckLine(buf, at, level, time, head, packet as AckPacket, corr),
+};
+const connackLine: PacketLineWriter = {
+  bound: (head, packet, corr) => reasonLineBound(head, packet as ConnackPacket, corr),
+  write: (buf, at, level, time, head, packet, corr) =>
+    writeConnackLine(buf, at, level, time, head, packet as ConnackPacket, corr),
+};
+const disconnectLine: PacketLineWriter = {
+  bound: (head, packet, corr) => reasonLineBound(head, packet as DisconnectPacket, corr),
+  write: (buf, at, level, time, head, packet, corr) =>
+    writeDisconnectLine(buf, at, level, time, head, packet as DisconnectPacket, corr),
+};
+const subackLine: PacketLineWriter = {
+  bound: (head, packet, corr) => subackLineBound(head, packet as SubackPacket, corr),
+  write: (buf, at, level, time, head, packet, corr) =>
+    writeSubackLine(buf, at, level, time, head, packet as SubackPacket, corr),
+};
+
+/** The packets whose lines are written straight from the packet (packet-line.ts). */
+const PACKET_LINES: Partial<Record<Packet['type'], PacketLineWriter>> = {
+  PUBLISH: publishLine,
+  PUBACK: ackLine,
+  PUBREC: ackLine,
+  PUBREL: ackLine,
+  PUBCOMP: ackLine,
+  CONNACK: connackLine,
+  DISCONNECT: disconnectLine,
+  SUBACK: subackLine,
+};
+
+/**
+ * The line pino writes for records ndjsonLine leaves to it (an `err` field, values JSON cannot
+ * hold). Loaded on the first such record: most runs never see one.
+ */
+function pinoLines(clock: () => number): (level: Level, record: LogRecord, msg: string) => string {
+  const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+  let line = '';
+  const logger = pino(
+    // No pid/hostname: records are about connections, and the fields cost bytes on every line.
+    { level: 'trace', base: null, timestamp: () => `,"time":${clock()}` },
+    {
+      write(text: string): void {
+        line = text;
+      },
+    },
+  );
+  return (level, record, msg) => {
+    line = '';
+    logger[level](record, msg);
+    return line;
+  };
+}
+
+export function createLogSink(options: LogSinkOptions): LogSink {
+  const clock = options.clock ?? Date.now;
+  const colorize = options.colorize ?? false;
+  let pinoLine: ((level: Level, record: LogRecord, msg: string) => string) | undefined;
+  const jsonLine = (level: Level, record: LogRecord, msg: string): string => {
+    const line = ndjsonLine(level, record, msg, clock());
+    if (line !== undefined) return line;
+    pinoLine ??= pinoLines(clock);
+    return pinoLine(level, record, msg);
+  };
+  const render = options.pretty
+    ? (level: Level, record: LogRecord, msg: string): string =>
+        `${formatPrettyLine(LEVEL_VALUES[level], clock(), record, msg, colorize)}\n`
+    : jsonLine;
+
+  /** The least level written; none once the destination has failed. */
+  let threshold = LEVEL_VALUES[options.level];
+  const batch = new LineBatch(
+    options.bufferBytes ?? DEFAULT_LOG_BUFFER_BYTES,
+    openLogDestination(options.destination),
+    {
+      dropNotice: (n) =>
+        render(
+          'warn',
+          { event: 'log-dropped', lines: n },
+          `the log could not keep up: ${n} line${n === 1 ? '' : 's'} dropped`,
+        ),
+      failed: (err) => {
+        threshold = Number.POSITIVE_INFINITY;
+        if (options.onError) options.onError(err);
+        else console.error(`mqtt-tap: cannot write the log (${err.message}); nothing more is logged`);
+      },
+    },
+  );
+  const timer = setInterval(() => batch.tick(), options.flushIntervalMs ?? 100);
+  timer.unref();
+  // A last try at exit for lines still waiting (a fatal error): only what goes without waiting.
+  const onExit = (): void => batch.writeNow();
+  process.on('exit', onExit);
+
+  let closed: Promise<boolean> | undefined;
+  return {
+    isLevelEnabled: (level) => LEVEL_VALUES[level] >= threshold,
+    write(level: Level, record: LogRecord, msg: string): void {
+      if (LEVEL_VALUES[level] >= threshold) batch.putText(render(level, record, msg));
+    },
+    writePacket(
+      level: Level,
+      head: PacketHead,
+      packet: Packet,
+      corr: Correlation | undefined,
+      opts: AnnotateOptions,
+    ): boolean {
+      const value = LEVEL_VALUES[level];
+      const writer = PACKET_LINES[packet.type];
+      if (options.pretty || value < threshold || writer === undefined) return false;
+      return writePacketLine(batch, writer, value, clock(), head, packet, corr, opts);
+    },
+    flush: () => batch.flush(),
+    droppedLines: () => batch.droppedLines(),
+    whenRoom: () => batch.whenRoom(),
+    close(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+      closed ??= new Promise<boolean>((resolve) => {
+        let timeout: NodeJS.Timeout | undefined;
+        let finished = false;
+        const finish = (flushed: boolean): void => {
+          if (finished) return;
+          finished = true;
+          if (timeout !== undefined) clearTimeout(timeout);
+          clearInterval(timer);
+          process.off('exit', onExit);
+          const complete = flushed && !batch.failed;
+          batch.close();
+          resolve(complete);
+        };
+        if (Number.isFinite(timeoutMs)) timeout = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+        void batch.flush().then(() => finish(true));
+      });
+      return closed;
+    },
+  };
+}
