@@ -130,8 +130,21 @@ class Handshakes {
   }
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Gives a handshake socket an error listener. Node removes its own before 'upgrade' (and ws may
+ * remove its own), so a reset there would otherwise be an uncaught error that ends the process.
+ */
+function guardSocket(socket: Duplex): void {
+  if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
+}
+
 /** A small HTTP answer on a socket that will not become a WebSocket. */
 function refuseHttp(socket: Duplex, status: number, text: string): void {
+  guardSocket(socket);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -198,7 +211,10 @@ export async function openListener(
         tls: serverSideTlsInfo(socket, requestCert),
       });
     });
-    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      guardSocket(socket);
+      failed(socket, err);
+    });
     handshakes.track(tlsServer);
     server = tlsServer;
   } else {
@@ -215,10 +231,12 @@ export async function openListener(
       handleProtocols: pickSubprotocol,
     });
     wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      guardSocket(socket);
       failed(socket, Object.assign(err, { code: errorCode(err) ?? 'WS_BAD_HANDSHAKE' }));
       refuseHttp(socket, 400, `mqtt-tap: ${err.message}`);
     });
     httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      guardSocket(socket);
       const requested = (req.url ?? '/').split('?')[0];
       if (requested !== path) {
         const err = Object.assign(new Error(`no MQTT over WebSocket at ${requested}; the path is ${path}`), {
@@ -258,11 +276,15 @@ export async function openListener(
       res.end(`mqtt-tap: MQTT over WebSocket only, at ${url}\n`);
     });
     httpServer.on('clientError', (err: Error, socket: Duplex) => {
+      guardSocket(socket);
       failed(socket, err);
       refuseHttp(socket, 400, 'mqtt-tap: bad HTTP request');
     });
     if (transport === 'wss') {
-      httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+      httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        guardSocket(socket);
+        failed(socket, err);
+      });
     }
     handshakes.track(httpServer);
     server = httpServer;
