@@ -7,8 +7,15 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ClientOptions } from 'ws';
-import { DEFAULT_WS_PATH, formatHostPort, type HostPort, type TransportAddress } from './address.js';
+import type { ClientOptions, WebSocket } from 'ws';
+import {
+  DEFAULT_WS_PATH,
+  formatAddress,
+  formatHostPort,
+  type HostPort,
+  redactQuery,
+  type TransportAddress,
+} from './address.js';
 import type { DialedUpstream, Dialer } from './peer.js';
 import { socketEndpoint } from './peer.js';
 import { type TlsClientConfig, upstreamTlsHint } from './tls-info.js';
@@ -73,7 +80,15 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     if (t.key !== undefined) options.key = t.key;
     if (t.alpn !== undefined && t.alpn.length > 0) options.ALPNProtocols = t.alpn;
   }
-  const ws = new (wsModule().WebSocket)(webSocketUrl(target), ['mqtt'], options);
+  const url = webSocketUrl(target);
+  let ws: WebSocket;
+  try {
+    ws = new (wsModule().WebSocket)(url, ['mqtt'], options);
+  } catch (err) {
+    // ws names the URL in some errors: the one shown has its query values redacted.
+    if (err instanceof Error) err.message = err.message.split(url).join(formatAddress(target));
+    throw err;
+  }
   const peer = new WebSocketPeer(ws);
   let socket: net.Socket | undefined;
   ws.once('upgrade', (res: http.IncomingMessage) => {
@@ -91,7 +106,7 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     peer.destroy(
       Object.assign(
         new Error(
-          `the broker answered the WebSocket upgrade of ${target.path ?? DEFAULT_WS_PATH} with HTTP ${status}`,
+          `the broker answered the WebSocket upgrade of ${redactQuery(target.path ?? DEFAULT_WS_PATH)} with HTTP ${status}`,
         ),
         { code: 'WS_UNEXPECTED_RESPONSE' },
       ),

@@ -18,6 +18,7 @@ import {
   formatAddress,
   formatHostPort,
   isTlsTransport,
+  redactQuery,
   type TransportAddress,
 } from './address.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
@@ -250,7 +251,10 @@ export async function openListener(
         const raw = socket as net.Socket;
         handshakes.handedOver(raw);
         const stream = new WebSocketPeer(ws, raw);
-        const websocket: Record<string, unknown> = { path: req.url ?? path, protocol: ws.protocol || null };
+        const websocket: Record<string, unknown> = {
+          path: redactQuery(req.url ?? path),
+          protocol: ws.protocol || null,
+        };
         const agent = req.headers['user-agent'];
         if (agent !== undefined) websocket.userAgent = agent;
         const origin = req.headers.origin;
