@@ -16,6 +16,7 @@ import {
 } from '../proxy/address.js';
 import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
+import { defaultWsMaxMessage, WS_MAX_MESSAGE_LIMIT, WS_MESSAGE_HEADROOM } from '../proxy/limits.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
@@ -60,6 +61,8 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   embedded: 'auto' | EmbeddedBrokerKind;
   record?: string;
   recordRotate?: number;
+  /** Largest WebSocket message; default from --capture-max (defaultWsMaxMessage). */
+  wsMaxMessage?: number;
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -68,6 +71,20 @@ function coerceListen(value: string | string[]): TransportAddress[] {
   const out = items.map((item) => parseListen(item));
   if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT or URL');
   return out;
+}
+
+/** A SIZE flag (`16MiB`, `100000`) of at most `max` bytes. */
+function sizeOption(name: string, max: number): (v: string | string[]) => number {
+  return (v) => {
+    let bytes: number;
+    try {
+      bytes = parseSize(String(lastValue(v)));
+    } catch (err) {
+      throw new UsageError(`--${name}: ${errorMessage(err)}`);
+    }
+    if (bytes > max) throw new UsageError(`--${name}: at most ${max} bytes`);
+    return bytes;
+  };
 }
 
 /** Flags that were given (a boolean flag counts when true). */
@@ -248,6 +265,13 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
           }
         },
       })
+      .option('ws-max-message', {
+        type: 'string',
+        describe:
+          'WebSocket listeners and ws:// or wss:// upstreams: the largest message accepted (e.g. 16MiB); a larger one closes that connection with code 1009',
+        defaultDescription: `--capture-max + ${WS_MESSAGE_HEADROOM / (1024 * 1024)} MiB`,
+        coerce: sizeOption('ws-max-message', WS_MAX_MESSAGE_LIMIT),
+      })
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
@@ -394,6 +418,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       upstream,
       ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
+      wsMaxMessage: args.wsMaxMessage ?? defaultWsMaxMessage(args.captureMax),
       observer:
         recorder === undefined
           ? tap

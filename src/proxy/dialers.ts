@@ -19,7 +19,7 @@ import {
 import type { DialedUpstream, Dialer } from './peer.js';
 import { socketEndpoint } from './peer.js';
 import { type TlsClientConfig, upstreamTlsHint } from './tls-info.js';
-import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
 
 /** A plain socket as a DialedUpstream (also the shape of the `dial` test seam). */
@@ -63,11 +63,20 @@ export function webSocketUrl(target: TransportAddress): string {
   return `${scheme}://${formatHostPort(target)}${target.path ?? DEFAULT_WS_PATH}`;
 }
 
-function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | undefined): DialedUpstream {
+/** What the dialers need besides the target. */
+export interface DialerOptions {
+  /** Verification and client certificate for mqtts:// and wss://. */
+  tls?: TlsClientConfig;
+  /** ws:// and wss://: the largest message accepted from the broker. */
+  wsMaxMessage: number;
+}
+
+function webSocketUpstream(target: TransportAddress, dialerOptions: DialerOptions): DialedUpstream {
+  const config = dialerOptions.tls;
   // ws hands TLS options through to tls.connect; its types list only some of them.
   const options: ClientOptions & Pick<tls.ConnectionOptions, 'servername' | 'ALPNProtocols'> = {
     perMessageDeflate: false,
-    maxPayload: WS_MAX_PAYLOAD,
+    maxPayload: dialerOptions.wsMaxMessage,
     // Redirects would send the client's CONNECT (and password) somewhere the user did not name.
     followRedirects: false,
   };
@@ -89,7 +98,7 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     if (err instanceof Error) err.message = err.message.split(url).join(formatAddress(target));
     throw err;
   }
-  const peer = new WebSocketPeer(ws);
+  const peer = new WebSocketPeer(ws, undefined, { maxMessage: dialerOptions.wsMaxMessage });
   let socket: net.Socket | undefined;
   ws.once('upgrade', (res: http.IncomingMessage) => {
     socket = res.socket as net.Socket;
@@ -134,8 +143,9 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
  * The dialer for `target`: TCP, TLS (verified unless `insecure`), WebSocket or WebSocket over TLS.
  * Each call makes one new upstream connection.
  */
-export function createDialer(target: TransportAddress, tlsConfig: TlsClientConfig | undefined): Dialer {
+export function createDialer(target: TransportAddress, options: DialerOptions): Dialer {
   const hostPort: HostPort = { host: target.host, port: target.port };
+  const tlsConfig = options.tls;
   switch (target.transport) {
     case 'tcp':
       return () =>
@@ -148,6 +158,6 @@ export function createDialer(target: TransportAddress, tlsConfig: TlsClientConfi
     }
     case 'ws':
     case 'wss':
-      return () => webSocketUpstream(target, tlsConfig);
+      return () => webSocketUpstream(target, options);
   }
 }

@@ -23,8 +23,15 @@ import {
 } from './address.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
-import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
+
+export interface ListenerOptions {
+  /** Certificate and key (required for mqtts:// and wss://). */
+  tls?: TlsServerConfig;
+  /** WebSocket listeners: the largest message accepted (ws holds a whole message in memory). */
+  wsMaxMessage: number;
+}
 
 export interface ListenerCallbacks {
   onClient(client: AcceptedClient): void;
@@ -158,13 +165,14 @@ function refuseHttp(socket: Duplex, status: number, text: string): void {
   );
 }
 
-/** Starts listening on `spec`; TLS transports need `tlsConfig`. */
+/** Starts listening on `spec`; TLS transports need `options.tls`. */
 export async function openListener(
   spec: TransportAddress,
-  tlsConfig: TlsServerConfig | undefined,
+  options: ListenerOptions,
   callbacks: ListenerCallbacks,
 ): Promise<Listener> {
   const transport = spec.transport;
+  const tlsConfig = options.tls;
   if (isTlsTransport(transport) && tlsConfig === undefined) {
     throw new Error(`${formatAddress(spec)} needs a certificate and key (--tls-cert, --tls-key)`);
   }
@@ -228,7 +236,7 @@ export async function openListener(
       noServer: true,
       perMessageDeflate: false,
       clientTracking: false,
-      maxPayload: WS_MAX_PAYLOAD,
+      maxPayload: options.wsMaxMessage,
       handleProtocols: pickSubprotocol,
     });
     wss.on('wsClientError', (err: Error, socket: Duplex) => {
@@ -250,7 +258,7 @@ export async function openListener(
       wss.handleUpgrade(req, socket, head, (ws) => {
         const raw = socket as net.Socket;
         handshakes.handedOver(raw);
-        const stream = new WebSocketPeer(ws, raw);
+        const stream = new WebSocketPeer(ws, raw, { maxMessage: options.wsMaxMessage });
         const websocket: Record<string, unknown> = {
           path: redactQuery(req.url ?? path),
           protocol: ws.protocol || null,

@@ -31,7 +31,8 @@ import {
   type TransportAddress,
 } from './address.js';
 import { createDialer, socketUpstream } from './dialers.js';
-import { type Listener, openListener } from './listeners.js';
+import { DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
+import { type Listener, type ListenerOptions, openListener } from './listeners.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
 import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 
@@ -65,6 +66,8 @@ export interface StartProxyOptions {
   connectTimeoutMs?: number;
   /** Client bytes held while the broker connection is being made before the client is paused (64 KiB). */
   pendingLimit?: number;
+  /** Largest WebSocket message accepted from a client or a ws:// broker (default DEFAULT_WS_MAX_MESSAGE). */
+  wsMaxMessage?: number;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
   dial?: (upstream: HostPort) => net.Socket;
 }
@@ -135,6 +138,9 @@ class SocketPair {
 
   private fromClient = 0;
   private fromBroker = 0;
+  /** Bytes that arrived once the other side could no longer take them: neither counted nor shown. */
+  private notForwardedFromClient = 0;
+  private notForwardedFromBroker = 0;
   private closedBy: Direction | 'proxy' | undefined;
   private error: CloseInfo['error'];
   private clientClosed = false;
@@ -218,6 +224,10 @@ class SocketPair {
       if (this.pendingBytes >= this.pendingLimit) this.client.pause();
       return;
     }
+    if (!this.broker.writable) {
+      this.notForwardedFromClient += chunk.length;
+      return;
+    }
     this.fromClient += chunk.length;
     if (!this.broker.write(chunk)) this.client.pause();
     this.notifyData('client', chunk);
@@ -237,6 +247,10 @@ class SocketPair {
   // --- broker → client -------------------------------------------------------------------------
 
   private readonly onBrokerData = (chunk: Buffer): void => {
+    if (!this.client.writable) {
+      this.notForwardedFromBroker += chunk.length;
+      return;
+    }
     this.fromBroker += chunk.length;
     if (!this.client.write(chunk)) this.broker.pause();
     this.notifyData('broker', chunk);
@@ -358,6 +372,12 @@ class SocketPair {
       bytes: { fromClient: this.fromClient, fromBroker: this.fromBroker },
     };
     if (this.error !== undefined) info.error = this.error;
+    if (this.notForwardedFromClient > 0 || this.notForwardedFromBroker > 0) {
+      info.notForwarded = {
+        fromClient: this.notForwardedFromClient,
+        fromBroker: this.notForwardedFromBroker,
+      };
+    }
     try {
       this.observer.close(info);
     } catch (err) {
@@ -434,12 +454,20 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const upstream = formatAddress(upstreamSpec);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const pendingLimit = options.pendingLimit ?? DEFAULT_PENDING_LIMIT;
+  const wsMaxMessage = options.wsMaxMessage ?? DEFAULT_WS_MAX_MESSAGE;
+  // ws reads 0 as "no limit": a limit is always one.
+  if (!Number.isInteger(wsMaxMessage) || wsMaxMessage < 1 || wsMaxMessage > WS_MAX_MESSAGE_LIMIT) {
+    throw new Error(`startProxy: wsMaxMessage must be 1..${WS_MAX_MESSAGE_LIMIT}, got ${wsMaxMessage}`);
+  }
   const customDial = options.dial;
   const upstreamTarget: HostPort = { host: upstreamSpec.host, port: upstreamSpec.port };
   const dialer: Dialer =
     customDial !== undefined
       ? () => socketUpstream(customDial(upstreamTarget))
-      : createDialer(upstreamSpec, options.upstreamTls);
+      : createDialer(upstreamSpec, {
+          ...(options.upstreamTls !== undefined ? { tls: options.upstreamTls } : {}),
+          wsMaxMessage,
+        });
 
   const pairs = new Set<SocketPair>();
   let closing = false;
@@ -482,7 +510,9 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     for (const addr of listen) {
       const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
       if (addr.path !== undefined) spec.path = addr.path;
-      const listener = await openListener(spec, options.tls, {
+      const listenerOptions: ListenerOptions = { wsMaxMessage };
+      if (options.tls !== undefined) listenerOptions.tls = options.tls;
+      const listener = await openListener(spec, listenerOptions, {
         onClient,
         onHandshakeFailed,
         // After listening, errors are accept failures (e.g. EMFILE); the listener carries on.

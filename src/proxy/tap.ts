@@ -138,6 +138,7 @@ class ConnectionTap implements ConnectionObserver {
     if (info.error !== undefined) record.error = info.error;
     record.durationMs = info.durationMs;
     record.bytes = info.bytes;
+    if (info.notForwarded !== undefined) record.notForwarded = info.notForwarded;
     record.packets = { fromClient: this.packets.client, fromBroker: this.packets.broker };
     record.types = this.types;
     // A 3.x DISCONNECT carries no code: say it was seen, not a code it never had.

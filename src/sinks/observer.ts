@@ -35,7 +35,13 @@ export interface CloseInfo {
   /** Socket error that ended the connection, if any (`code` and message). */
   error?: { side: Direction; code?: string; message: string };
   durationMs: number;
+  /** Bytes forwarded each way. */
   bytes: { fromClient: number; fromBroker: number };
+  /**
+   * Bytes that arrived after the other side had closed (e.g. a broker's answer to a WebSocket
+   * client that sent its close frame): dropped, not in `bytes`, never shown. Absent when none.
+   */
+  notForwarded?: { fromClient: number; fromBroker: number };
 }
 
 export interface UpstreamErrorInfo {
