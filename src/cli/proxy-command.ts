@@ -10,6 +10,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
   AddressError,
   isTlsTransport,
+  isWebSocketTransport,
   parseListen,
   parseUpstream,
   type TransportAddress,
@@ -17,6 +18,7 @@ import {
 import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
 import { defaultWsMaxMessage, WS_MAX_MESSAGE_LIMIT, WS_MESSAGE_HEADROOM } from '../proxy/limits.js';
+import { normalizeOrigin } from '../proxy/origin.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
 import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
@@ -63,6 +65,8 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   recordRotate?: number;
   /** Largest WebSocket message; default from --capture-max (defaultWsMaxMessage). */
   wsMaxMessage?: number;
+  /** Origins whose web pages may open a WebSocket (normalized; `*` for any). */
+  wsOrigin?: string[];
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -125,6 +129,14 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   }
   if ((args.upstreamCert === undefined) !== (args.upstreamKey === undefined)) {
     throw new UsageError('--upstream-cert and --upstream-key go together');
+  }
+  const wsListener = (args.listen ?? []).some((l) => isWebSocketTransport(l.transport));
+  if (args.wsOrigin !== undefined && !wsListener) {
+    throw new UsageError('--ws-origin: only for a ws:// or wss:// --listen');
+  }
+  const wsUpstream = args.upstream !== undefined && isWebSocketTransport(args.upstream.transport);
+  if (args.wsMaxMessage !== undefined && !wsListener && !wsUpstream) {
+    throw new UsageError('--ws-max-message: only with a ws:// or wss:// --listen or --upstream');
   }
   return true;
 }
@@ -271,6 +283,22 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
           'WebSocket listeners and ws:// or wss:// upstreams: the largest message accepted (e.g. 16MiB); a larger one closes that connection with code 1009',
         defaultDescription: `--capture-max + ${WS_MESSAGE_HEADROOM / (1024 * 1024)} MiB`,
         coerce: sizeOption('ws-max-message', WS_MAX_MESSAGE_LIMIT),
+      })
+      .option('ws-origin', {
+        type: 'string',
+        describe:
+          'ws:// and wss:// listeners: a web page origin allowed to connect (e.g. http://localhost:3000, or * for any); repeatable. Default: handshakes that carry an Origin (browsers) are refused, others accepted',
+        coerce: (v: string | string[]) =>
+          (Array.isArray(v) ? v : [v])
+            .flatMap((x) => String(x).split(','))
+            .filter((x) => x.trim() !== '')
+            .map((x) => {
+              try {
+                return normalizeOrigin(x);
+              } catch (err) {
+                throw new UsageError(`--ws-origin: ${errorMessage(err)}`);
+              }
+            }),
       })
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
@@ -419,6 +447,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
       wsMaxMessage: args.wsMaxMessage ?? defaultWsMaxMessage(args.captureMax),
+      ...(args.wsOrigin !== undefined ? { wsOrigins: args.wsOrigin } : {}),
       observer:
         recorder === undefined
           ? tap

@@ -21,6 +21,7 @@ import {
   redactQuery,
   type TransportAddress,
 } from './address.js';
+import { originAllowed, shownOrigin } from './origin.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
 import { WebSocketPeer } from './websocket-stream.js';
@@ -31,6 +32,11 @@ export interface ListenerOptions {
   tls?: TlsServerConfig;
   /** WebSocket listeners: the largest message accepted (ws holds a whole message in memory). */
   wsMaxMessage: number;
+  /**
+   * WebSocket listeners: origins admitted (normalized, see origin.ts; `*` for any). Handshakes
+   * without an Origin header are always admitted; empty: those with one are refused.
+   */
+  wsOrigins: readonly string[];
 }
 
 export interface ListenerCallbacks {
@@ -63,6 +69,12 @@ function handshakeMessage(err: unknown): string {
     return err.reason;
   }
   return errorMessage(err).trim();
+}
+
+/** The page's origin, as browsers send it (`Sec-WebSocket-Origin` in protocol version 8). */
+function requestOrigin(req: http.IncomingMessage): string | undefined {
+  const h = req.headers.origin ?? req.headers['sec-websocket-origin'];
+  return Array.isArray(h) ? h[0] : h;
 }
 
 /** Subprotocol `mqtt` when offered (MQTT 5.0 §6.0.0); else the client's first choice; else none. */
@@ -255,6 +267,20 @@ export async function openListener(
         refuseHttp(socket, 404, `mqtt-tap: ${err.message}`);
         return;
       }
+      const origin = requestOrigin(req);
+      if (!originAllowed(origin, options.wsOrigins)) {
+        const shown = shownOrigin(origin ?? '');
+        const err = Object.assign(new Error(`origin ${JSON.stringify(shown)} is not allowed`), {
+          code: 'WS_ORIGIN_FORBIDDEN',
+        });
+        failed(
+          socket,
+          err,
+          `a web page opened this WebSocket; to allow it: --ws-origin ${JSON.stringify(shown)}`,
+        );
+        refuseHttp(socket, 403, 'mqtt-tap: this origin may not open a WebSocket here (see --ws-origin)');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const raw = socket as net.Socket;
         handshakes.handedOver(raw);
@@ -265,8 +291,7 @@ export async function openListener(
         };
         const agent = req.headers['user-agent'];
         if (agent !== undefined) websocket.userAgent = agent;
-        const origin = req.headers.origin;
-        if (origin !== undefined) websocket.origin = origin;
+        if (origin !== undefined) websocket.origin = shownOrigin(origin);
         const accepted: AcceptedClient = {
           stream,
           client: socketEndpoint(raw.remoteAddress, raw.remotePort),

@@ -33,6 +33,7 @@ import {
 import { createDialer, socketUpstream } from './dialers.js';
 import { DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
 import { type Listener, type ListenerOptions, openListener } from './listeners.js';
+import { normalizeOrigin } from './origin.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
 import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 
@@ -66,6 +67,11 @@ export interface StartProxyOptions {
   connectTimeoutMs?: number;
   /** Client bytes held while the broker connection is being made before the client is paused (64 KiB). */
   pendingLimit?: number;
+  /**
+   * Origins whose web pages may open a WebSocket (see origin.ts; `*` for any). Default none:
+   * handshakes with an Origin header are refused, those without one admitted.
+   */
+  wsOrigins?: readonly string[];
   /** Largest WebSocket message accepted from a client or a ws:// broker (default DEFAULT_WS_MAX_MESSAGE). */
   wsMaxMessage?: number;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
@@ -455,6 +461,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const pendingLimit = options.pendingLimit ?? DEFAULT_PENDING_LIMIT;
   const wsMaxMessage = options.wsMaxMessage ?? DEFAULT_WS_MAX_MESSAGE;
+  const wsOrigins = (options.wsOrigins ?? []).map(normalizeOrigin);
   // ws reads 0 as "no limit": a limit is always one.
   if (!Number.isInteger(wsMaxMessage) || wsMaxMessage < 1 || wsMaxMessage > WS_MAX_MESSAGE_LIMIT) {
     throw new Error(`startProxy: wsMaxMessage must be 1..${WS_MAX_MESSAGE_LIMIT}, got ${wsMaxMessage}`);
@@ -510,7 +517,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     for (const addr of listen) {
       const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
       if (addr.path !== undefined) spec.path = addr.path;
-      const listenerOptions: ListenerOptions = { wsMaxMessage };
+      const listenerOptions: ListenerOptions = { wsMaxMessage, wsOrigins };
       if (options.tls !== undefined) listenerOptions.tls = options.tls;
       const listener = await openListener(spec, listenerOptions, {
         onClient,
