@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
   AddressError,
+  formatAddress,
   isTlsTransport,
   isWebSocketTransport,
   parseListen,
@@ -17,11 +18,16 @@ import {
 } from '../proxy/address.js';
 import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
-import { defaultWsMaxMessage, WS_MAX_MESSAGE_LIMIT, WS_MESSAGE_HEADROOM } from '../proxy/limits.js';
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  defaultWsMaxMessage,
+  WS_MAX_MESSAGE_LIMIT,
+  WS_MESSAGE_HEADROOM,
+} from '../proxy/limits.js';
 import { normalizeOrigin } from '../proxy/origin.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
-import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
+import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { fanOut } from '../sinks/observer.js';
 import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
 import { createPinoSink, type PinoSink } from '../sinks/pino-logger.js';
@@ -67,6 +73,9 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   wsMaxMessage?: number;
   /** Origins whose web pages may open a WebSocket (normalized; `*` for any). */
   wsOrigin?: string[];
+  maxConnections: number;
+  /** Let clients whose certificate was not verified use --upstream-cert too. */
+  upstreamCertForAll?: boolean;
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -119,6 +128,7 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   const upstreamFlags = given([
     ['upstream-ca', args.upstreamCa],
     ['upstream-cert', args.upstreamCert],
+    ['upstream-cert-for-all', args.upstreamCertForAll],
     ['upstream-key', args.upstreamKey],
     ['upstream-servername', args.upstreamServername],
     ['upstream-alpn', args.upstreamAlpn],
@@ -129,6 +139,20 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   }
   if ((args.upstreamCert === undefined) !== (args.upstreamKey === undefined)) {
     throw new UsageError('--upstream-cert and --upstream-key go together');
+  }
+  if (args.upstreamCertForAll === true && args.upstreamCert === undefined) {
+    throw new UsageError('--upstream-cert-for-all: only with --upstream-cert');
+  }
+  if (args.upstreamCert !== undefined && args.upstreamCertForAll !== true) {
+    for (const l of args.listen ?? []) {
+      const why = unverifiableClients(l.transport, args.tlsRequestCert === true, args.tlsCa !== undefined);
+      if (why === undefined) continue;
+      throw new UsageError(
+        `--upstream-cert: clients of ${formatAddress(l)} ${why}, so every one would reach the broker as mqtt-tap. ` +
+          'Verify them (an mqtts:// or wss:// --listen with --tls-request-cert --tls-ca CA.pem), ' +
+          'or let every client use the certificate: --upstream-cert-for-all',
+      );
+    }
   }
   const wsListener = (args.listen ?? []).some((l) => isWebSocketTransport(l.transport));
   if (args.wsOrigin !== undefined && !wsListener) {
@@ -249,6 +273,11 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
             .map((x) => x.trim())
             .filter((x) => x !== ''),
       })
+      .option('upstream-cert-for-all', {
+        type: 'boolean',
+        describe:
+          'with --upstream-cert: forward every client with it, also those whose own certificate was not verified (a warning is logged at start). Default: such clients are refused',
+      })
       .option('insecure', {
         type: 'boolean',
         describe: "do not verify the broker's certificate (a warning is logged at start)",
@@ -275,6 +304,19 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
           } catch (err) {
             throw new UsageError(`--record-rotate: ${errorMessage(err)}`);
           }
+        },
+      })
+      .option('max-connections', {
+        type: 'number',
+        default: DEFAULT_MAX_CONNECTIONS,
+        describe:
+          'forwarded connections at once; a client beyond them is closed at once (WebSocket: 1013) with a refused record, never dialled upstream',
+        coerce: (v: unknown) => {
+          const n = Number(lastValue(v));
+          if (!Number.isInteger(n) || n < 1) {
+            throw new UsageError(`--max-connections must be a whole number from 1, got "${String(v)}"`);
+          }
+          return n;
         },
       })
       .option('ws-max-message', {
@@ -447,6 +489,8 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
       wsMaxMessage: args.wsMaxMessage ?? defaultWsMaxMessage(args.captureMax),
+      maxConnections: args.maxConnections,
+      ...(args.upstreamCertForAll === true ? { upstreamCertForAll: true } : {}),
       ...(args.wsOrigin !== undefined ? { wsOrigins: args.wsOrigin } : {}),
       observer:
         recorder === undefined
@@ -477,6 +521,13 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       'warn',
       { event: 'insecure-upstream', upstream: proxy.upstream },
       `--insecure: the certificate of ${proxy.upstream} is NOT verified; anyone on the path can read and change the traffic`,
+    );
+  }
+  if (args.upstreamCertForAll === true) {
+    sink.write(
+      'warn',
+      { event: 'upstream-cert-for-all', upstream: proxy.upstream },
+      `--upstream-cert-for-all: every client, verified or not, reaches ${proxy.upstream} with mqtt-tap's client certificate`,
     );
   }
   if (embedded) {

@@ -23,7 +23,13 @@ import {
 } from './address.js';
 import { originAllowed, shownOrigin } from './origin.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
-import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
+import {
+  clientVerification,
+  serverHandshakeHint,
+  serverOptions,
+  serverSideTlsInfo,
+  type TlsServerConfig,
+} from './tls-info.js';
 import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
 
@@ -211,6 +217,7 @@ export async function openListener(
     server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       callbacks.onClient({
         stream: socket,
+        listener: url,
         client: socketEndpoint(socket.remoteAddress, socket.remotePort),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
@@ -224,13 +231,16 @@ export async function openListener(
     });
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
       handshakes.handedOver(socket);
-      callbacks.onClient({
+      const accepted: AcceptedClient = {
         stream: socket,
+        listener: url,
         client: socketEndpoint(socket.remoteAddress, socket.remotePort),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
         tls: serverSideTlsInfo(socket, requestCert),
-      });
+      };
+      if (requestCert) accepted.certificate = clientVerification(socket);
+      callbacks.onClient(accepted);
     });
     tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       guardSocket(socket);
@@ -294,12 +304,16 @@ export async function openListener(
         if (origin !== undefined) websocket.origin = shownOrigin(origin);
         const accepted: AcceptedClient = {
           stream,
+          listener: url,
           client: socketEndpoint(raw.remoteAddress, raw.remotePort),
           local: socketEndpoint(raw.localAddress, raw.localPort),
           transport,
           websocket,
         };
-        if (transport === 'wss') accepted.tls = serverSideTlsInfo(raw as tls.TLSSocket, requestCert);
+        if (transport === 'wss') {
+          accepted.tls = serverSideTlsInfo(raw as tls.TLSSocket, requestCert);
+          if (requestCert) accepted.certificate = clientVerification(raw as tls.TLSSocket);
+        }
         callbacks.onClient(accepted);
       });
     });

@@ -33,11 +33,21 @@ export interface PeerStream {
 /** A client the listener accepted: its stream, once the transport's handshakes are done. */
 export interface AcceptedClient {
   stream: PeerStream;
+  /** The listener, as records show it (`mqtts://127.0.0.1:8883`). */
+  listener: string;
   client: Endpoint;
   local: Endpoint;
   transport: string;
+  /** TLS listeners that ask for certificates: whether the client's verified, and if not why. */
+  certificate?: ClientVerification;
   tls?: Record<string, unknown>;
   websocket?: Record<string, unknown>;
+}
+
+export interface ClientVerification {
+  verified: boolean;
+  /** Why not: `no client certificate`, or OpenSSL's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`...). */
+  reason?: string;
 }
 
 /** A connection to the broker being made. Failures arrive as the stream's `error`. */

@@ -21,6 +21,7 @@ import type {
   HandshakeFailure,
   OpenInfo,
   ProxyObserver,
+  RefusedClient,
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
 import {
@@ -31,11 +32,12 @@ import {
   type TransportAddress,
 } from './address.js';
 import { createDialer, socketUpstream } from './dialers.js';
-import { DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
 import { type Listener, type ListenerOptions, openListener } from './listeners.js';
 import { normalizeOrigin } from './origin.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
-import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
+import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from './tls-info.js';
+import { WebSocketPeer } from './websocket-stream.js';
 
 export type { HostPort } from './address.js';
 
@@ -72,6 +74,14 @@ export interface StartProxyOptions {
    * handshakes with an Origin header are refused, those without one admitted.
    */
   wsOrigins?: readonly string[];
+  /** Forwarded connections at once (default DEFAULT_MAX_CONNECTIONS); more are refused, never dialled. */
+  maxConnections?: number;
+  /**
+   * With a client certificate in `upstreamTls`: forward every client with it, verified or not.
+   * Default false: every listener must verify clients (TLS, requestCert, ca), and a client whose
+   * certificate did not verify is refused.
+   */
+  upstreamCertForAll?: boolean;
   /** Largest WebSocket message accepted from a client or a ws:// broker (default DEFAULT_WS_MAX_MESSAGE). */
   wsMaxMessage?: number;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
@@ -104,6 +114,9 @@ export interface RunningProxy {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** WebSocket close codes for a refused client: Try Again Later, Policy Violation (IANA registry). */
+const WS_TRY_AGAIN_LATER = 1013;
+const WS_POLICY_VIOLATION = 1008;
 const DEFAULT_PENDING_LIMIT = 64 * 1024;
 
 let connCounter = 0;
@@ -462,6 +475,27 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const pendingLimit = options.pendingLimit ?? DEFAULT_PENDING_LIMIT;
   const wsMaxMessage = options.wsMaxMessage ?? DEFAULT_WS_MAX_MESSAGE;
   const wsOrigins = (options.wsOrigins ?? []).map(normalizeOrigin);
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new Error(`startProxy: maxConnections must be a whole number from 1, got ${maxConnections}`);
+  }
+  // Clients ride on mqtt-tap's certificate only when verified, unless told otherwise.
+  const verifiedOnly = options.upstreamTls?.cert !== undefined && options.upstreamCertForAll !== true;
+  if (verifiedOnly) {
+    for (const l of listen) {
+      const transport = l.transport ?? 'tcp';
+      const why = unverifiableClients(
+        transport,
+        options.tls?.requestCert === true,
+        options.tls?.ca !== undefined,
+      );
+      if (why !== undefined) {
+        throw new Error(
+          `startProxy: clients of ${formatAddress({ ...l, transport })} ${why}, and would reach the broker with the upstream client certificate (upstreamCertForAll)`,
+        );
+      }
+    }
+  }
   // ws reads 0 as "no limit": a limit is always one.
   if (!Number.isInteger(wsMaxMessage) || wsMaxMessage < 1 || wsMaxMessage > WS_MAX_MESSAGE_LIMIT) {
     throw new Error(`startProxy: wsMaxMessage must be 1..${WS_MAX_MESSAGE_LIMIT}, got ${wsMaxMessage}`);
@@ -484,9 +518,56 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     if (closing && pairs.size === 0) drained?.();
   };
 
+  /** Closes a client at once, with a record, before any broker dial. */
+  const refuse = (
+    accepted: AcceptedClient,
+    refusal: Omit<RefusedClient, 'listener' | 'client' | 'transport'>,
+    wsStatus: number,
+  ): void => {
+    const info: RefusedClient = {
+      listener: accepted.listener,
+      client: accepted.client,
+      transport: accepted.transport,
+      ...refusal,
+    };
+    try {
+      observer.refused?.(info);
+    } catch (err) {
+      onError?.(err, { where: 'observer', detail: 'refused' });
+    }
+    const { stream } = accepted;
+    stream.on('error', () => {});
+    if (stream instanceof WebSocketPeer) stream.closeWith(wsStatus);
+    else stream.destroy();
+  };
+
   const onClient = (accepted: AcceptedClient): void => {
     if (closing) {
       accepted.stream.destroy();
+      return;
+    }
+    if (pairs.size >= maxConnections) {
+      refuse(
+        accepted,
+        {
+          code: 'MAX_CONNECTIONS',
+          message: `${pairs.size} connections open, the most allowed (--max-connections)`,
+          hint: 'raise --max-connections if this many clients are expected',
+        },
+        WS_TRY_AGAIN_LATER,
+      );
+      return;
+    }
+    if (verifiedOnly && accepted.certificate?.verified !== true) {
+      refuse(
+        accepted,
+        {
+          code: 'CLIENT_CERT_NOT_VERIFIED',
+          message: `client certificate not verified (${accepted.certificate?.reason ?? 'none asked for'}): only verified clients reach the broker with mqtt-tap's upstream certificate`,
+          hint: 'give the client a certificate signed by --tls-ca, or let every client use it: --upstream-cert-for-all',
+        },
+        WS_POLICY_VIOLATION,
+      );
       return;
     }
     let dialed: DialedUpstream;

@@ -115,6 +115,13 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     else if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
   }
 
+  /** Closes with this WebSocket status code (e.g. 1013 Try Again Later); reports no error. */
+  closeWith(status: number): void {
+    this.endCalled = true;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(status);
+    else this.ws.terminate();
+  }
+
   destroy(err?: Error): void {
     if (this.destroyCalled || this.closeEmitted) return;
     this.destroyCalled = true;
