@@ -466,6 +466,14 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
             { event: 'record-failed', error: errorMessage(err) },
             `recording stopped: ${errorMessage(err)}; forwarding continues`,
           ),
+        onPause: (err, file) =>
+          sink.write(
+            'warn',
+            { event: 'record-paused', file, error: errorMessage(err) },
+            `recording paused: cannot open ${file} (${errorMessage(err)}); trying again every second, forwarding continues`,
+          ),
+        onResume: (file) =>
+          sink.write('info', { event: 'record-resumed', file }, `recording resumed in ${file}`),
         onDropped: (conn, bytes) =>
           sink.write(
             'warn',

@@ -25,6 +25,3 @@ export function defaultWsMaxMessage(captureMax: number): number {
 }
 
 export const DEFAULT_WS_MAX_MESSAGE = defaultWsMaxMessage(DEFAULT_TAP_OPTIONS.captureCap);
-
-/** How often a listener that ran out of file descriptors tries to accept again. */
-export const ACCEPT_RETRY_MS = 1000;
