@@ -114,6 +114,12 @@ export interface RunningProxy {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Out of file descriptors: what to change (each forwarded connection holds two). */
+const DESCRIPTOR_HINTS: Record<string, string> = {
+  EMFILE: 'mqtt-tap is out of file descriptors: raise its limit (ulimit -n) or lower --max-connections',
+  ENFILE: 'the system is out of file descriptors: raise fs.file-max or lower --max-connections',
+};
+
 /** WebSocket close codes for a refused client: Try Again Later, Policy Violation (IANA registry). */
 const WS_TRY_AGAIN_LATER = 1013;
 const WS_POLICY_VIOLATION = 1008;
@@ -345,7 +351,7 @@ class SocketPair {
       const info: UpstreamErrorInfo = { upstream: this.info.upstream, message: err.message };
       const code = errorCode(err);
       if (code !== undefined) info.code = code;
-      const hint = this.upstreamConn.hint?.(err);
+      const hint = this.upstreamConn.hint?.(err) ?? (code !== undefined ? DESCRIPTOR_HINTS[code] : undefined);
       if (hint !== undefined) info.hint = hint;
       try {
         this.observer.upstreamError(info);
