@@ -18,7 +18,10 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 # The image's own unprivileged user; 1884 needs no privilege.
 USER node
-# Inside a container, clients come from outside it. Override with -e MQTT_TAP_LISTEN=... or -l.
+# All interfaces of the container, on purpose: clients come in through the ports Docker publishes,
+# and -p decides who can reach it (-p 127.0.0.1:1884:1884 keeps it on the host's loopback).
+# Override with -e MQTT_TAP_LISTEN=... or -l. With --upstream-cert, clients must be verified
+# (mqtts:// with --tls-request-cert --tls-ca) unless --upstream-cert-for-all is given.
 ENV MQTT_TAP_LISTEN=0.0.0.0:1884
 EXPOSE 1884
 # Pass the broker with -e MQTT_TAP_UPSTREAM=host:1883 (or -u); without one, an embedded aedes

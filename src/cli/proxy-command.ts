@@ -10,16 +10,25 @@ import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import {
   AddressError,
+  formatAddress,
   isTlsTransport,
+  isWebSocketTransport,
   parseListen,
   parseUpstream,
   type TransportAddress,
 } from '../proxy/address.js';
 import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  defaultWsMaxMessage,
+  WS_MAX_MESSAGE_LIMIT,
+  WS_MESSAGE_HEADROOM,
+} from '../proxy/limits.js';
+import { normalizeOrigin } from '../proxy/origin.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { createTap } from '../proxy/tap.js';
-import type { TlsClientConfig, TlsServerConfig } from '../proxy/tls-info.js';
+import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import { fanOut } from '../sinks/observer.js';
 import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
@@ -63,6 +72,13 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   embedded: 'auto' | EmbeddedBrokerKind;
   record?: string;
   recordRotate?: number;
+  /** Largest WebSocket message; default from --capture-max (defaultWsMaxMessage). */
+  wsMaxMessage?: number;
+  /** Origins whose web pages may open a WebSocket (normalized; `*` for any). */
+  wsOrigin?: string[];
+  maxConnections: number;
+  /** Let clients whose certificate was not verified use --upstream-cert too. */
+  upstreamCertForAll?: boolean;
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -71,6 +87,20 @@ function coerceListen(value: string | string[]): TransportAddress[] {
   const out = items.map((item) => parseListen(item));
   if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT or URL');
   return out;
+}
+
+/** A SIZE flag (`16MiB`, `100000`) of at most `max` bytes. */
+function sizeOption(name: string, max: number): (v: string | string[]) => number {
+  return (v) => {
+    let bytes: number;
+    try {
+      bytes = parseSize(String(lastValue(v)));
+    } catch (err) {
+      throw new UsageError(`--${name}: ${errorMessage(err)}`);
+    }
+    if (bytes > max) throw new UsageError(`--${name}: at most ${max} bytes`);
+    return bytes;
+  };
 }
 
 /** Flags that were given (a boolean flag counts when true). */
@@ -101,6 +131,7 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   const upstreamFlags = given([
     ['upstream-ca', args.upstreamCa],
     ['upstream-cert', args.upstreamCert],
+    ['upstream-cert-for-all', args.upstreamCertForAll],
     ['upstream-key', args.upstreamKey],
     ['upstream-servername', args.upstreamServername],
     ['upstream-alpn', args.upstreamAlpn],
@@ -111,6 +142,28 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   }
   if ((args.upstreamCert === undefined) !== (args.upstreamKey === undefined)) {
     throw new UsageError('--upstream-cert and --upstream-key go together');
+  }
+  if (args.upstreamCertForAll === true && args.upstreamCert === undefined) {
+    throw new UsageError('--upstream-cert-for-all: only with --upstream-cert');
+  }
+  if (args.upstreamCert !== undefined && args.upstreamCertForAll !== true) {
+    for (const l of args.listen ?? []) {
+      const why = unverifiableClients(l.transport, args.tlsRequestCert === true, args.tlsCa !== undefined);
+      if (why === undefined) continue;
+      throw new UsageError(
+        `--upstream-cert: clients of ${formatAddress(l)} ${why}, so every one would reach the broker as mqtt-tap. ` +
+          'Verify them (an mqtts:// or wss:// --listen with --tls-request-cert --tls-ca CA.pem), ' +
+          'or let every client use the certificate: --upstream-cert-for-all',
+      );
+    }
+  }
+  const wsListener = (args.listen ?? []).some((l) => isWebSocketTransport(l.transport));
+  if (args.wsOrigin !== undefined && !wsListener) {
+    throw new UsageError('--ws-origin: only for a ws:// or wss:// --listen');
+  }
+  const wsUpstream = args.upstream !== undefined && isWebSocketTransport(args.upstream.transport);
+  if (args.wsMaxMessage !== undefined && !wsListener && !wsUpstream) {
+    throw new UsageError('--ws-max-message: only with a ws:// or wss:// --listen or --upstream');
   }
   return true;
 }
@@ -223,6 +276,11 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
             .map((x) => x.trim())
             .filter((x) => x !== ''),
       })
+      .option('upstream-cert-for-all', {
+        type: 'boolean',
+        describe:
+          'with --upstream-cert: forward every client with it, also those whose own certificate was not verified (a warning is logged at start). Default: such clients are refused',
+      })
       .option('insecure', {
         type: 'boolean',
         describe: "do not verify the broker's certificate (a warning is logged at start)",
@@ -250,6 +308,42 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
             throw new UsageError(`--record-rotate: ${errorMessage(err)}`);
           }
         },
+      })
+      .option('max-connections', {
+        type: 'number',
+        default: DEFAULT_MAX_CONNECTIONS,
+        describe:
+          'forwarded connections at once; a client beyond them is closed at once (WebSocket: 1013) with a refused record, never dialled upstream',
+        coerce: (v: unknown) => {
+          const n = Number(lastValue(v));
+          if (!Number.isInteger(n) || n < 1) {
+            throw new UsageError(`--max-connections must be a whole number from 1, got "${String(v)}"`);
+          }
+          return n;
+        },
+      })
+      .option('ws-max-message', {
+        type: 'string',
+        describe:
+          'WebSocket listeners and ws:// or wss:// upstreams: the largest message accepted (e.g. 16MiB); a larger one closes that connection with code 1009',
+        defaultDescription: `--capture-max + ${WS_MESSAGE_HEADROOM / (1024 * 1024)} MiB`,
+        coerce: sizeOption('ws-max-message', WS_MAX_MESSAGE_LIMIT),
+      })
+      .option('ws-origin', {
+        type: 'string',
+        describe:
+          'ws:// and wss:// listeners: a web page origin allowed to connect (e.g. http://localhost:3000, or * for any); repeatable. Default: handshakes that carry an Origin (browsers) are refused, others accepted',
+        coerce: (v: string | string[]) =>
+          (Array.isArray(v) ? v : [v])
+            .flatMap((x) => String(x).split(','))
+            .filter((x) => x.trim() !== '')
+            .map((x) => {
+              try {
+                return normalizeOrigin(x);
+              } catch (err) {
+                throw new UsageError(`--ws-origin: ${errorMessage(err)}`);
+              }
+            }),
       })
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
@@ -376,6 +470,14 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
             { event: 'record-failed', error: errorMessage(err) },
             `recording stopped: ${errorMessage(err)}; forwarding continues`,
           ),
+        onPause: (err, file) =>
+          sink.write(
+            'warn',
+            { event: 'record-paused', file, error: errorMessage(err) },
+            `recording paused: cannot open ${file} (${errorMessage(err)}); trying again every second, forwarding continues`,
+          ),
+        onResume: (file) =>
+          sink.write('info', { event: 'record-resumed', file }, `recording resumed in ${file}`),
         onDropped: (conn, bytes) =>
           sink.write(
             'warn',
@@ -398,6 +500,10 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       upstream,
       ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
+      wsMaxMessage: args.wsMaxMessage ?? defaultWsMaxMessage(args.captureMax),
+      maxConnections: args.maxConnections,
+      ...(args.upstreamCertForAll === true ? { upstreamCertForAll: true } : {}),
+      ...(args.wsOrigin !== undefined ? { wsOrigins: args.wsOrigin } : {}),
       observer:
         recorder === undefined
           ? tap
@@ -427,6 +533,13 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       'warn',
       { event: 'insecure-upstream', upstream: proxy.upstream },
       `--insecure: the certificate of ${proxy.upstream} is NOT verified; anyone on the path can read and change the traffic`,
+    );
+  }
+  if (args.upstreamCertForAll === true) {
+    sink.write(
+      'warn',
+      { event: 'upstream-cert-for-all', upstream: proxy.upstream },
+      `--upstream-cert-for-all: every client, verified or not, reaches ${proxy.upstream} with mqtt-tap's client certificate`,
     );
   }
   if (embedded) {

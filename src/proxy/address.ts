@@ -108,18 +108,47 @@ export function isWebSocketTransport(t: Transport): boolean {
   return t === 'ws' || t === 'wss';
 }
 
+/** What stands in for a query value wherever an address or request path is shown. */
+export const REDACTED = '<redacted>';
+
+/**
+ * A URL or request path with the value of every query parameter replaced, keys kept
+ * (`/mqtt?token=<redacted>&x=<redacted>`): presigned URLs and tokens ride in queries. An item
+ * without `=` may itself be a token, so it is replaced whole; so is a fragment.
+ */
+export function redactQuery(url: string): string {
+  const hash = url.indexOf('#');
+  const end = hash === -1 ? url.length : hash;
+  const fragment = hash === -1 ? '' : hash === url.length - 1 ? '#' : `#${REDACTED}`;
+  const q = url.indexOf('?');
+  if (q === -1 || q > end) return `${url.slice(0, end)}${fragment}`;
+  const items = url
+    .slice(q + 1, end)
+    .split('&')
+    .map((item) => {
+      const eq = item.indexOf('=');
+      if (eq === -1) return item === '' ? item : REDACTED;
+      return eq === item.length - 1 ? item : `${item.slice(0, eq + 1)}${REDACTED}`;
+    });
+  return `${url.slice(0, q + 1)}${items.join('&')}${fragment}`;
+}
+
 /**
  * `host:port` for plain TCP (as logs always showed it), a URL for the others:
- * `mqtts://127.0.0.1:8883`, `wss://[::1]:443/mqtt`.
+ * `mqtts://127.0.0.1:8883`, `wss://[::1]:443/mqtt`. Query values are redacted: this is the form
+ * shown in records, comments and messages, never the one dialled.
  */
 export function formatAddress(a: TransportAddress): string {
   const hostPort = formatHostPort(a);
   if (a.transport === 'tcp') return hostPort;
-  const path = isWebSocketTransport(a.transport) ? (a.path ?? DEFAULT_WS_PATH) : '';
+  const path = isWebSocketTransport(a.transport) ? redactQuery(a.path ?? DEFAULT_WS_PATH) : '';
   return `${CANONICAL_SCHEME[a.transport]}://${hostPort}${path}`;
 }
 
-/** Splits `scheme://authority/path?query`; undefined when the text has no scheme. */
+/**
+ * Splits `scheme://authority/path?query`; undefined when the text has no scheme. `input` is the
+ * text as errors show it (query values redacted).
+ */
 function splitUrl(
   text: string,
   input: string,
@@ -138,8 +167,9 @@ function splitUrl(
   const authority = cut === -1 ? rest : rest.slice(0, cut);
   const path = cut === -1 ? '' : rest.slice(cut);
   if (authority.includes('@')) {
+    const shown = `${name}://${authority.slice(authority.lastIndexOf('@') + 1)}${redactQuery(path)}`;
     throw new AddressError(
-      `no credentials in the address, please: "${input}" (the client's CONNECT carries them)`,
+      `no credentials in the address, please: "${shown}" (the client's CONNECT carries them)`,
     );
   }
   if (path.includes('#')) throw new AddressError(`a fragment (#) means nothing here: "${input}"`);
@@ -173,8 +203,9 @@ function withPath(
  * `mqtt://`, `mqtts://`, `ws://`, `wss://HOST[:PORT][/PATH]` (host default 127.0.0.1, port default
  * from the scheme, path default `/mqtt`). Port 0 asks the kernel for a free port.
  */
-export function parseListen(input: string): TransportAddress {
-  const text = input.trim();
+export function parseListen(typed: string): TransportAddress {
+  const text = typed.trim();
+  const input = redactQuery(typed);
   const url = splitUrl(text, input);
   if (url === undefined) return { ...parseHostPort(text, { host: '127.0.0.1' }, true), transport: 'tcp' };
   const hp = parseHostPort(
@@ -189,8 +220,9 @@ export function parseListen(input: string): TransportAddress {
  * An upstream broker: `HOST:PORT`, `HOST` (port 1883) or a URL `mqtt://`, `mqtts://`, `ws://`,
  * `wss://HOST[:PORT][/PATH[?QUERY]]` (port default from the scheme, path default `/mqtt`).
  */
-export function parseUpstream(input: string): TransportAddress {
-  const text = input.trim();
+export function parseUpstream(typed: string): TransportAddress {
+  const text = typed.trim();
+  const input = redactQuery(typed);
   const url = splitUrl(text, input);
   if (url !== undefined) {
     if (url.authority === '') throw new AddressError(`missing host in "${input}"`);

@@ -29,6 +29,7 @@ import type {
   HandshakeFailure,
   OpenInfo,
   ProxyObserver,
+  RefusedClient,
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
 
@@ -63,7 +64,7 @@ const LOW_WATER = 2 * 1024 * 1024;
 /** One waiting call. `offset` tracks how much of a data chunk was shown already. */
 interface Task {
   conn: Connection;
-  kind: 'open' | 'data' | 'connected' | 'upstream-error' | 'close' | 'handshake-failed';
+  kind: 'open' | 'data' | 'connected' | 'upstream-error' | 'close' | 'handshake-failed' | 'refused';
   from?: Direction;
   chunk?: Buffer;
   offset?: number;
@@ -167,6 +168,9 @@ export function deferredObserver(
         break;
       case 'handshake-failed':
         call(task.conn, 'handshakeFailed', () => inner.handshakeFailed?.(task.info as HandshakeFailure));
+        break;
+      case 'refused':
+        call(task.conn, 'refused', () => inner.refused?.(task.info as RefusedClient));
         break;
     }
     return true;
@@ -287,6 +291,9 @@ export function deferredObserver(
     },
     handshakeFailed(info: HandshakeFailure): void {
       push({ conn: none, kind: 'handshake-failed', info });
+    },
+    refused(info: RefusedClient): void {
+      push({ conn: none, kind: 'refused', info });
     },
     drain(): void {
       work(() => true);

@@ -7,12 +7,19 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ClientOptions } from 'ws';
-import { DEFAULT_WS_PATH, formatHostPort, type HostPort, type TransportAddress } from './address.js';
+import type { ClientOptions, WebSocket } from 'ws';
+import {
+  DEFAULT_WS_PATH,
+  formatAddress,
+  formatHostPort,
+  type HostPort,
+  redactQuery,
+  type TransportAddress,
+} from './address.js';
 import type { DialedUpstream, Dialer } from './peer.js';
 import { socketEndpoint } from './peer.js';
 import { type TlsClientConfig, upstreamTlsHint } from './tls-info.js';
-import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
 
 /** A plain socket as a DialedUpstream (also the shape of the `dial` test seam). */
@@ -56,11 +63,20 @@ export function webSocketUrl(target: TransportAddress): string {
   return `${scheme}://${formatHostPort(target)}${target.path ?? DEFAULT_WS_PATH}`;
 }
 
-function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | undefined): DialedUpstream {
+/** What the dialers need besides the target. */
+export interface DialerOptions {
+  /** Verification and client certificate for mqtts:// and wss://. */
+  tls?: TlsClientConfig;
+  /** ws:// and wss://: the largest message accepted from the broker. */
+  wsMaxMessage: number;
+}
+
+function webSocketUpstream(target: TransportAddress, dialerOptions: DialerOptions): DialedUpstream {
+  const config = dialerOptions.tls;
   // ws hands TLS options through to tls.connect; its types list only some of them.
   const options: ClientOptions & Pick<tls.ConnectionOptions, 'servername' | 'ALPNProtocols'> = {
     perMessageDeflate: false,
-    maxPayload: WS_MAX_PAYLOAD,
+    maxPayload: dialerOptions.wsMaxMessage,
     // Redirects would send the client's CONNECT (and password) somewhere the user did not name.
     followRedirects: false,
   };
@@ -73,8 +89,16 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     if (t.key !== undefined) options.key = t.key;
     if (t.alpn !== undefined && t.alpn.length > 0) options.ALPNProtocols = t.alpn;
   }
-  const ws = new (wsModule().WebSocket)(webSocketUrl(target), ['mqtt'], options);
-  const peer = new WebSocketPeer(ws);
+  const url = webSocketUrl(target);
+  let ws: WebSocket;
+  try {
+    ws = new (wsModule().WebSocket)(url, ['mqtt'], options);
+  } catch (err) {
+    // ws names the URL in some errors: the one shown has its query values redacted.
+    if (err instanceof Error) err.message = err.message.split(url).join(formatAddress(target));
+    throw err;
+  }
+  const peer = new WebSocketPeer(ws, undefined, { maxMessage: dialerOptions.wsMaxMessage });
   let socket: net.Socket | undefined;
   ws.once('upgrade', (res: http.IncomingMessage) => {
     socket = res.socket as net.Socket;
@@ -91,7 +115,7 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
     peer.destroy(
       Object.assign(
         new Error(
-          `the broker answered the WebSocket upgrade of ${target.path ?? DEFAULT_WS_PATH} with HTTP ${status}`,
+          `the broker answered the WebSocket upgrade of ${redactQuery(target.path ?? DEFAULT_WS_PATH)} with HTTP ${status}`,
         ),
         { code: 'WS_UNEXPECTED_RESPONSE' },
       ),
@@ -119,8 +143,9 @@ function webSocketUpstream(target: TransportAddress, config: TlsClientConfig | u
  * The dialer for `target`: TCP, TLS (verified unless `insecure`), WebSocket or WebSocket over TLS.
  * Each call makes one new upstream connection.
  */
-export function createDialer(target: TransportAddress, tlsConfig: TlsClientConfig | undefined): Dialer {
+export function createDialer(target: TransportAddress, options: DialerOptions): Dialer {
   const hostPort: HostPort = { host: target.host, port: target.port };
+  const tlsConfig = options.tls;
   switch (target.transport) {
     case 'tcp':
       return () =>
@@ -133,6 +158,6 @@ export function createDialer(target: TransportAddress, tlsConfig: TlsClientConfi
     }
     case 'ws':
     case 'wss':
-      return () => webSocketUpstream(target, tlsConfig);
+      return () => webSocketUpstream(target, options);
   }
 }

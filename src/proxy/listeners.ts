@@ -18,12 +18,32 @@ import {
   formatAddress,
   formatHostPort,
   isTlsTransport,
+  redactQuery,
   type TransportAddress,
 } from './address.js';
+import { originAllowed, shownOrigin } from './origin.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
-import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
-import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
+import {
+  clientVerification,
+  serverHandshakeHint,
+  serverOptions,
+  serverSideTlsInfo,
+  type TlsServerConfig,
+} from './tls-info.js';
+import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
+
+export interface ListenerOptions {
+  /** Certificate and key (required for mqtts:// and wss://). */
+  tls?: TlsServerConfig;
+  /** WebSocket listeners: the largest message accepted (ws holds a whole message in memory). */
+  wsMaxMessage: number;
+  /**
+   * WebSocket listeners: origins admitted (normalized, see origin.ts; `*` for any). Handshakes
+   * without an Origin header are always admitted; empty: those with one are refused.
+   */
+  wsOrigins: readonly string[];
+}
 
 export interface ListenerCallbacks {
   onClient(client: AcceptedClient): void;
@@ -55,6 +75,12 @@ function handshakeMessage(err: unknown): string {
     return err.reason;
   }
   return errorMessage(err).trim();
+}
+
+/** The page's origin, as browsers send it (`Sec-WebSocket-Origin` in protocol version 8). */
+function requestOrigin(req: http.IncomingMessage): string | undefined {
+  const h = req.headers.origin ?? req.headers['sec-websocket-origin'];
+  return Array.isArray(h) ? h[0] : h;
 }
 
 /** Subprotocol `mqtt` when offered (MQTT 5.0 §6.0.0); else the client's first choice; else none. */
@@ -130,8 +156,21 @@ class Handshakes {
   }
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Gives a handshake socket an error listener. Node removes its own before 'upgrade' (and ws may
+ * remove its own), so a reset there would otherwise be an uncaught error that ends the process.
+ */
+function guardSocket(socket: Duplex): void {
+  if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
+}
+
 /** A small HTTP answer on a socket that will not become a WebSocket. */
 function refuseHttp(socket: Duplex, status: number, text: string): void {
+  guardSocket(socket);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -144,13 +183,14 @@ function refuseHttp(socket: Duplex, status: number, text: string): void {
   );
 }
 
-/** Starts listening on `spec`; TLS transports need `tlsConfig`. */
+/** Starts listening on `spec`; TLS transports need `options.tls`. */
 export async function openListener(
   spec: TransportAddress,
-  tlsConfig: TlsServerConfig | undefined,
+  options: ListenerOptions,
   callbacks: ListenerCallbacks,
 ): Promise<Listener> {
   const transport = spec.transport;
+  const tlsConfig = options.tls;
   if (isTlsTransport(transport) && tlsConfig === undefined) {
     throw new Error(`${formatAddress(spec)} needs a certificate and key (--tls-cert, --tls-key)`);
   }
@@ -177,6 +217,7 @@ export async function openListener(
     server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       callbacks.onClient({
         stream: socket,
+        listener: url,
         client: socketEndpoint(socket.remoteAddress, socket.remotePort),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
@@ -190,15 +231,21 @@ export async function openListener(
     });
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
       handshakes.handedOver(socket);
-      callbacks.onClient({
+      const accepted: AcceptedClient = {
         stream: socket,
+        listener: url,
         client: socketEndpoint(socket.remoteAddress, socket.remotePort),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
         tls: serverSideTlsInfo(socket, requestCert),
-      });
+      };
+      if (requestCert) accepted.certificate = clientVerification(socket);
+      callbacks.onClient(accepted);
     });
-    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+    tlsServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+      guardSocket(socket);
+      failed(socket, err);
+    });
     handshakes.track(tlsServer);
     server = tlsServer;
   } else {
@@ -211,14 +258,16 @@ export async function openListener(
       noServer: true,
       perMessageDeflate: false,
       clientTracking: false,
-      maxPayload: WS_MAX_PAYLOAD,
+      maxPayload: options.wsMaxMessage,
       handleProtocols: pickSubprotocol,
     });
     wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      guardSocket(socket);
       failed(socket, Object.assign(err, { code: errorCode(err) ?? 'WS_BAD_HANDSHAKE' }));
       refuseHttp(socket, 400, `mqtt-tap: ${err.message}`);
     });
     httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      guardSocket(socket);
       const requested = (req.url ?? '/').split('?')[0];
       if (requested !== path) {
         const err = Object.assign(new Error(`no MQTT over WebSocket at ${requested}; the path is ${path}`), {
@@ -228,23 +277,43 @@ export async function openListener(
         refuseHttp(socket, 404, `mqtt-tap: ${err.message}`);
         return;
       }
+      const origin = requestOrigin(req);
+      if (!originAllowed(origin, options.wsOrigins)) {
+        const shown = shownOrigin(origin ?? '');
+        const err = Object.assign(new Error(`origin ${JSON.stringify(shown)} is not allowed`), {
+          code: 'WS_ORIGIN_FORBIDDEN',
+        });
+        failed(
+          socket,
+          err,
+          `a web page opened this WebSocket; to allow it: --ws-origin ${JSON.stringify(shown)}`,
+        );
+        refuseHttp(socket, 403, 'mqtt-tap: this origin may not open a WebSocket here (see --ws-origin)');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const raw = socket as net.Socket;
         handshakes.handedOver(raw);
-        const stream = new WebSocketPeer(ws, raw);
-        const websocket: Record<string, unknown> = { path: req.url ?? path, protocol: ws.protocol || null };
+        const stream = new WebSocketPeer(ws, raw, { maxMessage: options.wsMaxMessage });
+        const websocket: Record<string, unknown> = {
+          path: redactQuery(req.url ?? path),
+          protocol: ws.protocol || null,
+        };
         const agent = req.headers['user-agent'];
         if (agent !== undefined) websocket.userAgent = agent;
-        const origin = req.headers.origin;
-        if (origin !== undefined) websocket.origin = origin;
+        if (origin !== undefined) websocket.origin = shownOrigin(origin);
         const accepted: AcceptedClient = {
           stream,
+          listener: url,
           client: socketEndpoint(raw.remoteAddress, raw.remotePort),
           local: socketEndpoint(raw.localAddress, raw.localPort),
           transport,
           websocket,
         };
-        if (transport === 'wss') accepted.tls = serverSideTlsInfo(raw as tls.TLSSocket, requestCert);
+        if (transport === 'wss') {
+          accepted.tls = serverSideTlsInfo(raw as tls.TLSSocket, requestCert);
+          if (requestCert) accepted.certificate = clientVerification(raw as tls.TLSSocket);
+        }
         callbacks.onClient(accepted);
       });
     });
@@ -258,11 +327,15 @@ export async function openListener(
       res.end(`mqtt-tap: MQTT over WebSocket only, at ${url}\n`);
     });
     httpServer.on('clientError', (err: Error, socket: Duplex) => {
+      guardSocket(socket);
       failed(socket, err);
       refuseHttp(socket, 400, 'mqtt-tap: bad HTTP request');
     });
     if (transport === 'wss') {
-      httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => failed(socket, err));
+      httpServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        guardSocket(socket);
+        failed(socket, err);
+      });
     }
     handshakes.track(httpServer);
     server = httpServer;

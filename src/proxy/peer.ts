@@ -9,6 +9,8 @@
  * - `end` is the peer's orderly close (TCP FIN, TLS close_notify, WebSocket close frame).
  * - `error` (at most one) comes before `close`; `close` comes exactly once, last.
  * - `destroy(err)` closes at once and reports `err` as the error, asynchronously.
+ * - `writable` is false once nothing written can reach the peer any more (closed, or a WebSocket
+ *   close frame sent or received): the pair then neither counts nor shows those bytes as forwarded.
  */
 import type { Endpoint } from '../sinks/observer.js';
 
@@ -19,6 +21,7 @@ export interface PeerStream {
   destroy(err?: Error): unknown;
   pause(): unknown;
   resume(): unknown;
+  readonly writable: boolean;
   /** Bytes accepted by write() but not yet handed to the kernel. */
   readonly writableLength: number;
   readonly destroyed: boolean;
@@ -30,11 +33,21 @@ export interface PeerStream {
 /** A client the listener accepted: its stream, once the transport's handshakes are done. */
 export interface AcceptedClient {
   stream: PeerStream;
+  /** The listener, as records show it (`mqtts://127.0.0.1:8883`). */
+  listener: string;
   client: Endpoint;
   local: Endpoint;
   transport: string;
+  /** TLS listeners that ask for certificates: whether the client's verified, and if not why. */
+  certificate?: ClientVerification;
   tls?: Record<string, unknown>;
   websocket?: Record<string, unknown>;
+}
+
+export interface ClientVerification {
+  verified: boolean;
+  /** Why not: `no client certificate`, or OpenSSL's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`...). */
+  reason?: string;
 }
 
 /** A connection to the broker being made. Failures arrive as the stream's `error`. */

@@ -21,6 +21,7 @@ import type {
   HandshakeFailure,
   OpenInfo,
   ProxyObserver,
+  RefusedClient,
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
 import {
@@ -31,9 +32,12 @@ import {
   type TransportAddress,
 } from './address.js';
 import { createDialer, socketUpstream } from './dialers.js';
-import { type Listener, openListener } from './listeners.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
+import { type Listener, type ListenerOptions, openListener } from './listeners.js';
+import { normalizeOrigin } from './origin.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
-import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
+import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from './tls-info.js';
+import { WebSocketPeer } from './websocket-stream.js';
 
 export type { HostPort } from './address.js';
 
@@ -65,6 +69,21 @@ export interface StartProxyOptions {
   connectTimeoutMs?: number;
   /** Client bytes held while the broker connection is being made before the client is paused (64 KiB). */
   pendingLimit?: number;
+  /**
+   * Origins whose web pages may open a WebSocket (see origin.ts; `*` for any). Default none:
+   * handshakes with an Origin header are refused, those without one admitted.
+   */
+  wsOrigins?: readonly string[];
+  /** Forwarded connections at once (default DEFAULT_MAX_CONNECTIONS); more are refused, never dialled. */
+  maxConnections?: number;
+  /**
+   * With a client certificate in `upstreamTls`: forward every client with it, verified or not.
+   * Default false: every listener must verify clients (TLS, requestCert, ca), and a client whose
+   * certificate did not verify is refused.
+   */
+  upstreamCertForAll?: boolean;
+  /** Largest WebSocket message accepted from a client or a ws:// broker (default DEFAULT_WS_MAX_MESSAGE). */
+  wsMaxMessage?: number;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
   dial?: (upstream: HostPort) => net.Socket;
 }
@@ -95,6 +114,15 @@ export interface RunningProxy {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Out of file descriptors: what to change (each forwarded connection holds two). */
+const DESCRIPTOR_HINTS: Record<string, string> = {
+  EMFILE: 'mqtt-tap is out of file descriptors: raise its limit (ulimit -n) or lower --max-connections',
+  ENFILE: 'the system is out of file descriptors: raise fs.file-max or lower --max-connections',
+};
+
+/** WebSocket close codes for a refused client: Try Again Later, Policy Violation (IANA registry). */
+const WS_TRY_AGAIN_LATER = 1013;
+const WS_POLICY_VIOLATION = 1008;
 const DEFAULT_PENDING_LIMIT = 64 * 1024;
 
 let connCounter = 0;
@@ -135,6 +163,9 @@ class SocketPair {
 
   private fromClient = 0;
   private fromBroker = 0;
+  /** Bytes that arrived once the other side could no longer take them: neither counted nor shown. */
+  private notForwardedFromClient = 0;
+  private notForwardedFromBroker = 0;
   private closedBy: Direction | 'proxy' | undefined;
   private error: CloseInfo['error'];
   private clientClosed = false;
@@ -218,6 +249,10 @@ class SocketPair {
       if (this.pendingBytes >= this.pendingLimit) this.client.pause();
       return;
     }
+    if (!this.broker.writable) {
+      this.notForwardedFromClient += chunk.length;
+      return;
+    }
     this.fromClient += chunk.length;
     if (!this.broker.write(chunk)) this.client.pause();
     this.notifyData('client', chunk);
@@ -237,6 +272,10 @@ class SocketPair {
   // --- broker → client -------------------------------------------------------------------------
 
   private readonly onBrokerData = (chunk: Buffer): void => {
+    if (!this.client.writable) {
+      this.notForwardedFromBroker += chunk.length;
+      return;
+    }
     this.fromBroker += chunk.length;
     if (!this.client.write(chunk)) this.broker.pause();
     this.notifyData('broker', chunk);
@@ -312,7 +351,7 @@ class SocketPair {
       const info: UpstreamErrorInfo = { upstream: this.info.upstream, message: err.message };
       const code = errorCode(err);
       if (code !== undefined) info.code = code;
-      const hint = this.upstreamConn.hint?.(err);
+      const hint = this.upstreamConn.hint?.(err) ?? (code !== undefined ? DESCRIPTOR_HINTS[code] : undefined);
       if (hint !== undefined) info.hint = hint;
       try {
         this.observer.upstreamError(info);
@@ -358,6 +397,12 @@ class SocketPair {
       bytes: { fromClient: this.fromClient, fromBroker: this.fromBroker },
     };
     if (this.error !== undefined) info.error = this.error;
+    if (this.notForwardedFromClient > 0 || this.notForwardedFromBroker > 0) {
+      info.notForwarded = {
+        fromClient: this.notForwardedFromClient,
+        fromBroker: this.notForwardedFromBroker,
+      };
+    }
     try {
       this.observer.close(info);
     } catch (err) {
@@ -434,12 +479,42 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const upstream = formatAddress(upstreamSpec);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const pendingLimit = options.pendingLimit ?? DEFAULT_PENDING_LIMIT;
+  const wsMaxMessage = options.wsMaxMessage ?? DEFAULT_WS_MAX_MESSAGE;
+  const wsOrigins = (options.wsOrigins ?? []).map(normalizeOrigin);
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new Error(`startProxy: maxConnections must be a whole number from 1, got ${maxConnections}`);
+  }
+  // Clients ride on mqtt-tap's certificate only when verified, unless told otherwise.
+  const verifiedOnly = options.upstreamTls?.cert !== undefined && options.upstreamCertForAll !== true;
+  if (verifiedOnly) {
+    for (const l of listen) {
+      const transport = l.transport ?? 'tcp';
+      const why = unverifiableClients(
+        transport,
+        options.tls?.requestCert === true,
+        options.tls?.ca !== undefined,
+      );
+      if (why !== undefined) {
+        throw new Error(
+          `startProxy: clients of ${formatAddress({ ...l, transport })} ${why}, and would reach the broker with the upstream client certificate (upstreamCertForAll)`,
+        );
+      }
+    }
+  }
+  // ws reads 0 as "no limit": a limit is always one.
+  if (!Number.isInteger(wsMaxMessage) || wsMaxMessage < 1 || wsMaxMessage > WS_MAX_MESSAGE_LIMIT) {
+    throw new Error(`startProxy: wsMaxMessage must be 1..${WS_MAX_MESSAGE_LIMIT}, got ${wsMaxMessage}`);
+  }
   const customDial = options.dial;
   const upstreamTarget: HostPort = { host: upstreamSpec.host, port: upstreamSpec.port };
   const dialer: Dialer =
     customDial !== undefined
       ? () => socketUpstream(customDial(upstreamTarget))
-      : createDialer(upstreamSpec, options.upstreamTls);
+      : createDialer(upstreamSpec, {
+          ...(options.upstreamTls !== undefined ? { tls: options.upstreamTls } : {}),
+          wsMaxMessage,
+        });
 
   const pairs = new Set<SocketPair>();
   let closing = false;
@@ -449,9 +524,56 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     if (closing && pairs.size === 0) drained?.();
   };
 
+  /** Closes a client at once, with a record, before any broker dial. */
+  const refuse = (
+    accepted: AcceptedClient,
+    refusal: Omit<RefusedClient, 'listener' | 'client' | 'transport'>,
+    wsStatus: number,
+  ): void => {
+    const info: RefusedClient = {
+      listener: accepted.listener,
+      client: accepted.client,
+      transport: accepted.transport,
+      ...refusal,
+    };
+    try {
+      observer.refused?.(info);
+    } catch (err) {
+      onError?.(err, { where: 'observer', detail: 'refused' });
+    }
+    const { stream } = accepted;
+    stream.on('error', () => {});
+    if (stream instanceof WebSocketPeer) stream.closeWith(wsStatus);
+    else stream.destroy();
+  };
+
   const onClient = (accepted: AcceptedClient): void => {
     if (closing) {
       accepted.stream.destroy();
+      return;
+    }
+    if (pairs.size >= maxConnections) {
+      refuse(
+        accepted,
+        {
+          code: 'MAX_CONNECTIONS',
+          message: `${pairs.size} connections open, the most allowed (--max-connections)`,
+          hint: 'raise --max-connections if this many clients are expected',
+        },
+        WS_TRY_AGAIN_LATER,
+      );
+      return;
+    }
+    if (verifiedOnly && accepted.certificate?.verified !== true) {
+      refuse(
+        accepted,
+        {
+          code: 'CLIENT_CERT_NOT_VERIFIED',
+          message: `client certificate not verified (${accepted.certificate?.reason ?? 'none asked for'}): only verified clients reach the broker with mqtt-tap's upstream certificate`,
+          hint: 'give the client a certificate signed by --tls-ca, or let every client use it: --upstream-cert-for-all',
+        },
+        WS_POLICY_VIOLATION,
+      );
       return;
     }
     let dialed: DialedUpstream;
@@ -482,7 +604,9 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     for (const addr of listen) {
       const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
       if (addr.path !== undefined) spec.path = addr.path;
-      const listener = await openListener(spec, options.tls, {
+      const listenerOptions: ListenerOptions = { wsMaxMessage, wsOrigins };
+      if (options.tls !== undefined) listenerOptions.tls = options.tls;
+      const listener = await openListener(spec, listenerOptions, {
         onClient,
         onHandshakeFailed,
         // After listening, errors are accept failures (e.g. EMFILE); the listener carries on.

@@ -15,6 +15,7 @@ import type {
   HandshakeFailure,
   OpenInfo,
   ProxyObserver,
+  RefusedClient,
   UpstreamErrorInfo,
 } from '../sinks/observer.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
@@ -29,6 +30,23 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   return {
     open(info: OpenInfo): ConnectionObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
+    },
+    refused(info: RefusedClient): void {
+      if (!sink.isLevelEnabled('warn')) return;
+      const record: LogRecord = {
+        event: 'refused',
+        listener: info.listener,
+        client: endpoint(info.client),
+        transport: info.transport,
+        code: info.code,
+        error: info.message,
+      };
+      if (info.hint !== undefined) record.hint = info.hint;
+      sink.write(
+        'warn',
+        record,
+        `refused ${endpoint(info.client)} on ${info.listener}: ${info.message}${info.hint !== undefined ? ` (${info.hint})` : ''}`,
+      );
     },
     handshakeFailed(info: HandshakeFailure): void {
       if (!sink.isLevelEnabled('warn')) return;
@@ -140,6 +158,7 @@ class ConnectionTap implements ConnectionObserver {
     if (info.error !== undefined) record.error = info.error;
     record.durationMs = info.durationMs;
     record.bytes = info.bytes;
+    if (info.notForwarded !== undefined) record.notForwarded = info.notForwarded;
     record.packets = { fromClient: this.packets.client, fromBroker: this.packets.broker };
     record.types = this.types;
     // A 3.x DISCONNECT carries no code: say it was seen, not a code it never had.

@@ -4,6 +4,8 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
+import { isTlsTransport, type Transport } from './address.js';
+import type { ClientVerification } from './peer.js';
 
 /** mqtts:// and wss:// listeners: our certificate, and optionally client certificates to ask for. */
 export interface TlsServerConfig {
@@ -78,6 +80,32 @@ export function serverSideTlsInfo(socket: tls.TLSSocket, requestCert: boolean): 
   };
   if (requestCert) info.clientCert = describeCert(socket);
   return info;
+}
+
+/** Whether an accepted client's certificate verified against the listener's CAs, and if not why. */
+export function clientVerification(socket: tls.TLSSocket): ClientVerification {
+  if (socket.authorized) return { verified: true };
+  if (socket.getPeerX509Certificate?.() === undefined)
+    return { verified: false, reason: 'no client certificate' };
+  const why = socket.authorizationError;
+  const code: unknown = typeof why === 'object' && why !== null && 'code' in why ? why.code : why;
+  return { verified: false, reason: typeof code === 'string' ? code : 'not verified' };
+}
+
+/**
+ * Why clients of a listener could not be kept from using mqtt-tap's upstream client certificate,
+ * or undefined when they can: only a TLS listener that asks for certificates and checks them
+ * against given CAs knows who its clients are.
+ */
+export function unverifiableClients(
+  transport: Transport,
+  requestCert: boolean,
+  hasCa: boolean,
+): string | undefined {
+  if (!isTlsTransport(transport)) return 'cannot show a certificate (not an mqtts:// or wss:// listener)';
+  if (!requestCert) return 'are not asked for a certificate (no --tls-request-cert)';
+  if (!hasCa) return 'have their certificates checked against no CA of yours (no --tls-ca)';
+  return undefined;
 }
 
 /**

@@ -21,16 +21,22 @@ import type { PeerStream } from './peer.js';
 /** Same as net.Socket's default writableHighWaterMark, so TCP and WebSocket peers pace alike. */
 export const WS_HIGH_WATER_MARK = 16 * 1024;
 
-/**
- * Largest message accepted: the largest MQTT packet (1 + 4 + 268,435,455 bytes, MQTT 5.0 §1.5.5)
- * plus room for another packet's start. ws holds a whole message in memory before delivering it.
- */
-export const WS_MAX_PAYLOAD = 256 * 1024 * 1024 + 64 * 1024;
-
 const SEND_OPTIONS = { binary: true, compress: false, fin: true } as const;
 
 /** [MQTT-6.0.0-1]: control packets travel in binary frames; anything else closes the connection. */
 export const WS_TEXT_FRAME = 'WS_TEXT_FRAME';
+
+/** A message larger than the limit: closed with 1009 (RFC 6455 §7.4.1, Message Too Big). */
+export const WS_MESSAGE_TOO_BIG = 'WS_MESSAGE_TOO_BIG';
+
+/** ws's code for a message over its maxPayload; it has already sent the close frame (1009). */
+const WS_ERR_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+
+export interface WebSocketPeerOptions {
+  /** The maxPayload ws was given: named in the error of a message over it. */
+  maxMessage: number;
+  highWaterMark?: number;
+}
 
 export class WebSocketPeer extends EventEmitter implements PeerStream {
   private needDrain = false;
@@ -47,12 +53,17 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
    * @param socket the socket under it, when known: its errors (ECONNRESET...) are reported, which
    *   ws itself swallows into a 1006 close
    */
+  private readonly highWaterMark: number;
+  private readonly maxMessage: number;
+
   constructor(
     private readonly ws: WebSocket,
-    socket?: net.Socket,
-    private readonly highWaterMark = WS_HIGH_WATER_MARK,
+    socket: net.Socket | undefined,
+    options: WebSocketPeerOptions,
   ) {
     super();
+    this.highWaterMark = options.highWaterMark ?? WS_HIGH_WATER_MARK;
+    this.maxMessage = options.maxMessage;
     ws.binaryType = 'nodebuffer';
     ws.on('message', this.onMessage);
     ws.on('error', this.onError);
@@ -75,6 +86,11 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     return this.destroyCalled || this.closeEmitted;
   }
 
+  /** False once a close frame went either way: what is written then goes nowhere. */
+  get writable(): boolean {
+    return this.ws.readyState === this.ws.OPEN && !this.destroyCalled;
+  }
+
   get writableLength(): number {
     return this.ws.bufferedAmount;
   }
@@ -85,7 +101,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   }
 
   write(chunk: Buffer): boolean {
-    // After a close frame either way, writes go nowhere, as on a socket whose peer has left.
+    // After a close frame either way, writes go nowhere (callers check `writable` first).
     if (this.ws.readyState !== this.ws.OPEN) return true;
     this.ws.send(chunk, SEND_OPTIONS, this.onSent);
     if (this.ws.bufferedAmount < this.highWaterMark) return true;
@@ -97,6 +113,13 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     this.endCalled = true;
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
     else if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
+  }
+
+  /** Closes with this WebSocket status code (e.g. 1013 Try Again Later); reports no error. */
+  closeWith(status: number): void {
+    this.endCalled = true;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(status);
+    else this.ws.terminate();
   }
 
   destroy(err?: Error): void {
@@ -163,8 +186,17 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   private readonly onError = (err: Error): void => {
     if (this.destroyCalled || this.errorEmitted) return;
     this.errorEmitted = true;
-    this.emit('error', err);
+    this.emit('error', (err as Error & { code?: unknown }).code === WS_ERR_TOO_BIG ? this.tooBig() : err);
   };
+
+  private tooBig(): Error {
+    return Object.assign(
+      new Error(
+        `a WebSocket message over ${this.maxMessage} bytes (--ws-max-message): closed with 1009 Message Too Big`,
+      ),
+      { code: WS_MESSAGE_TOO_BIG },
+    );
+  }
 
   private readonly onClose = (): void => {
     if (this.closeEmitted) return;

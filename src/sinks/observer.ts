@@ -35,7 +35,13 @@ export interface CloseInfo {
   /** Socket error that ended the connection, if any (`code` and message). */
   error?: { side: Direction; code?: string; message: string };
   durationMs: number;
+  /** Bytes forwarded each way. */
   bytes: { fromClient: number; fromBroker: number };
+  /**
+   * Bytes that arrived after the other side had closed (e.g. a broker's answer to a WebSocket
+   * client that sent its close frame): dropped, not in `bytes`, never shown. Absent when none.
+   */
+  notForwarded?: { fromClient: number; fromBroker: number };
 }
 
 export interface UpstreamErrorInfo {
@@ -56,6 +62,15 @@ export interface HandshakeFailure {
   code?: string;
   message: string;
   hint?: string;
+}
+
+/**
+ * A client mqtt-tap itself closed right after accepting it, without dialling the broker: over
+ * --max-connections, or an unverified client certificate where only verified clients may use
+ * mqtt-tap's own upstream certificate.
+ */
+export interface RefusedClient extends HandshakeFailure {
+  code: string;
 }
 
 export interface ConnectionObserver {
@@ -82,6 +97,8 @@ export interface ProxyObserver {
   open(info: OpenInfo): ConnectionObserver;
   /** A client whose TLS or WebSocket handshake failed: no connection, no broker dial. */
   handshakeFailed?(info: HandshakeFailure): void;
+  /** A client refused by mqtt-tap's own limits or policy: no connection, no broker dial. */
+  refused?(info: RefusedClient): void;
 }
 
 /** One observer that tells several (the tap, the recorder...); each is isolated from the others' failures. */
@@ -92,6 +109,15 @@ export function fanOut(observers: readonly ProxyObserver[], onError: (err: unkno
       for (const o of observers) {
         try {
           o.handshakeFailed?.(info);
+        } catch (err) {
+          onError(err);
+        }
+      }
+    },
+    refused(info: RefusedClient): void {
+      for (const o of observers) {
+        try {
+          o.refused?.(info);
         } catch (err) {
           onError(err);
         }

@@ -47,6 +47,13 @@ export interface RecorderOptions {
   clockUs?: () => number;
   /** A write failed (disk full...): recording stops, forwarding goes on. Called once. */
   onError?: (err: unknown) => void;
+  /**
+   * The next file of a rotation cannot be opened for want of a file descriptor (EMFILE, ENFILE):
+   * chunks are held up to the buffer budget, then dropped, while the open is retried.
+   */
+  onPause?: (err: unknown, file: string) => void;
+  /** The file that could not be opened is open now; recording goes on in it. */
+  onResume?: (file: string) => void;
   /** A connection closed after losing `bytes` of its recording. */
   onDropped?: (conn: string, bytes: number) => void;
   /** Opens an output file (default fs.createWriteStream); the seam for slow-disk tests. */
@@ -88,6 +95,19 @@ const WRITE_SLICE = 1024 * 1024;
 const SEGMENT_OVERHEAD = 128;
 /** Closed connections whose drop counts stay queryable (the close record may ask after close). */
 const CLOSED_HISTORY = 1024;
+/** How often a file that could not be opened for want of a descriptor is tried again. */
+const REOPEN_MS = 1000;
+
+/** Out of file descriptors (per process or system-wide): a state that passes, not a failure. */
+function outOfDescriptors(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/** Bytes a queued segment counts against the buffer budget. */
+function heldBytes(seg: Segment): number {
+  return (seg.end ?? 0) - (seg.start ?? 0) + SEGMENT_OVERHEAD;
+}
 
 /**
  * Microseconds since the epoch that agree with Date.now() (the tap's clock) to the millisecond, so
@@ -164,6 +184,11 @@ class Recorder implements PcapngRecorder {
   private readonly live = new Map<string, ConnRecorder>();
   private readonly closedDrops = new Map<string, number>();
   private drainWaiters: (() => void)[] = [];
+  /** The next file being opened; writes wait for it in the queue. */
+  private opening: Promise<void> | undefined;
+  /** Set while the next file cannot be opened for want of a descriptor. */
+  private outOfFds: unknown;
+  private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.budget = opts.bufferBytes ?? DEFAULT_BUFFER;
@@ -173,6 +198,11 @@ class Recorder implements PcapngRecorder {
 
   async start(): Promise<void> {
     await this.openNext();
+  }
+
+  /** The file recording goes to now: `file`, or its current rotated part. */
+  private currentPath(): string {
+    return this.opts.rotateBytes === undefined ? this.opts.file : rotatedName(this.opts.file, this.fileIndex);
   }
 
   open(info: OpenInfo): ConnectionObserver {
@@ -219,14 +249,14 @@ class Recorder implements PcapngRecorder {
 
   /** Queues segments of `conv` (whatever the budget: control segments are tiny). */
   push(conv: Conv, segs: readonly Segment[]): void {
-    if (this.failed !== undefined || this.stream === undefined) return;
+    if (this.failed !== undefined || this.closing !== undefined) return;
     for (const seg of segs) {
       if (this.dropsSinceBlock > 0) {
         seg.dropCount = this.dropsSinceBlock;
         this.dropsSinceBlock = 0;
       }
       this.queue.push({ conv, seg });
-      this.queuedBytes += (seg.end ?? 0) - (seg.start ?? 0) + SEGMENT_OVERHEAD;
+      this.queuedBytes += heldBytes(seg);
     }
     const held = this.queuedBytes + this.inFlight;
     if (held > this.peak) this.peak = held;
@@ -246,19 +276,42 @@ class Recorder implements PcapngRecorder {
 
   flush(): Promise<void> {
     this.flushQueue();
-    if (this.inFlight === 0) return Promise.resolve();
+    // After a failure, writes still pending on an old file finish on their own.
+    if (this.inFlight === 0 || this.failed !== undefined) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopReopening();
+      await this.opening;
       await this.flush();
+      // Still without a file (out of descriptors): what waited for one is lost.
+      this.dropQueue();
       const stream = this.stream;
       this.stream = undefined;
       if (stream !== undefined) await endStream(stream);
       await Promise.all(this.ending);
     })();
     return this.closing;
+  }
+
+  private stopReopening(): void {
+    if (this.reopenTimer !== undefined) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+  }
+
+  /** Counts what is queued as dropped instead of recorded. */
+  private dropQueue(): void {
+    for (const { seg } of this.queue) {
+      const bytes = (seg.end ?? 0) - (seg.start ?? 0);
+      if (bytes === 0) continue;
+      this.recorded -= bytes;
+      this.dropped += bytes;
+      this.droppedChunks++;
+    }
+    this.queue = [];
+    this.queuedBytes = 0;
   }
 
   /** Encodes the queue into whole-block buffers and writes them, rotating files at block boundaries. */
@@ -271,7 +324,8 @@ class Recorder implements PcapngRecorder {
       this.scheduled = undefined;
     }
     const queue = this.queue;
-    if (queue.length === 0) return;
+    // No file yet (being opened, or out of descriptors): the queue waits for it.
+    if (queue.length === 0 || (this.stream === undefined && this.failed === undefined)) return;
     this.queue = [];
     this.queuedBytes = 0;
     if (this.failed !== undefined) return;
@@ -307,6 +361,10 @@ class Recorder implements PcapngRecorder {
       if (rotateAfter) {
         this.rotateNow();
         if (this.failed !== undefined) return;
+        // The rest waits in the queue for the next file, written once it is open.
+        this.queue = queue.slice(k);
+        for (const q of this.queue) this.queuedBytes += heldBytes(q.seg);
+        return;
       }
     }
   };
@@ -337,57 +395,90 @@ class Recorder implements PcapngRecorder {
       });
       this.ending.add(done);
     }
-    this.openNextSync();
+    this.openNext().catch((err: unknown) => this.openFailed(err));
   }
 
-  private openNextSync(): Writable | undefined {
-    this.fileIndex++;
-    const path =
-      this.opts.rotateBytes === undefined ? this.opts.file : rotatedName(this.opts.file, this.fileIndex);
+  /**
+   * Opens the next file and, once it is open, writes its header and what queued meanwhile.
+   * Rejects with the open's error (at start, a startup failure).
+   */
+  private openNext(): Promise<void> {
+    if (this.outOfFds === undefined) this.fileIndex++;
+    const path = this.currentPath();
     let stream: Writable;
     try {
       // Owner-only: a recording holds whole payloads, and passwords with --show-secrets.
       stream = (this.opts.openFile ?? ((p: string) => createWriteStream(p, { mode: 0o600 })))(path);
     } catch (err) {
-      this.fail(err);
-      return undefined;
+      return Promise.reject(err);
     }
+    const ready =
+      !('pending' in stream) || (stream as { pending?: boolean }).pending !== true
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const onOpen = (): void => {
+              stream.off('error', onError);
+              resolve();
+            };
+            const onError = (err: Error): void => {
+              stream.off('ready', onOpen);
+              stream.destroy();
+              reject(err);
+            };
+            stream.once('ready', onOpen);
+            stream.once('error', onError);
+          });
+    const opening = ready.then(() => {
+      this.opening = undefined;
+      this.opened(stream, path);
+    });
+    this.opening = opening.catch(() => {
+      this.opening = undefined;
+    });
+    return opening;
+  }
+
+  private opened(stream: Writable, path: string): void {
     stream.on('error', (err) => this.fail(err));
     this.stream = stream;
     this.files.push(path);
     this.fileBytes = 0;
     this.write(this.header);
-    return stream;
+    if (this.outOfFds !== undefined) {
+      this.outOfFds = undefined;
+      this.opts.onResume?.(path);
+    }
+    this.flushQueue();
   }
 
-  private openNext(): Promise<void> {
-    const stream = this.openNextSync();
-    if (stream === undefined) return Promise.reject(this.failed);
-    if (!('pending' in stream) || (stream as { pending?: boolean }).pending !== true)
-      return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onOpen = (): void => {
-        stream.off('error', onError);
-        resolve();
-      };
-      const onError = (err: Error): void => {
-        stream.off('ready', onOpen);
-        reject(err);
-      };
-      stream.once('ready', onOpen);
-      stream.once('error', onError);
-    });
+  /** The next file could not be opened: out of descriptors, wait and retry; else recording stops. */
+  private openFailed(err: unknown): void {
+    if (!outOfDescriptors(err) || this.closing !== undefined) {
+      this.fail(err);
+      return;
+    }
+    if (this.outOfFds === undefined) {
+      this.outOfFds = err;
+      this.opts.onPause?.(err, this.currentPath());
+    }
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      if (this.failed === undefined && this.closing === undefined) {
+        this.openNext().catch((e: unknown) => this.openFailed(e));
+      }
+    }, REOPEN_MS);
+    this.reopenTimer.unref();
   }
 
   private fail(err: unknown): void {
     if (this.failed !== undefined) return;
     this.failed = err;
+    this.stopReopening();
     this.queue = [];
     this.queuedBytes = 0;
     const stream = this.stream;
     this.stream = undefined;
     stream?.destroy();
-    this.inFlight = 0;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();

@@ -5,6 +5,7 @@ import {
   parseHostPort,
   parseListen,
   parseUpstream,
+  redactQuery,
 } from '../../src/proxy/address.js';
 
 describe('parseHostPort ([HOST:]PORT as typed after -l)', () => {
@@ -110,16 +111,58 @@ describe('formatAddress', () => {
     expect(formatAddress({ host: 'b', port: 8883, transport: 'tls' })).toBe('mqtts://b:8883');
     expect(formatAddress({ host: '::1', port: 80, transport: 'ws' })).toBe('ws://[::1]:80/mqtt');
     expect(formatAddress({ host: 'b', port: 443, transport: 'wss', path: '/m?q=1' })).toBe(
-      'wss://b:443/m?q=1',
+      'wss://b:443/m?q=<redacted>',
     );
   });
 
-  it.each(['mqtts://b:8883', 'ws://[::1]:80/mqtt', 'wss://b:443/x/y?z=1'])(
+  it.each(['mqtts://b:8883', 'ws://[::1]:80/mqtt', 'wss://b:443/x/y?z=<redacted>'])(
     '%s parses back to itself',
     (url) => {
       expect(formatAddress(parseUpstream(url))).toBe(url);
     },
   );
+});
+
+describe('redactQuery: query values are never shown, keys are', () => {
+  it.each([
+    ['/mqtt', '/mqtt'],
+    ['/mqtt?token=s3cr3t', '/mqtt?token=<redacted>'],
+    [
+      '/mqtt?x-amz-Signature=abc&x-amz-Date=2025&empty=',
+      '/mqtt?x-amz-Signature=<redacted>&x-amz-Date=<redacted>&empty=',
+    ],
+    ['/mqtt?bare-token', '/mqtt?<redacted>'],
+    ['/mqtt?a=1&&b==2', '/mqtt?a=<redacted>&&b=<redacted>'],
+    ['/mqtt?', '/mqtt?'],
+    ['/p#access_token=abc', '/p#<redacted>'],
+    ['/p?k=v#f', '/p?k=<redacted>#<redacted>'],
+    ['wss://h:443/mqtt?jwt=e.y.J', 'wss://h:443/mqtt?jwt=<redacted>'],
+  ])('%s → %s', (input, expected) => {
+    expect(redactQuery(input)).toBe(expected);
+  });
+
+  it.each([
+    ['wss://broker/mqtt?token=s3cr3t#x', 'a fragment (#) means nothing here'],
+    ['mqtt://user:s3cr3t@broker:1883', 'no credentials in the address, please: "mqtt://broker:1883"'],
+    ['ws://u:s3cr3t@broker/mqtt?token=s3cr3t', '"ws://broker/mqtt?token=<redacted>"'],
+    ['mqtts://broker/x?token=s3cr3t', 'only ws:// and wss:// addresses have a path'],
+    ['wss://broker/a b?token=s3cr3t', 'spaces in the path'],
+  ])('an address error about %s does not repeat the secret', (input, message) => {
+    let error: unknown;
+    try {
+      parseUpstream(input);
+    } catch (err) {
+      error = err;
+    }
+    expect(String(error)).toContain(message);
+    expect(String(error)).not.toContain('s3cr3t');
+  });
+
+  it('a listener address with a query: the error does not repeat its value', () => {
+    expect(() => parseListen('ws://127.0.0.1:8080/mqtt?x=s3cr3t')).toThrow(
+      'a listener path has no query: "ws://127.0.0.1:8080/mqtt?x=<redacted>"',
+    );
+  });
 });
 
 describe('formatHostPort', () => {

@@ -143,8 +143,12 @@ describe.skipIf(!requireMosquitto())('CLI: TLS and WebSocket listeners to an mqt
       ],
       ...['-u', `mqtts://127.0.0.1:${broker.ports.mtls}`, '--upstream-ca', certs.ca],
       ...['--upstream-cert', certs.client, '--upstream-key', certs.clientKey, '--upstream-alpn', 'mqtt'],
+      // The ws:// listener cannot verify its clients: they use mqtt-tap's certificate only when asked.
+      '--upstream-cert-for-all',
     ]);
     const listening = await cli.waitFor((l) => l.event === 'listening');
+    const forAll = await cli.waitFor((l) => l.event === 'upstream-cert-for-all');
+    expect(forAll).toMatchObject({ level: 40, upstream: `mqtts://127.0.0.1:${broker.ports.mtls}` });
     const addresses = listening.addresses as string[];
     expect(addresses).toEqual([
       expect.stringMatching(/^mqtts:\/\/127\.0\.0\.1:\d+$/),

@@ -52,6 +52,8 @@ describe.skipIf(!requireMosquitto())('TLS transports', () => {
       listen: [{ host: '127.0.0.1', port: 0 }],
       upstream: { host: '127.0.0.1', port, transport, ...(transport === 'wss' ? { path: '/mqtt' } : {}) },
       upstreamTls: config,
+      // A plain listener cannot verify its clients: riding on our certificate must be asked for.
+      ...(config.cert !== undefined ? { upstreamCertForAll: true } : {}),
     });
   }
 

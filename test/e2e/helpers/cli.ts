@@ -33,17 +33,26 @@ export interface Cli {
  * Starts `mqtt-tap ARGS --log-file <temp> --no-pretty` and waits until it says it is listening.
  * The process (SIGKILL if still running) and the temp dir are removed by `cleanups`.
  */
-export async function startCli(cleanups: Cleanups, args: string[]): Promise<Cli> {
+export async function startCli(
+  cleanups: Cleanups,
+  args: string[],
+  /** Runs it under `ulimit -n fdLimit` (through sh). */
+  opts: { fdLimit?: number } = {},
+): Promise<Cli> {
   // dist/ is built by the globalSetup (build-dist.ts) before any test file runs.
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-e2e-'));
   cleanups.add(() => rmSync(dir, { recursive: true, force: true }));
   const logFile = join(dir, 'tap.ndjson');
   // No inherited MQTT_TAP_* variables: only the flags given here apply.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQTT_TAP_')));
-  const proc = spawn(process.execPath, [BIN, ...args, '--log-file', logFile, '--no-pretty'], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const argv = [BIN, ...args, '--log-file', logFile, '--no-pretty'];
+  const proc =
+    opts.fdLimit === undefined
+      ? spawn(process.execPath, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn('sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...argv], {
+          env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -1,0 +1,27 @@
+/**
+ * The proxy's limits and their defaults, in one place: startProxy applies them when not told
+ * otherwise, and the CLI shows and checks them.
+ */
+import { DEFAULT_TAP_OPTIONS } from './tap-options.js';
+
+/** Forwarded connections at once; one more is closed at once, never dialled upstream. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/**
+ * What a WebSocket message may hold beyond the bytes of a packet the tap keeps (`--capture-max`):
+ * ws holds a whole message in memory before handing it over, so its bound is of the same order.
+ */
+export const WS_MESSAGE_HEADROOM = 4 * 1024 * 1024;
+
+/**
+ * The largest `--ws-max-message`: the largest MQTT packet (1 + 4 + 268,435,455 bytes, MQTT 5.0
+ * §1.5.5) plus room for another packet's start.
+ */
+export const WS_MAX_MESSAGE_LIMIT = 256 * 1024 * 1024 + 64 * 1024;
+
+/** The default `--ws-max-message` for a given `--capture-max`. */
+export function defaultWsMaxMessage(captureMax: number): number {
+  return Math.min(captureMax + WS_MESSAGE_HEADROOM, WS_MAX_MESSAGE_LIMIT);
+}
+
+export const DEFAULT_WS_MAX_MESSAGE = defaultWsMaxMessage(DEFAULT_TAP_OPTIONS.captureCap);
