@@ -8,7 +8,9 @@ import type { Argv } from 'yargs';
 import type { PayloadMode } from '../annotate/payload-preview.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
 import type { TapOptions } from '../proxy/tap-options.js';
+import { DEFAULT_SESSION_STATE_MAX } from '../session/state-budget.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
+import { parseSize } from './parse-size.js';
 
 /** A bad flag value: exit code 2 and the usage hint. */
 export class UsageError extends Error {
@@ -62,6 +64,7 @@ export interface DecodeArgs {
   payloadMax: number;
   captureMax: number;
   showSecrets: boolean;
+  sessionMax: number;
   clientId?: string;
   topic?: string;
 }
@@ -111,6 +114,19 @@ export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
       describe:
         'CONNECT passwords and AUTH data in clear (default: length and a per-run keyed hash; recordings hold * in their place)',
     })
+    .option('session-max', {
+      type: 'string',
+      default: String(DEFAULT_SESSION_STATE_MAX),
+      describe:
+        'bytes of in-flight ids, topic aliases and pending requests kept per connection (1MiB, 4MB...); past it they are not kept and a state-limit record says so',
+      coerce: (v: string | string[]) => {
+        try {
+          return parseSize(String(lastValue(v)));
+        } catch (err) {
+          throw new UsageError(`--session-max: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+    })
     .option('client-id', {
       type: 'string',
       describe: 'log packets only of connections whose client id matches this glob (* and ?)',
@@ -129,6 +145,7 @@ export function tapOptionsFrom(args: DecodeArgs): TapOptions {
     payload: args.payload,
     payloadMax: args.payloadMax,
     showSecrets: args.showSecrets,
+    sessionMax: args.sessionMax,
   };
   if (args.clientId !== undefined) tap.clientId = args.clientId;
   if (args.topic !== undefined) tap.topic = args.topic;

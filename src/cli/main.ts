@@ -9,6 +9,7 @@ import { UsageError } from './common-options.js';
 import { decodeCommand } from './decode-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { replayCommand } from './replay-command.js';
+import { rulesCommand } from './rules-command.js';
 
 /** Our package.json, found upwards from this file (src/cli in tests, dist/src/cli when built). */
 function packageVersion(): string {
@@ -59,6 +60,7 @@ await yargs(hideBin(process.argv))
   .command(proxyCommand)
   .command(decodeCommand)
   .command(replayCommand)
+  .command(rulesCommand)
   .strict()
   .version(packageVersion())
   .alias('version', 'V')

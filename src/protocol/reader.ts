@@ -118,7 +118,7 @@ export class Reader {
     this.stopped = true;
     this.report(
       'MQTT_MALFORMED_VARINT',
-      `${field} at offset ${this.base + start} has a fifth continuation byte`,
+      `${field} at offset ${this.base + start}: its fourth byte 0x${this.buf[this.pos - 1]!.toString(16)} has the continuation bit set`,
     );
     return 0;
   }
@@ -160,21 +160,20 @@ export class Reader {
   checkedString(field: string, start: number, end: number): string {
     const buf = this.buf;
     // Fast path: printable ASCII needs neither UTF-8 validation nor a U+0000 scan.
-    let ascii = true;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    while (i < end) {
       const c = buf[i]!;
-      if (c === 0 || c > 0x7f) {
-        ascii = false;
-        break;
-      }
+      if (c === 0 || c > 0x7f) break;
+      i++;
     }
-    if (ascii) return buf.toString('latin1', start, end);
+    if (i === end) return buf.toString('latin1', start, end);
     if (!isUtf8(buf.subarray(start, end))) {
       this.report('MQTT_INVALID_UTF8', `${field} at offset ${this.base + start} is not well-formed UTF-8`);
     }
-    const nul = buf.indexOf(0, start);
-    if (nul !== -1 && nul < end) {
-      this.report('MQTT_NULL_CHARACTER', `${field} contains U+0000 at offset ${this.base + nul}`);
+    // Only to the string's end: a search to the buffer's end makes a packet of many strings quadratic.
+    while (i < end && buf[i] !== 0) i++;
+    if (i < end) {
+      this.report('MQTT_NULL_CHARACTER', `${field} contains U+0000 at offset ${this.base + i}`);
     }
     return buf.toString('utf8', start, end);
   }

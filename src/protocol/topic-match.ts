@@ -27,15 +27,6 @@ export function filtersOverlap(a: string, b: string): boolean {
   return true;
 }
 
-/** Shell-style glob (`*`, `?`) as a whole-string RegExp, for client ids. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
-}
-
 /** What is wrong with a Topic Filter (§4.7.1), and which wildcard is misused; undefined when valid. */
 export function topicFilterProblem(filter: string): { wildcard?: '#' | '+'; detail: string } | undefined {
   if (filter.length === 0) return { detail: 'a Topic Filter must not be empty' };

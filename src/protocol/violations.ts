@@ -3,8 +3,9 @@ import type { Violation } from './types.js';
 
 /**
  * A normative statement id, or one per context where the spec has a separate statement for each
- * case (keyed by packet type, or by wildcard character for Topic Filters); undefined where the
- * spec states the rule without an id (or states none).
+ * case (keyed by packet type, by packet type and sender, or by wildcard character for Topic
+ * Filters; `'*'` for the contexts not named); undefined where the spec states the rule without an
+ * id (or states none).
  */
 type Rule = string | undefined | Readonly<Record<string, string>>;
 
@@ -15,24 +16,53 @@ type Rule = string | undefined | Readonly<Record<string, string>>;
  * Codes are stable: people grep logs for them.
  */
 export const VIOLATIONS = {
-  MQTT_RESERVED_FLAGS: { v3: 'MQTT-2.2.2-1', v5: 'MQTT-2.1.3-1' },
+  /** Fixed header flags; PUBREL, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT (and 5.0 AUTH) have a statement each. */
+  MQTT_RESERVED_FLAGS: {
+    v3: {
+      PUBREL: 'MQTT-3.6.1-1',
+      SUBSCRIBE: 'MQTT-3.8.1-1',
+      UNSUBSCRIBE: 'MQTT-3.10.1-1',
+      DISCONNECT: 'MQTT-3.14.1-1',
+      '*': 'MQTT-2.2.2-1',
+    },
+    v5: {
+      PUBREL: 'MQTT-3.6.1-1',
+      SUBSCRIBE: 'MQTT-3.8.1-1',
+      UNSUBSCRIBE: 'MQTT-3.10.1-1',
+      DISCONNECT: 'MQTT-3.14.1-1',
+      AUTH: 'MQTT-3.15.1-1',
+      '*': 'MQTT-2.1.3-1',
+    },
+  },
   MQTT_INVALID_QOS: { v3: 'MQTT-3.3.1-4', v5: 'MQTT-3.3.1-4' },
   MQTT_DUP_ON_QOS0: { v3: 'MQTT-3.3.1-2', v5: 'MQTT-3.3.1-2' },
   MQTT_INVALID_UTF8: { v3: 'MQTT-1.5.3-1', v5: 'MQTT-1.5.4-1' },
   MQTT_NULL_CHARACTER: { v3: 'MQTT-1.5.3-2', v5: 'MQTT-1.5.4-2' },
   MQTT_TRUNCATED: { v3: undefined, v5: undefined },
   MQTT_TRAILING_BYTES: { v3: undefined, v5: undefined },
-  /** A Variable Byte Integer with a fifth continuation byte ("at most four bytes", §1.5.5, no id). */
+  /** A Variable Byte Integer whose fourth byte has the continuation bit set ("at most four bytes", §1.5.5, no id). */
   MQTT_MALFORMED_VARINT: { v3: undefined, v5: undefined },
   MQTT_NON_MINIMAL_VARINT: { v3: undefined, v5: 'MQTT-1.5.5-1' },
   /**
-   * 3.1.1 [MQTT-2.3.1-1] and 5.0 [MQTT-2.2.1-3] require a non-zero id in SUBSCRIBE, UNSUBSCRIBE and
-   * PUBLISH (QoS > 0); a Server's PUBLISH is [MQTT-2.2.1-4] in 5.0, same words. An acknowledgement
+   * 3.1.1 [MQTT-2.3.1-1] requires a non-zero id in SUBSCRIBE, UNSUBSCRIBE and PUBLISH (QoS > 0)
+   * whoever sends them; 5.0 says it of a Client's [MQTT-2.2.1-3] and of a Server's PUBLISH
+   * [MQTT-2.2.1-4] apart, so a PUBLISH whose sender is unknown gets no 5.0 rule. An acknowledgement
    * only echoes the id it answers ([MQTT-2.2.1-5], [MQTT-2.3.1-6]): 0 there is reported without a rule.
    */
   MQTT_PACKET_ID_ZERO: {
-    v3: { PUBLISH: 'MQTT-2.3.1-1', SUBSCRIBE: 'MQTT-2.3.1-1', UNSUBSCRIBE: 'MQTT-2.3.1-1' },
-    v5: { PUBLISH: 'MQTT-2.2.1-3', SUBSCRIBE: 'MQTT-2.2.1-3', UNSUBSCRIBE: 'MQTT-2.2.1-3' },
+    v3: {
+      PUBLISH: 'MQTT-2.3.1-1',
+      'PUBLISH from client': 'MQTT-2.3.1-1',
+      'PUBLISH from broker': 'MQTT-2.3.1-1',
+      SUBSCRIBE: 'MQTT-2.3.1-1',
+      UNSUBSCRIBE: 'MQTT-2.3.1-1',
+    },
+    v5: {
+      'PUBLISH from client': 'MQTT-2.2.1-3',
+      'PUBLISH from broker': 'MQTT-2.2.1-4',
+      SUBSCRIBE: 'MQTT-2.2.1-3',
+      UNSUBSCRIBE: 'MQTT-2.2.1-3',
+    },
   },
   MQTT_PACKET_NOT_IN_VERSION: { v3: undefined, v5: undefined },
   MQTT_PROTOCOL_NAME: { v3: 'MQTT-3.1.2-1', v5: 'MQTT-3.1.2-1' },
@@ -56,6 +86,11 @@ export const VIOLATIONS = {
   MQTT_INVALID_SUBSCRIBE_QOS: { v3: 'MQTT-3-8.3-4', v5: undefined },
   MQTT_INVALID_RETAIN_HANDLING: { v3: undefined, v5: undefined },
   MQTT_NO_LOCAL_ON_SHARED: { v3: undefined, v5: 'MQTT-3.8.3-4' },
+  /** `$share/{ShareName}/{filter}` (5.0 §4.8.2): an empty ShareName, or one not of that form. */
+  MQTT_INVALID_SHARED_SUBSCRIPTION: {
+    v3: undefined,
+    v5: { 'empty share name': 'MQTT-4.8.2-1', 'share name': 'MQTT-4.8.2-2' },
+  },
   /** Keyed by the misplaced wildcard: `#` (multi-level) and `+` (single-level) have a statement each. */
   MQTT_INVALID_TOPIC_FILTER: {
     v3: { '#': 'MQTT-4.7.1-2', '+': 'MQTT-4.7.1-3' },
@@ -77,7 +112,18 @@ export const VIOLATIONS = {
     },
   },
   MQTT_UNKNOWN_PROPERTY: { v3: undefined, v5: undefined },
-  MQTT_PROPERTY_NOT_ALLOWED: { v3: undefined, v5: undefined },
+  /**
+   * Table 2-4 names the packets each property may appear in, without an id; two statements forbid
+   * a property to one sender: a Client's Subscription Identifier in PUBLISH and a Server's Session
+   * Expiry Interval in DISCONNECT.
+   */
+  MQTT_PROPERTY_NOT_ALLOWED: {
+    v3: undefined,
+    v5: {
+      'Subscription Identifier in PUBLISH from client': 'MQTT-3.3.4-6',
+      'Session Expiry Interval in DISCONNECT from broker': 'MQTT-3.14.2-2',
+    },
+  },
   MQTT_DUPLICATE_PROPERTY: { v3: undefined, v5: undefined },
   MQTT_PROPERTY_LENGTH: { v3: undefined, v5: undefined },
   MQTT_INVALID_PROPERTY_VALUE: { v3: undefined, v5: undefined },
@@ -85,11 +131,14 @@ export const VIOLATIONS = {
 
 export type ViolationCode = keyof typeof VIOLATIONS;
 
-/** The normative id for `code` in `version`; `context` picks among per-case ids (a packet type, a wildcard). */
+/**
+ * The normative id for `code` in `version`; `context` picks among per-case ids (a packet type, a
+ * packet type and its sender, a wildcard), falling back to the `'*'` entry where there is one.
+ */
 export function ruleOf(code: ViolationCode, version: ProtocolVersion, context?: string): string | undefined {
   const rule: Rule = version === '5.0' ? VIOLATIONS[code].v5 : VIOLATIONS[code].v3;
   if (rule === undefined || typeof rule === 'string') return rule;
-  return context === undefined ? undefined : rule[context];
+  return (context === undefined ? undefined : rule[context]) ?? rule['*'];
 }
 
 export function violation(

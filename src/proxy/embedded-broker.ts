@@ -159,6 +159,35 @@ export async function launchMosquitto(options: LaunchMosquittoOptions): Promise<
   throw lastError ?? new Error('mosquitto did not start');
 }
 
+/**
+ * Runs the broker (`$2...`) in this shell's place, so it keeps the pid mqtt-tap knows, beside a
+ * watchdog that reads the shell's stdin, a pipe only mqtt-tap writes to. The pipe ends when
+ * mqtt-tap exits however it exits (SIGKILL included); the watchdog then stops the broker if it
+ * still runs (same pid and start time: never a process that reused the pid) and removes `$1`.
+ */
+const WATCHDOG = `
+dir=$1; shift
+started() {
+  read -r s < /proc/$$/stat 2>/dev/null || return 0
+  s=\${s##*") "}; set -- $s
+  [ "$1" = Z ] || echo "\${20}"
+}
+exec 3<&0
+(
+  exec 0<&3 3<&- >/dev/null 2>&1
+  me=$(started)
+  [ -n "$me" ] || [ ! -d /proc/self ] || exit 0
+  while read -r _; do :; done
+  [ "$(started)" = "$me" ] || exit 0
+  kill -TERM $$
+  i=0
+  while [ $i -lt 30 ] && [ "$(started)" = "$me" ]; do sleep 0.1; i=$((i+1)); done
+  [ "$(started)" = "$me" ] && kill -KILL $$
+  rm -rf -- "$dir"
+) &
+exec "$@" </dev/null 3<&-
+`;
+
 function runOnce(
   options: LaunchMosquittoOptions,
   dir: string,
@@ -168,10 +197,13 @@ function runOnce(
 ): Promise<MosquittoProcess> {
   // Its own process group: a Ctrl-C in the terminal must reach mqtt-tap only, which then lets
   // connections close during the grace period before stopping the broker itself.
-  const child: ChildProcess = spawn(options.binary, ['-c', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child: ChildProcess = spawn(
+    '/bin/sh',
+    ['-c', WATCHDOG, 'mqtt-tap-broker', dir, options.binary, '-c', configPath],
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
+  );
+  // Never written: its end is the watchdog's signal. Node closes it when the broker exits.
+  child.stdin?.on('error', () => {});
   let log = '';
   const append = (chunk: Buffer): void => {
     log += chunk.toString('utf8');

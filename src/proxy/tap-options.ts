@@ -10,6 +10,8 @@ export interface TapOptions extends AnnotateOptions {
   clientId?: string;
   /** Only log PUBLISH/SUBSCRIBE/UNSUBSCRIBE traffic matching this MQTT filter (`+`, `#`). */
   topic?: string;
+  /** Bytes of in-flight ids, topic aliases and pending requests kept per connection. */
+  sessionMax?: number;
   /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
   now?: () => number;
   /** Fields another sink adds to a connection's `close` record (e.g. bytes the recorder dropped). */

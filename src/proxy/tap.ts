@@ -4,8 +4,9 @@ import { summarize } from '../annotate/summary.js';
 import { mayShiftSecret, WITHHELD, withheldRecord, withheldSummary } from '../annotate/withheld.js';
 import { decodeFrame } from '../protocol/decode/index.js';
 import { Framer } from '../protocol/framer.js';
+import { compileGlob, type Glob } from '../protocol/glob.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
-import { filtersOverlap, globToRegExp, topicMatches } from '../protocol/topic-match.js';
+import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import type {
@@ -26,7 +27,7 @@ import type { TapOptions } from './tap-options.js';
  * and malformed-input records. It only ever reads the chunks it is given.
  */
 export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
-  const clientIdPattern = opts.clientId === undefined ? undefined : globToRegExp(opts.clientId);
+  const clientIdPattern = opts.clientId === undefined ? undefined : compileGlob(opts.clientId);
   return {
     open(info: OpenInfo): ConnectionObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
@@ -56,7 +57,7 @@ export function endpoint(e: Endpoint): string {
 }
 
 class ConnectionTap implements ConnectionObserver {
-  private readonly session = new ConnectionSession();
+  private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
   private readonly types: Record<string, number> = {};
@@ -74,9 +75,10 @@ class ConnectionTap implements ConnectionObserver {
     private readonly sink: RecordSink,
     private readonly opts: TapOptions,
     private readonly info: OpenInfo,
-    private readonly clientIdPattern: RegExp | undefined,
+    private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
+    this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull());
     const framer = (from: Direction): Framer =>
       new Framer(
         {
@@ -160,6 +162,7 @@ class ConnectionTap implements ConnectionObserver {
       }
     }
     if (this.malformed > 0) record.malformed = this.malformed;
+    if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
@@ -178,7 +181,7 @@ class ConnectionTap implements ConnectionObserver {
       this.onWithheldFrame(frame);
       return;
     }
-    const packet = decodeFrame(frame, this.session.version);
+    const packet = decodeFrame(frame, this.session.version, from);
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
@@ -209,7 +212,7 @@ class ConnectionTap implements ConnectionObserver {
    * it may be made of the rest of it. Counted and shown by its shape; the session never sees it.
    */
   private onWithheldFrame(frame: Frame): void {
-    const packet = decodeFrame(frame, this.session.version);
+    const packet = decodeFrame(frame, this.session.version, 'client');
     this.packets.client++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     const level = levelOf(packet);
@@ -235,6 +238,17 @@ class ConnectionTap implements ConnectionObserver {
     const head = newHead(this.info.conn, from, clientId, username);
     this.heads[from] = head;
     return head;
+  }
+
+  /** Once per connection: the session stopped keeping new state, so some correlations will be missing. */
+  private onStateFull(): void {
+    if (!this.sink.isLevelEnabled('warn')) return;
+    const max = this.session.stateMax;
+    this.sink.write(
+      'warn',
+      { event: 'state-limit', conn: this.info.conn, limit: max },
+      `session state full at ${max} bytes: new in-flight ids, topic aliases and requests are not kept (see close.stateDropped)`,
+    );
   }
 
   private onFramingError(from: Direction, error: FramingError): void {

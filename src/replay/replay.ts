@@ -44,6 +44,8 @@ export interface ReplayOptions {
   ports?: readonly number[];
   /** Out-of-order bytes held per direction (default 4 MiB). */
   maxPendingBytes?: number;
+  /** Capture bytes replayed between waits for the sink to write out its records (default 4 MiB). */
+  flushEveryBytes?: number;
   /** The tap under test (default createTap); records go to `sink` either way. */
   observer?: ProxyObserver;
 }
@@ -65,11 +67,28 @@ const COMMENT_PREFIX = 'mqtt-tap ';
 /** Bytes held from a connection not yet known to be MQTT. */
 const SNIFF_LIMIT = 64;
 
-/** Reads `files` and writes the records the proxy would have written. */
+/**
+ * Reads `files` and writes the records the proxy would have written. Waits for the sink every
+ * `flushEveryBytes` of capture, so that a slow reader of the output (`| less`) slows the replay
+ * down instead of letting records pile up in memory.
+ */
 export async function replayCapture(opts: ReplayOptions): Promise<ReplayResult> {
   const replay = new Replay(opts);
+  const flushEvery = opts.flushEveryBytes ?? 4 * 1024 * 1024;
+  let sinceFlush = 0;
+  let waiting = true;
   for (const file of opts.files) {
-    for await (const event of readCapture(file)) replay.event(file, event);
+    for await (const event of readCapture(file)) {
+      replay.event(file, event);
+      if (event.kind === 'packet') sinceFlush += event.data.length;
+      if (sinceFlush >= flushEvery && waiting) {
+        sinceFlush = 0;
+        // A failed destination (a closed pipe) drops what it is given: nothing to wait for then.
+        await opts.sink.flush().catch(() => {
+          waiting = false;
+        });
+      }
+    }
   }
   replay.finish();
   return replay.result;
@@ -123,7 +142,7 @@ class Replay {
   private readonly ports: ReadonlySet<number>;
   private readonly reassembler: TcpReassembler;
   private readonly conns = new Map<TcpStream, ReplayConn>();
-  private readonly usedIds = new Set<string>();
+  /** Connections of foreign captures are numbered past every `c<n>` id seen so far (ours included). */
   private nextId = 1;
   private lastTsUs = 0;
   private readonly portsSeen = new Set<number>();
@@ -244,7 +263,8 @@ class Replay {
         startedAt: Math.floor(stream.firstTsUs / 1000),
       };
     }
-    this.usedIds.add(info.conn);
+    const n = /^c(\d+)$/.exec(info.conn)?.[1];
+    if (n !== undefined) this.nextId = Math.max(this.nextId, Number(n) + 1);
     const saved = this.lastTsUs;
     this.setTime(stream.firstTsUs);
     const observer = this.tap.open(info);
@@ -261,10 +281,7 @@ class Replay {
   }
 
   private allocateId(): string {
-    let id: string;
-    do id = `c${this.nextId++}`;
-    while (this.usedIds.has(id));
-    return id;
+    return `c${this.nextId}`;
   }
 }
 

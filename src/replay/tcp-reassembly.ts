@@ -9,8 +9,11 @@
  * - Retransmitted and overlapping bytes are delivered once (the first copy captured wins, as in
  *   Wireshark); out-of-order segments wait, within a per-direction budget, for the hole to fill.
  * - A hole is declared lost (a `gap` event) when the receiver acknowledges past it (the bytes
- *   reached it, the capture missed them), when the budget is exceeded, when the packet was cut by
- *   the snap length, or when the connection ends.
+ *   reached it, the capture missed them), when a budget is exceeded (per direction, and for all
+ *   connections together), when the packet was cut by the snap length, or when the connection ends.
+ * - Memory does not grow with the capture: held segments are copied out of the read buffers, and
+ *   an ended connection leaves only a small record of its tuple, for a while, so that its late
+ *   packets (the last ACK, a retransmitted FIN) are not taken for a new connection.
  */
 
 export interface Endpoint {
@@ -62,6 +65,8 @@ export interface ReassemblyHandler {
 export interface ReassemblyOptions {
   /** Out-of-order bytes held per direction waiting for a hole to fill (default 4 MiB). */
   maxPendingBytes?: number;
+  /** Out-of-order bytes held by all connections together (default 64 MiB). */
+  maxTotalPendingBytes?: number;
 }
 
 const FIN = 0x01;
@@ -70,10 +75,28 @@ const RST = 0x04;
 const ACK = 0x10;
 const TWO32 = 0x1_0000_0000;
 const MAX_COMMENTS = 16;
+/** What a held segment costs besides its bytes (its objects), so that tiny segments count too. */
+const SEGMENT_COST = 256;
+/** Ended connections remembered, and for how long of capture time (twice the usual MSL). */
+const MAX_ENDED = 10_000;
+const ENDED_LINGER_US = 120_000_000;
 
 interface Pending {
   abs: number;
   data: Buffer;
+}
+
+/** Bytes held out of order by every connection of one reassembler. */
+interface PendingTotal {
+  bytes: number;
+  max: number;
+}
+
+/** What is left of an ended connection: enough to tell its late packets from a new connection. */
+interface Ended {
+  synSeq: number | undefined;
+  initiator: Endpoint | undefined;
+  tsUs: number;
 }
 
 /** One direction of a connection. */
@@ -98,27 +121,34 @@ class Half {
 
 export class TcpReassembler {
   private readonly streams = new Map<string, Conn>();
+  /** Recently ended connections by tuple, oldest first. */
+  private readonly ended = new Map<string, Ended>();
   private count = 0;
   private readonly maxPending: number;
+  private readonly total: PendingTotal;
 
   constructor(
     private readonly handler: ReassemblyHandler,
     opts: ReassemblyOptions = {},
   ) {
     this.maxPending = opts.maxPendingBytes ?? 4 * 1024 * 1024;
+    this.total = { bytes: 0, max: opts.maxTotalPendingBytes ?? 64 * 1024 * 1024 };
   }
 
   push(seg: SegmentIn, tsUs: number, comments?: readonly string[]): void {
+    this.forgetEnded(tsUs);
     const key = tupleKey(seg.src, seg.dst);
     let conn = this.streams.get(key);
     const isSyn = (seg.flags & SYN) !== 0 && (seg.flags & RST) === 0;
-    if (conn !== undefined && conn.stream.end !== undefined) {
-      // Late packets of an ended connection (the last ACK, retransmitted FINs) are ignored;
-      // a new SYN on the tuple is a new connection.
-      if (!(isSyn && (seg.flags & ACK) === 0 && !conn.isSameSyn(seg))) return;
-      this.streams.delete(key);
-      conn = undefined;
-    } else if (conn !== undefined && isSyn && (seg.flags & ACK) === 0 && conn.isNewSyn(seg)) {
+    if (conn === undefined) {
+      const ended = this.ended.get(key);
+      if (ended !== undefined) {
+        // Late packets of an ended connection (the last ACK, retransmitted FINs) are ignored;
+        // a new SYN on the tuple is a new connection.
+        if (!(isSyn && (seg.flags & ACK) === 0 && !sameSyn(ended, seg))) return;
+        this.ended.delete(key);
+      }
+    } else if (isSyn && (seg.flags & ACK) === 0 && conn.isNewSyn(seg)) {
       // A fresh SYN with another ISN while the old connection never ended: the capture missed its end.
       conn.finish('capture-end', undefined, tsUs);
       this.streams.delete(key);
@@ -126,7 +156,7 @@ export class TcpReassembler {
     }
     if (conn === undefined) {
       this.count++;
-      conn = new Conn(this.count, seg, tsUs, this.handler, this.maxPending);
+      conn = new Conn(this.count, seg, tsUs, this.handler, this.maxPending, this.total);
       this.streams.set(key, conn);
       if (comments !== undefined) conn.addComments(comments);
       this.handler.open(conn.stream);
@@ -134,6 +164,10 @@ export class TcpReassembler {
       conn.addComments(comments);
     }
     conn.segment(seg, tsUs);
+    if (conn.stream.end !== undefined) {
+      this.streams.delete(key);
+      this.ended.set(key, conn.ended());
+    }
   }
 
   /** The capture ended: delivers what waits behind holes and closes every open connection. */
@@ -142,7 +176,32 @@ export class TcpReassembler {
       if (conn.stream.end === undefined) conn.finish('capture-end', undefined, tsUs);
     }
     this.streams.clear();
+    this.ended.clear();
   }
+
+  /** Connections open, and ended ones still remembered (for tests: neither grows with the capture). */
+  get sizes(): { open: number; ended: number; pendingBytes: number } {
+    return { open: this.streams.size, ended: this.ended.size, pendingBytes: this.total.bytes };
+  }
+
+  private forgetEnded(tsUs: number): void {
+    for (const [key, ended] of this.ended) {
+      if (this.ended.size <= MAX_ENDED && ended.tsUs + ENDED_LINGER_US >= tsUs) return;
+      this.ended.delete(key);
+    }
+  }
+}
+
+/** The SYN `seg` repeats the one that opened the ended connection (a retransmission). */
+function sameSyn(ended: Ended, seg: SegmentIn): boolean {
+  const e = ended.initiator;
+  return (
+    ended.synSeq !== undefined &&
+    seg.seq === ended.synSeq &&
+    e !== undefined &&
+    seg.src.port === e.port &&
+    seg.src.address === e.address
+  );
 }
 
 function tupleKey(a: Endpoint, b: Endpoint): string {
@@ -163,6 +222,7 @@ class Conn {
     tsUs: number,
     private readonly handler: ReassemblyHandler,
     private readonly maxPending: number,
+    private readonly total: PendingTotal,
   ) {
     const synOnly = (first.flags & (SYN | ACK | RST)) === SYN;
     const synAck = (first.flags & (SYN | ACK)) === (SYN | ACK);
@@ -183,8 +243,13 @@ class Conn {
     for (const c of comments) if (this.stream.comments.length < MAX_COMMENTS) this.stream.comments.push(c);
   }
 
-  isSameSyn(seg: SegmentIn): boolean {
-    return this.synSeq !== undefined && seg.seq === this.synSeq && this.sideOf(seg) === this.stream.initiator;
+  ended(): Ended {
+    const i = this.stream.initiator;
+    return {
+      synSeq: this.synSeq,
+      initiator: i === undefined ? undefined : this.stream.endpoints[i],
+      tsUs: this.stream.end?.tsUs ?? this.stream.lastTsUs,
+    };
   }
 
   isNewSyn(seg: SegmentIn): boolean {
@@ -275,13 +340,22 @@ class Conn {
       this.drain(from, tsUs);
       return;
     }
-    // Ahead of a hole: keep it, in order, for later.
+    // Ahead of a hole: keep a copy (a view would pin the whole read buffer), in order, for later.
+    const copy = Buffer.allocUnsafeSlow(data.length);
+    data.copy(copy);
     const p = half.pending;
     let i = p.length;
     while (i > 0 && p[i - 1]!.abs > abs) i--;
-    p.splice(i, 0, { abs, data });
-    half.pendingBytes += data.length;
-    if (half.pendingBytes > this.maxPending) this.skipTo(from, p[0]!.abs, tsUs);
+    p.splice(i, 0, { abs, data: copy });
+    this.hold(half, data.length + SEGMENT_COST);
+    if (half.pendingBytes > this.maxPending || this.total.bytes > this.total.max) {
+      this.skipTo(from, p[0]!.abs, tsUs);
+    }
+  }
+
+  private hold(half: Half, bytes: number): void {
+    half.pendingBytes += bytes;
+    this.total.bytes += bytes;
   }
 
   private deliver(from: Side, data: Buffer, tsUs: number): void {
@@ -297,7 +371,7 @@ class Conn {
     const p = half.pending;
     while (p.length > 0 && p[0]!.abs <= half.next!) {
       const { abs, data } = p.shift()!;
-      half.pendingBytes -= data.length;
+      this.hold(half, -(data.length + SEGMENT_COST));
       const end = abs + data.length;
       if (end > half.next!) this.deliver(from, data.subarray(half.next! - abs), tsUs);
     }

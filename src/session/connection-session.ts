@@ -2,6 +2,7 @@ import type { ProtocolVersion } from '../protocol/constants.js';
 import type { Packet } from '../protocol/types.js';
 import { BoundedMap } from './bounded-map.js';
 import { InFlightTable } from './in-flight-table.js';
+import { ENTRY_COST, StateBudget, stringCost } from './state-budget.js';
 
 export type Side = 'client' | 'broker';
 
@@ -40,22 +41,43 @@ export class ConnectionSession {
   /** A DISCONNECT with 0x00 (or any in 3.x) came from the client before the end. */
   cleanDisconnect = false;
 
-  private readonly publishes: Record<Side, InFlightTable> = {
-    client: new InFlightTable(MAX_IN_FLIGHT),
-    broker: new InFlightTable(MAX_IN_FLIGHT),
-  };
-  private readonly subscribes = new BoundedMap<number, PendingRequest>(MAX_IN_FLIGHT);
-  private readonly unsubscribes = new BoundedMap<number, PendingRequest>(MAX_IN_FLIGHT);
+  /** Bytes of state kept for the tables below, all of them together. */
+  private readonly budget: StateBudget;
+  private readonly publishes: Record<Side, InFlightTable>;
+  private readonly subscribes: BoundedMap<number, PendingRequest>;
+  private readonly unsubscribes: BoundedMap<number, PendingRequest>;
   /** Topic aliases are per direction: each side sets the ones it sends (5.0 §3.3.2.3.4). */
-  private readonly aliases: Record<Side, Map<number, string>> = {
-    client: new BoundedMap(MAX_ALIASES),
-    broker: new BoundedMap(MAX_ALIASES),
-  };
+  private readonly aliases: Record<Side, Map<number, string>>;
   private connectAt: number | undefined;
   private pingAt: number | undefined;
 
-  constructor(defaultVersion: ProtocolVersion = '3.1.1') {
+  /**
+   * `stateMax`: bytes of in-flight ids, topic aliases and pending requests kept; past it new
+   * entries are not kept, and `onStateFull` runs the first time.
+   */
+  constructor(defaultVersion: ProtocolVersion = '3.1.1', stateMax?: number, onStateFull?: () => void) {
     this.version = defaultVersion;
+    const budget = new StateBudget(stateMax, onStateFull);
+    this.budget = budget;
+    this.publishes = {
+      client: new InFlightTable(MAX_IN_FLIGHT, budget),
+      broker: new InFlightTable(MAX_IN_FLIGHT, budget),
+    };
+    this.subscribes = new BoundedMap(MAX_IN_FLIGHT, budget, requestCost);
+    this.unsubscribes = new BoundedMap(MAX_IN_FLIGHT, budget, requestCost);
+    this.aliases = {
+      client: new BoundedMap(MAX_ALIASES, budget, aliasCost),
+      broker: new BoundedMap(MAX_ALIASES, budget, aliasCost),
+    };
+  }
+
+  /** Entries not kept because the connection's state budget was full. */
+  get stateDropped(): number {
+    return this.budget.dropped;
+  }
+
+  get stateMax(): number {
+    return this.budget.max;
   }
 
   /** Updates the state with `packet` (sent by `from` at `now` ms) and returns what it answers. */
@@ -154,6 +176,16 @@ export class ConnectionSession {
     map.delete(packetId);
     return { filters: pending.filters, ms: now - pending.at };
   }
+}
+
+function requestCost(request: PendingRequest): number {
+  let bytes = ENTRY_COST;
+  for (const filter of request.filters) bytes += stringCost(filter);
+  return bytes;
+}
+
+function aliasCost(topic: string): number {
+  return ENTRY_COST + stringCost(topic);
 }
 
 function other(side: Side): Side {

@@ -1,6 +1,7 @@
 /**
  * The unanswered PUBLISH packets of one direction of a connection, by packet id: their topic and
- * when they were sent. Bounded: past `max` entries the oldest is forgotten.
+ * when they were sent. Bounded: past `max` entries the oldest is forgotten; an entry the budget
+ * cannot hold is not kept.
  *
  * Why not a Map: every QoS 1 and 2 message adds an entry and its acknowledgement removes it, and
  * on a long-lived Map (promoted to V8's old space) that add-and-remove cycle cost about 600 ns
@@ -9,6 +10,8 @@
  * over typed arrays, deletion by backward shift (no tombstones), and it only ever grows: no
  * allocation per message. Packet ids are mostly consecutive, so the id itself is a good hash.
  */
+import { ENTRY_COST, StateBudget, stringCost } from './state-budget.js';
+
 const EMPTY = -1;
 const INITIAL_CAPACITY = 8;
 /** Until the first entry, one empty slot shared by every table: most connections never need one. */
@@ -25,7 +28,10 @@ export class InFlightTable {
   private count = 0;
   private inserted = 0;
 
-  constructor(private readonly max: number) {
+  constructor(
+    private readonly max: number,
+    private readonly budget: StateBudget = new StateBudget(Number.POSITIVE_INFINITY),
+  ) {
     // Never written: the first set() grows the table first, as one slot is more than half full.
     this.ids = NO_IDS;
     this.topics = [undefined];
@@ -41,6 +47,12 @@ export class InFlightTable {
   /** Records packet `id` (a 16-bit packet identifier); a known id keeps its place in the order, as in a Map. */
   set(id: number, topic: string, time: number): void {
     let slot = this.slotOf(id);
+    if (slot !== EMPTY) this.budget.give(entryCost(this.topics[slot]!));
+    if (!this.budget.take(entryCost(topic))) {
+      // Not kept: an answer to `id` must not find an older PUBLISH's topic.
+      if (slot !== EMPTY) this.forget(slot);
+      return;
+    }
     if (slot === EMPTY) {
       if (this.count >= this.max) this.remove(this.oldest());
       if ((this.count + 1) * 2 > this.ids.length) this.grow();
@@ -72,8 +84,14 @@ export class InFlightTable {
     return this.times[slot]!;
   }
 
-  /** Empties `slot`, moving back the entries probed past it so that every one stays findable. */
+  /** Empties `slot` and returns its bytes to the budget. */
   remove(slot: number): void {
+    this.budget.give(entryCost(this.topics[slot]!));
+    this.forget(slot);
+  }
+
+  /** Empties `slot`, moving back the entries probed past it so that every one stays findable. */
+  private forget(slot: number): void {
     const ids = this.ids;
     const mask = this.mask;
     let hole = slot;
@@ -128,4 +146,8 @@ export class InFlightTable {
       this.order[slot] = order[i]!;
     }
   }
+}
+
+function entryCost(topic: string): number {
+  return ENTRY_COST + stringCost(topic);
 }

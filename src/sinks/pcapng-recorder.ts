@@ -346,7 +346,8 @@ class Recorder implements PcapngRecorder {
       this.opts.rotateBytes === undefined ? this.opts.file : rotatedName(this.opts.file, this.fileIndex);
     let stream: Writable;
     try {
-      stream = (this.opts.openFile ?? ((p: string) => createWriteStream(p)))(path);
+      // Owner-only: a recording holds whole payloads, and passwords with --show-secrets.
+      stream = (this.opts.openFile ?? ((p: string) => createWriteStream(p, { mode: 0o600 })))(path);
     } catch (err) {
       this.fail(err);
       return undefined;

@@ -261,6 +261,7 @@ describe('mqtt-tap CLI: proxying', () => {
       '/dist/src/sinks/pcapng-recorder.js',
       '/dist/src/replay/replay.js',
       '/dist/src/replay/pcap-reader.js',
+      '/dist/src/protocol/catalogue/rules.js',
     ]) {
       expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
     }

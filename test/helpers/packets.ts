@@ -8,6 +8,7 @@ import { PROPERTY_BY_ID } from '../../src/protocol/catalogue/lookup.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
 import { Framer, type FramerOptions } from '../../src/protocol/framer.js';
+import type { StreamSide } from '../../src/protocol/sniff.js';
 import type { Frame, FramingError, Packet } from '../../src/protocol/types.js';
 
 type Bytes = Buffer | readonly number[];
@@ -319,13 +320,14 @@ export interface Decoded {
 }
 
 /**
- * Frames and decodes `chunks` as one direction of a connection: starts at `version` and, as the
- * session does, switches to the version of any CONNECT seen.
+ * Frames and decodes `chunks` as one direction of a connection (sent by `from`, when given): starts
+ * at `version` and, as the session does, switches to the version of any CONNECT seen.
  */
 export function decodeStream(
   chunks: Buffer | readonly Buffer[],
   version: ProtocolVersion = '5.0',
   options: FramerOptions = {},
+  from?: StreamSide,
 ): Decoded {
   const out: Decoded = { packets: [], frames: [], errors: [] };
   let v = version;
@@ -334,7 +336,7 @@ export function decodeStream(
       frame(f) {
         // Frames may be views of a chunk: keep a copy so the record survives the chunk.
         out.frames.push({ ...f, body: Buffer.from(f.body) });
-        const packet = decodeFrame(f, v);
+        const packet = decodeFrame(f, v, from);
         if (packet.type === 'CONNECT') v = packet.protocol;
         out.packets.push(packet);
       },

@@ -141,7 +141,9 @@ const maybeProps = (v: ProtocolVersion, packet: PropertyPacket) =>
 function codeFor(v: ProtocolVersion, packet: ReasonPacket): fc.Arbitrary<number> {
   if (v !== '5.0') {
     if (packet === 'CONNACK') return fc.constantFrom(...V3_CONNACK_RETURN_CODES.map((e) => e.code));
-    return fc.constantFrom(...V3_SUBACK_RETURN_CODES.map((e) => e.code));
+    // 3.1's SUBACK has no 0x80 Failure.
+    const codes = V3_SUBACK_RETURN_CODES.map((e) => e.code).filter((c) => v === '3.1.1' || c !== 0x80);
+    return fc.constantFrom(...codes);
   }
   return fc.constantFrom(...V5_REASON_CODES[packet].map((e) => e.code));
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
+import type { StreamSide } from '../../src/protocol/sniff.js';
 import type { Frame, Packet, Violation } from '../../src/protocol/types.js';
 import { ruleOf, VIOLATIONS, type ViolationCode } from '../../src/protocol/violations.js';
 import { hex } from '../helpers/hex.js';
@@ -15,6 +16,7 @@ import {
   connack,
   connect,
   decodeStream,
+  disconnect,
   frame,
   P,
   prop,
@@ -32,6 +34,8 @@ interface Case {
   name: string;
   version: ProtocolVersion;
   bytes: Buffer;
+  /** The sender, where the rule depends on it. */
+  from?: StreamSide;
   code: ViolationCode;
   /** The id expected on the violation (undefined: none). */
   rule: string | undefined;
@@ -55,18 +59,74 @@ const CASES: Case[] = [
     packet: { type: 'PUBACK', packetId: 1, flags: 1 },
   },
   {
-    name: 'PUBREL with flags 0x0 instead of 0x2 [MQTT-2.1.3-1] (§3.6.1)',
+    name: 'PUBREL with flags 0x0 instead of 0x2: its own statement [MQTT-3.6.1-1] (5.0)',
     version: V5,
     bytes: hex`60 02 00 01`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.6.1-1',
+  },
+  {
+    name: 'PUBACK with flags 0x2 [MQTT-2.1.3-1] (5.0: no statement of its own)',
+    version: V5,
+    bytes: hex`42 02 00 01`,
     code: 'MQTT_RESERVED_FLAGS',
     rule: 'MQTT-2.1.3-1',
   },
   {
-    name: 'SUBSCRIBE with flags 0x0 instead of 0x2 in 3.1 (3.1.1 rule [MQTT-2.2.2-1])',
+    name: 'PUBREL with flags 0x0 [MQTT-3.6.1-1] (3.1.1)',
+    version: V3,
+    bytes: hex`60 02 00 01`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.6.1-1',
+  },
+  {
+    name: 'SUBSCRIBE with flags 0x0 [MQTT-3.8.1-1] (5.0)',
+    version: V5,
+    bytes: hex`80 07 00 01 00 00 01 61 00`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.8.1-1',
+  },
+  {
+    name: 'UNSUBSCRIBE with flags 0x0 [MQTT-3.10.1-1] (3.1.1)',
+    version: V3,
+    bytes: hex`a0 05 00 01 00 01 61`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.10.1-1',
+  },
+  {
+    name: 'UNSUBSCRIBE with flags 0x0 [MQTT-3.10.1-1] (5.0)',
+    version: V5,
+    bytes: hex`a0 06 00 01 00 00 01 61`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.10.1-1',
+  },
+  {
+    name: 'DISCONNECT with flags 0x1 [MQTT-3.14.1-1] (3.1.1)',
+    version: V3,
+    bytes: hex`e1 00`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.14.1-1',
+  },
+  {
+    name: 'DISCONNECT with flags 0x8 [MQTT-3.14.1-1] (5.0)',
+    version: V5,
+    bytes: hex`e8 00`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.14.1-1',
+  },
+  {
+    name: 'AUTH with flags 0x2 [MQTT-3.15.1-1]',
+    version: V5,
+    bytes: hex`f2 00`,
+    code: 'MQTT_RESERVED_FLAGS',
+    rule: 'MQTT-3.15.1-1',
+  },
+  {
+    name: 'SUBSCRIBE with flags 0x0 instead of 0x2 in 3.1 (3.1.1 rule [MQTT-3.8.1-1])',
     version: '3.1',
     bytes: hex`80 06 00 01 00 01 61 00`,
     code: 'MQTT_RESERVED_FLAGS',
-    rule: 'MQTT-2.2.2-1',
+    rule: 'MQTT-3.8.1-1',
     packet: { type: 'SUBSCRIBE', subscriptions: [{ filter: 'a', qos: 0 }] },
   },
   {
@@ -204,11 +264,12 @@ const CASES: Case[] = [
     rule: undefined,
   },
   {
-    name: 'Subscription Identifier with a fifth continuation byte (§1.5.5: at most four bytes)',
+    name: 'Subscription Identifier whose fourth byte has the continuation bit set (§1.5.5: at most four bytes)',
     version: V5,
     bytes: frame(0x82, u16(1), [6, 0x0b, 0xff, 0xff, 0xff, 0xff, 0x01], str('a'), [0]),
     code: 'MQTT_MALFORMED_VARINT',
     rule: undefined,
+    detail: /Subscription Identifier at offset 6: its fourth byte 0xff has the continuation bit set/,
     packet: { subscriptions: [{ filter: 'a', qos: 0 }] },
   },
   {
@@ -223,6 +284,37 @@ const CASES: Case[] = [
   {
     name: 'QoS 1 PUBLISH with Packet Identifier 0 [MQTT-2.3.1-1]',
     version: V3,
+    bytes: publish({ version: V3, topic: 't', qos: 1, packetId: 0 }),
+    code: 'MQTT_PACKET_ID_ZERO',
+    rule: 'MQTT-2.3.1-1',
+  },
+  {
+    name: "a Client's QoS 1 PUBLISH with Packet Identifier 0 [MQTT-2.2.1-3]",
+    version: V5,
+    from: 'client',
+    bytes: publish({ version: V5, topic: 't', qos: 1, packetId: 0 }),
+    code: 'MQTT_PACKET_ID_ZERO',
+    rule: 'MQTT-2.2.1-3',
+  },
+  {
+    name: "a Server's QoS 2 PUBLISH with Packet Identifier 0 [MQTT-2.2.1-4]",
+    version: V5,
+    from: 'broker',
+    bytes: publish({ version: V5, topic: 't', qos: 2, packetId: 0 }),
+    code: 'MQTT_PACKET_ID_ZERO',
+    rule: 'MQTT-2.2.1-4',
+  },
+  {
+    name: 'QoS 1 PUBLISH with Packet Identifier 0 from an unknown sender in 5.0: reported, no rule',
+    version: V5,
+    bytes: publish({ version: V5, topic: 't', qos: 1, packetId: 0 }),
+    code: 'MQTT_PACKET_ID_ZERO',
+    rule: undefined,
+  },
+  {
+    name: "a Server's QoS 1 PUBLISH with Packet Identifier 0 in 3.1.1 [MQTT-2.3.1-1]",
+    version: V3,
+    from: 'broker',
     bytes: publish({ version: V3, topic: 't', qos: 1, packetId: 0 }),
     code: 'MQTT_PACKET_ID_ZERO',
     rule: 'MQTT-2.3.1-1',
@@ -519,6 +611,60 @@ const CASES: Case[] = [
     rule: 'MQTT-3.8.3-4',
   },
   {
+    name: 'Shared Subscription whose ShareName holds "#": "$share/a#b/c" [MQTT-4.8.2-2]',
+    version: V5,
+    bytes: subscribe({ version: V5, packetId: 1, subscriptions: [{ filter: '$share/a#b/c' }] }),
+    code: 'MQTT_INVALID_SHARED_SUBSCRIPTION',
+    rule: 'MQTT-4.8.2-2',
+    detail: /"\$share\/a#b\/c"/,
+  },
+  {
+    name: 'Shared Subscription whose ShareName holds "+": "$share/+/a" [MQTT-4.8.2-2]',
+    version: V5,
+    bytes: subscribe({ version: V5, packetId: 1, subscriptions: [{ filter: '$share/+/a' }] }),
+    code: 'MQTT_INVALID_SHARED_SUBSCRIPTION',
+    rule: 'MQTT-4.8.2-2',
+  },
+  {
+    name: 'Shared Subscription without a "/" after the ShareName: "$share/g" [MQTT-4.8.2-2]',
+    version: V5,
+    bytes: subscribe({ version: V5, packetId: 1, subscriptions: [{ filter: '$share/g' }] }),
+    code: 'MQTT_INVALID_SHARED_SUBSCRIPTION',
+    rule: 'MQTT-4.8.2-2',
+  },
+  {
+    name: 'Shared Subscription without a Topic Filter after the ShareName: "$share/g/" [MQTT-4.8.2-2]',
+    version: V5,
+    bytes: unsubscribe({ version: V5, packetId: 1, filters: ['$share/g/'] }),
+    code: 'MQTT_INVALID_SHARED_SUBSCRIPTION',
+    rule: 'MQTT-4.8.2-2',
+  },
+  {
+    name: 'Shared Subscription with an empty ShareName: "$share//a" [MQTT-4.8.2-1]',
+    version: V5,
+    bytes: subscribe({ version: V5, packetId: 1, subscriptions: [{ filter: '$share//a' }] }),
+    code: 'MQTT_INVALID_SHARED_SUBSCRIPTION',
+    rule: 'MQTT-4.8.2-1',
+  },
+  {
+    name: "a Client's PUBLISH with a Subscription Identifier [MQTT-3.3.4-6]",
+    version: V5,
+    from: 'client',
+    bytes: publish({ version: V5, topic: 't', properties: [prop(P.subscriptionIdentifier, 7)] }),
+    code: 'MQTT_PROPERTY_NOT_ALLOWED',
+    rule: 'MQTT-3.3.4-6',
+    packet: { properties: { subscriptionIdentifier: [7] } },
+  },
+  {
+    name: "a Server's DISCONNECT with a Session Expiry Interval [MQTT-3.14.2-2]",
+    version: V5,
+    from: 'broker',
+    bytes: disconnect({ code: 0x8b, properties: [prop(P.sessionExpiryInterval, 60)] }),
+    code: 'MQTT_PROPERTY_NOT_ALLOWED',
+    rule: 'MQTT-3.14.2-2',
+    packet: { code: 0x8b, properties: { sessionExpiryInterval: 60 } },
+  },
+  {
     name: '"#" not the last level: "a/#/b" [MQTT-4.7.1-2] (3.1.1)',
     version: V3,
     bytes: subscribe({ version: V3, packetId: 1, subscriptions: [{ filter: 'a/#/b' }] }),
@@ -571,6 +717,15 @@ const CASES: Case[] = [
     code: 'MQTT_UNKNOWN_REASON_CODE',
     rule: 'MQTT-3.9.3-2',
     packet: { codes: [3] },
+  },
+  {
+    name: 'SUBACK 0x80 in 3.1, which has no failure code: reported without the 3.1.1 rule that allows it',
+    version: '3.1',
+    bytes: hex`90 04 00 01 00 80`,
+    code: 'MQTT_UNKNOWN_REASON_CODE',
+    rule: undefined,
+    packet: { codes: [0, 0x80] },
+    detail: /0x80 is not a SUBACK return code in MQTT 3\.1$/,
   },
   {
     name: 'CONNACK return code 6 in 3.1.1: reserved (Table 3.1, no id)',
@@ -731,7 +886,7 @@ function expectFields(p: Packet, expected: Record<string, unknown>): void {
 }
 
 function decodeOne(c: Case): Packet {
-  const { packets, errors } = decodeStream(c.bytes, c.version);
+  const { packets, errors } = decodeStream(c.bytes, c.version, {}, c.from);
   expect(errors).toEqual([]);
   expect(packets).toHaveLength(1);
   return packets[0]!;
@@ -774,10 +929,14 @@ describe('violations: every code, with its rule per version', () => {
   });
 
   it('ruleOf: per-packet rules apply only to their packet', () => {
-    expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0', 'PUBLISH')).toBe('MQTT-2.2.1-3');
+    expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0', 'PUBLISH from client')).toBe('MQTT-2.2.1-3');
+    expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0', 'PUBLISH from broker')).toBe('MQTT-2.2.1-4');
+    expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0', 'PUBLISH')).toBeUndefined();
     expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0', 'PUBACK')).toBeUndefined();
     expect(ruleOf('MQTT_PACKET_ID_ZERO', '5.0')).toBeUndefined();
     expect(ruleOf('MQTT_RESERVED_FLAGS', '3.1', 'anything')).toBe('MQTT-2.2.2-1');
+    expect(ruleOf('MQTT_RESERVED_FLAGS', '5.0', 'PUBREL')).toBe('MQTT-3.6.1-1');
+    expect(ruleOf('MQTT_RESERVED_FLAGS', '5.0')).toBe('MQTT-2.1.3-1');
   });
 
   it('a violation never hides the packet: several at once are all reported', () => {
@@ -804,6 +963,69 @@ describe('violations: every code, with its rule per version', () => {
       rule: undefined,
     });
     expect(p.violations.map((v) => v.code)).toEqual(['MQTT_WILL_QOS_WITHOUT_WILL']);
+  });
+});
+
+describe('what the rules allow is not reported', () => {
+  const clean: {
+    name: string;
+    version: ProtocolVersion;
+    bytes: Buffer;
+    from?: StreamSide;
+    packet?: Record<string, unknown>;
+  }[] = [
+    ...(
+      [
+        ['PUBREL', hex`6a 02 00 01`],
+        ['SUBSCRIBE', hex`8a 06 00 01 00 01 61 00`],
+        ['UNSUBSCRIBE', hex`aa 05 00 01 00 01 61`],
+      ] as const
+    ).map(([type, bytes]) => ({ name: `3.1: DUP set on a retried ${type}`, version: '3.1' as const, bytes })),
+    {
+      name: '3.1 CONNACK: byte 1 is reserved (no Session Present), whatever its value',
+      version: '3.1',
+      bytes: hex`20 02 01 05`,
+      packet: { sessionPresent: false, code: 5 },
+    },
+    {
+      name: "a Server's PUBLISH carries the Subscription Identifiers of the subscriptions it matched (§3.3.4)",
+      version: V5,
+      from: 'broker',
+      bytes: publish({ version: V5, topic: 't', properties: [prop(P.subscriptionIdentifier, 7)] }),
+    },
+    {
+      name: "a Client's DISCONNECT may set the Session Expiry Interval (§3.14.2.2.2)",
+      version: V5,
+      from: 'client',
+      bytes: disconnect({ code: 0, properties: [prop(P.sessionExpiryInterval, 60)] }),
+    },
+    {
+      name: 'Shared Subscriptions "$share/g//finance" and "$share/g/a/+" are well formed (§4.8.2)',
+      version: V5,
+      bytes: subscribe({
+        version: V5,
+        packetId: 1,
+        subscriptions: [{ filter: '$share/g//finance' }, { filter: '$share/g/a/+' }],
+      }),
+    },
+    {
+      name: '3.1.1 has no Shared Subscriptions: "$share/+/a" is an ordinary Topic Filter',
+      version: V3,
+      bytes: subscribe({ version: V3, packetId: 1, subscriptions: [{ filter: '$share/+/a' }] }),
+    },
+    { name: '3.1.1 SUBACK 0x80 Failure', version: V3, bytes: hex`90 03 00 01 80` },
+  ];
+  it.each(clean.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const { packets, errors } = decodeStream(c.bytes, c.version, {}, c.from);
+    expect(errors).toEqual([]);
+    expect(packets).toHaveLength(1);
+    expect(packets[0]!.violations).toEqual([]);
+    if (c.packet) expectFields(packets[0]!, c.packet);
+  });
+
+  it("3.1.1 keeps DUP out of PUBREL's reserved flags [MQTT-3.6.1-1]", () => {
+    const { packets } = decodeStream(hex`6a 02 00 01`, V3);
+    expect(packets[0]!.violations).toMatchObject([{ code: 'MQTT_RESERVED_FLAGS', rule: 'MQTT-3.6.1-1' }]);
   });
 });
 

@@ -219,3 +219,27 @@ describe('tap: levels and selection', () => {
     expect(t.sink.events('close')[0]!.record).toMatchObject({ recordDroppedBytes: 42 });
   });
 });
+
+describe('tap: rules that depend on the sender', () => {
+  // 5.0 CONNECT, client id "c"
+  const CONNECT_5 = '10 0e 0004 4d515454 05 02 003c 00 0001 63';
+
+  it("cites a Server's PUBLISH with Packet Identifier 0 as [MQTT-2.2.1-4], a Client's Subscription Identifier as [MQTT-3.3.4-6]", () => {
+    const t = tap();
+    t.conn.data('client', hex(CONNECT_5));
+    t.conn.data('broker', hex('20 03 00 00 00'));
+    // QoS 1 PUBLISH "t", Packet Identifier 0, no properties
+    t.conn.data('broker', hex('32 06 0001 74 0000 00'));
+    // QoS 0 PUBLISH "t" with Subscription Identifier 1
+    t.conn.data('client', hex('30 06 0001 74 02 0b 01'));
+    const [, , fromBroker, fromClient] = t.packets();
+    expect(fromBroker).toMatchObject({
+      from: 'broker',
+      violations: [{ code: 'MQTT_PACKET_ID_ZERO', rule: 'MQTT-2.2.1-4' }],
+    });
+    expect(fromClient).toMatchObject({
+      from: 'client',
+      violations: [{ code: 'MQTT_PROPERTY_NOT_ALLOWED', rule: 'MQTT-3.3.4-6' }],
+    });
+  });
+});

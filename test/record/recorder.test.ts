@@ -246,6 +246,21 @@ describe('pcapng recorder', () => {
     expect(all.connections[0]!.bytes[1].length).toBe(10 * 30_000);
   });
 
+  it('creates every recording file readable by its owner only', async () => {
+    const file = join(dir, 'cap.pcapng');
+    const rec = await createPcapngRecorder({ file, rotateBytes: 100_000 });
+    const c = rec.open(openInfo());
+    for (let i = 0; i < 8; i++) {
+      c.data('client', Buffer.alloc(30_000, i));
+      await new Promise((r) => setImmediate(r));
+    }
+    c.close(close);
+    await rec.close();
+    const files = readdirSync(dir);
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect((statSync(join(dir, f)).mode & 0o777).toString(8), f).toBe('600');
+  });
+
   it('sizes and rotated names', () => {
     expect(parseSize('100MB')).toBe(100_000_000);
     expect(parseSize('1GiB')).toBe(1024 ** 3);

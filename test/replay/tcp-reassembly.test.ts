@@ -185,3 +185,114 @@ describe('TCP reassembly', () => {
     expect(h.text(1, 0)).toBe('abc[7]next');
   });
 });
+
+describe('TCP reassembly: memory does not grow with the capture', () => {
+  /** A whole connection on client port `port`: handshake, a request, FIN both ways, the last ACK. */
+  function connection(h: ReturnType<typeof harness>, port: number, tsUs: number): void {
+    const a = { address: '10.0.0.1', port };
+    const seg = (from: 'a' | 'b', flags: number, seq: number, ack: number, text = ''): void =>
+      h.r.push(
+        {
+          src: from === 'a' ? a : B,
+          dst: from === 'a' ? B : a,
+          seq,
+          ack,
+          flags,
+          payload: Buffer.from(text),
+          length: text.length,
+        },
+        tsUs,
+      );
+    seg('a', SYN, 1000, 0);
+    seg('b', SYN | ACK, 5000, 1001);
+    seg('a', ACK | PSH, 1001, 5001, 'hi');
+    seg('a', FIN | ACK, 1003, 5001);
+    seg('b', FIN | ACK, 5001, 1004);
+    seg('a', ACK, 1004, 5002);
+  }
+
+  it('ended connections are forgotten: 12,000 one after another leave at most 10,000 remembered', () => {
+    const h = harness();
+    for (let i = 0; i < 12_000; i++) connection(h, 10_000 + i, i);
+    const closes = h.events.filter((e) => e.e === 'close');
+    expect(closes).toHaveLength(12_000);
+    expect(h.r.sizes.open).toBe(0);
+    expect(h.r.sizes.ended).toBeLessThanOrEqual(10_000);
+  });
+
+  it('and after two minutes of capture time, none; their late packets meanwhile are still ignored', () => {
+    const h = harness();
+    for (let i = 0; i < 100; i++) connection(h, 10_000 + i, i);
+    // A retransmitted FIN of the first connection: not a new connection.
+    h.r.push(
+      {
+        src: { address: '10.0.0.1', port: 10_000 },
+        dst: B,
+        seq: 1003,
+        ack: 5002,
+        flags: FIN | ACK,
+        payload: Buffer.alloc(0),
+        length: 0,
+      },
+      1000,
+    );
+    expect(h.events.filter((e) => e.e === 'open')).toHaveLength(100);
+    connection(h, 20_000, 121_000_000);
+    expect(h.r.sizes.ended).toBe(1);
+  });
+
+  it('a held segment is a copy: it does not pin the buffer it was read from', () => {
+    const delivered: Buffer[] = [];
+    const r = new TcpReassembler({
+      open: () => {},
+      data: (_s, _side, bytes) => delivered.push(bytes),
+      gap: () => {},
+      close: () => {},
+    });
+    const seg = (seq: number, flags: number, payload: Buffer): void =>
+      r.push({ src: A, dst: B, seq, ack: 5001, flags, payload, length: payload.length }, 1);
+    seg(1000, SYN, Buffer.alloc(0));
+    // A 1 MiB read buffer, as the capture reader's, with four bytes of it ahead of a hole.
+    const read = Buffer.alloc(1024 * 1024, 'x');
+    read.write('LATE', 1000, 'latin1');
+    seg(1005, ACK, read.subarray(1000, 1004));
+    seg(1001, ACK, Buffer.from('EARL'));
+    expect(Buffer.concat(delivered).toString()).toBe('EARLLATE');
+    const late = delivered[delivered.length - 1]!;
+    expect(late.buffer).not.toBe(read.buffer);
+    expect(late.buffer.byteLength).toBeLessThan(1024);
+  });
+
+  it('tiny held segments count what they cost, not only their bytes: 20,000 one-byte holes do not all stay held', () => {
+    const h = harness();
+    handshake(h);
+    // One byte in every other position: each waits behind its own one-byte hole.
+    for (let i = 0; i < 20_000; i++) h.seg('a', ACK, 1002 + 2 * i, 5001, 'x');
+    expect(h.r.sizes.pendingBytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    // The default budget holds about 16,000 of them; each one more declares the oldest hole lost.
+    expect(h.events.filter((e) => e.e === 'gap').length).toBeGreaterThan(3000);
+  });
+
+  it('the bytes held by all connections together are bounded too', () => {
+    const events: Ev[] = [];
+    const r = new TcpReassembler(
+      {
+        open: () => {},
+        data: () => {},
+        gap: (s, side, bytes, offset) => events.push({ e: 'gap', id: s.id, side, bytes, offset }),
+        close: () => {},
+      },
+      { maxPendingBytes: 100_000, maxTotalPendingBytes: 50_000 },
+    );
+    let peak = 0;
+    for (let i = 0; i < 200; i++) {
+      const a = { address: '10.0.0.1', port: 20_000 + i };
+      r.push({ src: a, dst: B, seq: 1000, ack: 0, flags: SYN, payload: Buffer.alloc(0), length: 0 }, i);
+      // 200 bytes past a hole: held.
+      r.push({ src: a, dst: B, seq: 1011, ack: 0, flags: 0, payload: Buffer.alloc(200), length: 200 }, i);
+      peak = Math.max(peak, r.sizes.pendingBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(50_000);
+    expect(events.length).toBeGreaterThan(0);
+  });
+});

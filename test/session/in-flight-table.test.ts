@@ -1,12 +1,16 @@
 /**
- * The in-flight table against a model (a Map that forgets its oldest entry past the bound) under
- * random adds, answers and lookups: ids that collide in the table, growth, eviction when full.
+ * The in-flight table against a model (a Map that forgets its oldest entry past the bound, and
+ * keeps no entry its byte budget cannot hold) under random adds, answers and lookups: ids that
+ * collide in the table, growth, eviction when full, a full budget.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InFlightTable } from '../../src/session/in-flight-table.js';
+import { ENTRY_COST, StateBudget, stringCost } from '../../src/session/state-budget.js';
 
-type Op = { kind: 'set'; id: number; time: number } | { kind: 'answer'; id: number; remove: boolean };
+type Op =
+  | { kind: 'set'; id: number; time: number; pad: number }
+  | { kind: 'answer'; id: number; remove: boolean };
 
 /** Ids that share low bits (multiples of 8, 16...) probe into each other. */
 const id = fc.oneof(
@@ -15,18 +19,40 @@ const id = fc.oneof(
   fc.integer({ min: 0, max: 65_535 }),
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('set' as const), id, time: fc.integer({ min: 0, max: 1e9 }) }),
+  fc.record({
+    kind: fc.constant('set' as const),
+    id,
+    time: fc.integer({ min: 0, max: 1e9 }),
+    pad: fc.integer({ min: 0, max: 300 }),
+  }),
   fc.record({ kind: fc.constant('answer' as const), id, remove: fc.boolean() }),
 );
 
-function check(max: number, ops: Op[]): void {
-  const table = new InFlightTable(max);
+function check(max: number, ops: Op[], budgetMax = Number.POSITIVE_INFINITY): void {
+  const budget = new StateBudget(budgetMax);
+  const table = new InFlightTable(max, budget);
   const model = new Map<number, { topic: string; time: number }>();
+  const cost = (topic: string): number => ENTRY_COST + stringCost(topic);
+  let used = 0;
+  let dropped = 0;
   for (const o of ops) {
     if (o.kind === 'set') {
-      if (!model.has(o.id) && model.size >= max) model.delete(model.keys().next().value!);
-      model.set(o.id, { topic: `t${o.id}/${o.time}`, time: o.time });
-      table.set(o.id, `t${o.id}/${o.time}`, o.time);
+      const topic = `t${o.id}/${o.time}/${'x'.repeat(o.pad)}`;
+      const old = model.get(o.id);
+      if (old !== undefined) used -= cost(old.topic);
+      if (used + cost(topic) > budgetMax) {
+        dropped++;
+        model.delete(o.id);
+      } else {
+        used += cost(topic);
+        if (old === undefined && model.size >= max) {
+          const oldest = model.keys().next().value!;
+          used -= cost(model.get(oldest)!.topic);
+          model.delete(oldest);
+        }
+        model.set(o.id, { topic, time: o.time });
+      }
+      table.set(o.id, topic, o.time);
     } else {
       const slot = table.slotOf(o.id);
       const want = model.get(o.id);
@@ -38,15 +64,20 @@ function check(max: number, ops: Op[]): void {
       expect({ topic: table.topicAt(slot), time: table.timeAt(slot) }).toEqual(want);
       if (o.remove) {
         table.remove(slot);
+        used -= cost(want.topic);
         model.delete(o.id);
       }
     }
     expect(table.size).toBe(model.size);
+    expect(budget.used).toBe(used);
+    expect(budget.dropped).toBe(dropped);
   }
   for (const [k, v] of model) {
     const slot = table.slotOf(k);
     expect({ topic: table.topicAt(slot), time: table.timeAt(slot) }).toEqual(v);
+    table.remove(slot);
   }
+  expect(budget.used).toBe(0);
 }
 
 describe('InFlightTable', () => {
@@ -54,6 +85,18 @@ describe('InFlightTable', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 300 }), (max, ops) =>
         check(max, ops),
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('answers like that Map with a byte budget: entries that do not fit are not kept, every byte is given back', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(op, { maxLength: 300 }),
+        fc.integer({ min: 0, max: 4000 }),
+        (max, ops, budgetMax) => check(max, ops, budgetMax),
       ),
       { numRuns: 300 },
     );

@@ -34,6 +34,11 @@ function packetTables(byPacket: Partial<Record<PacketTypeName, readonly ReasonCo
 }
 
 const V3_TABLES = packetTables({ CONNACK: V3_CONNACK_RETURN_CODES, SUBACK: V3_SUBACK_RETURN_CODES });
+/** 3.1's SUBACK only grants a QoS per filter: 0x80 Failure came with 3.1.1. */
+const V31_TABLES = packetTables({
+  CONNACK: V3_CONNACK_RETURN_CODES,
+  SUBACK: V3_SUBACK_RETURN_CODES.filter((entry) => entry.code !== 0x80),
+});
 const V5_TABLES = packetTables(withOverviewOnlyCodes(V5_REASON_CODES));
 
 /**
@@ -60,14 +65,14 @@ function withOverviewOnlyCodes(
   return out;
 }
 
-/** 3.1 and 3.1.1 share the 3.1.1 tables. */
+/** 3.1 has the 3.1.1 tables less SUBACK's 0x80. */
 const TABLES: Readonly<Record<ProtocolVersion, PacketTables>> = Object.freeze({
-  '3.1': V3_TABLES,
+  '3.1': V31_TABLES,
   '3.1.1': V3_TABLES,
   '5.0': V5_TABLES,
 });
 
-/** The entry of `packet`'s own table for `version` (3.1 and 3.1.1 share the 3.1.1 tables: CONNACK and SUBACK only), or undefined when the code is not defined there. */
+/** The entry of `packet`'s own table for `version` (3.x: CONNACK and SUBACK only), or undefined when the code is not defined there. */
 export function reasonCode(
   version: ProtocolVersion,
   packet: PacketTypeName,

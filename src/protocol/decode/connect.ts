@@ -95,10 +95,16 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
 export function decodeConnack(r: Reader, h: PacketHeader): ConnackPacket {
   const ackFlags = r.u8('Connect Acknowledge Flags');
   const code = r.u8(r.version === '5.0' ? 'Connect Reason Code' : 'Connect Return code');
-  const packet: ConnackPacket = { type: 'CONNACK', ...h, sessionPresent: (ackFlags & 0x01) !== 0, code };
+  // 3.1 reserved this byte (for topic name compression, never specified): it has no Session Present.
+  const v31 = r.version === '3.1';
+  const packet: ConnackPacket = {
+    type: 'CONNACK',
+    ...h,
+    sessionPresent: !v31 && (ackFlags & 0x01) !== 0,
+    code,
+  };
   if (r.stopped) return packet;
-  // 3.1 used this byte for topic name compression, never implemented; only 3.1.1 and 5.0 reserve it.
-  if (ackFlags & 0xfe && r.version !== '3.1') {
+  if (ackFlags & 0xfe && !v31) {
     r.report(
       'MQTT_CONNACK_RESERVED_FLAGS',
       `reserved bits of the Connect Acknowledge Flags are set (0x${ackFlags.toString(16)})`,

@@ -1,4 +1,5 @@
 import type { Reader } from '../reader.js';
+import type { StreamSide } from '../sniff.js';
 import type { AuthPacket, DisconnectPacket, PacketHeader, PingPacket } from '../types.js';
 import { checkReasonCode, checkTrailing } from './checks.js';
 import { setProps } from './connect.js';
@@ -11,18 +12,21 @@ export function decodePing(r: Reader, h: PacketHeader, type: PingPacket['type'])
 }
 
 /**
- * DISCONNECT (3.1.1 §3.14: empty; 5.0 §3.14) and AUTH (5.0 §3.15). In 5.0 a Remaining Length of 0
- * means Reason Code 0x00, and a Property Length is present only when the Remaining Length exceeds 1.
+ * DISCONNECT (3.1.1 §3.14: empty; 5.0 §3.14) and AUTH (5.0 §3.15), sent by `from` when known. In
+ * 5.0 a Remaining Length of 0 means Reason Code 0x00, and a Property Length is present only when
+ * the Remaining Length exceeds 1.
  */
 export function decodeDisconnectOrAuth<T extends 'DISCONNECT' | 'AUTH'>(
   r: Reader,
   h: PacketHeader,
   type: T,
+  from?: StreamSide,
 ): T extends 'AUTH' ? AuthPacket : DisconnectPacket;
 export function decodeDisconnectOrAuth(
   r: Reader,
   h: PacketHeader,
   type: 'DISCONNECT' | 'AUTH',
+  from?: StreamSide,
 ): DisconnectPacket | AuthPacket {
   const packet: DisconnectPacket | AuthPacket = { type, ...h, code: 0 };
   if (type === 'AUTH' && r.version !== '5.0') {
@@ -35,6 +39,18 @@ export function decodeDisconnectOrAuth(
     packet.code = r.u8('Reason Code');
     checkReasonCode(r, type, packet.code);
     if (r.remaining > 0) setProps(packet, readProperties(r, type));
+    // The Session Expiry Interval is the Client's to change at DISCONNECT [MQTT-3.14.2-2].
+    if (
+      type === 'DISCONNECT' &&
+      from === 'broker' &&
+      packet.properties?.sessionExpiryInterval !== undefined
+    ) {
+      r.report(
+        'MQTT_PROPERTY_NOT_ALLOWED',
+        "Session Expiry Interval is not allowed in a Server's DISCONNECT",
+        'Session Expiry Interval in DISCONNECT from broker',
+      );
+    }
   }
   checkTrailing(r, type);
   return packet;

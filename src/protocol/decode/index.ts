@@ -1,5 +1,6 @@
 import { PACKET_TYPE_NAMES, type ProtocolVersion, REQUIRED_FLAGS } from '../constants.js';
 import { Reader } from '../reader.js';
+import type { StreamSide } from '../sniff.js';
 import type { Frame, Packet, PacketHeader, Violation } from '../types.js';
 import { violation } from '../violations.js';
 import { decodeConnack, decodeConnect, peekConnectVersion } from './connect.js';
@@ -10,20 +11,23 @@ import { decodeSuback, decodeSubscribe, decodeUnsuback, decodeUnsubscribe } from
 export { peekConnectVersion, versionOfLevel } from './connect.js';
 
 /**
- * Decodes one frame as `version` speaks it; a CONNECT decides its own version. Never throws:
- * whatever is wrong is in `violations`.
+ * Decodes one frame as `version` speaks it; a CONNECT decides its own version. `from`, the sender
+ * when known, picks the rule where the spec states one per sender and enables the checks that
+ * need it. Never throws: whatever is wrong is in `violations`.
  */
-export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
+export function decodeFrame(frame: Frame, version: ProtocolVersion, from?: StreamSide): Packet {
   const type = frame.type;
   const v = type === 1 ? (peekConnectVersion(frame.body) ?? version) : version;
   const violations: Violation[] = [];
   const required = REQUIRED_FLAGS[type];
-  if (required !== undefined && frame.flags !== required) {
+  if (required !== undefined && frame.flags !== required && !retriedIn31(v, required, frame.flags)) {
+    const name = PACKET_TYPE_NAMES[type]!;
     violations.push(
       violation(
         'MQTT_RESERVED_FLAGS',
         v,
-        `${PACKET_TYPE_NAMES[type]} fixed header flags are 0x${frame.flags.toString(16)}; they must be 0x${required.toString(16)}`,
+        `${name} fixed header flags are 0x${frame.flags.toString(16)}; they must be 0x${required.toString(16)}`,
+        name,
       ),
     );
   }
@@ -61,7 +65,7 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
     case 2:
       return decodeConnack(r, h);
     case 3:
-      return decodePublish(r, h, frame.remainingLength);
+      return decodePublish(r, h, frame.remainingLength, from);
     case 4:
       return decodeAck(r, h, 'PUBACK');
     case 5:
@@ -83,10 +87,18 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion): Packet {
     case 13:
       return decodePing(r, h, 'PINGRESP');
     case 14:
-      return decodeDisconnectOrAuth(r, h, 'DISCONNECT');
+      return decodeDisconnectOrAuth(r, h, 'DISCONNECT', from);
     default:
-      return decodeDisconnectOrAuth(r, h, 'AUTH');
+      return decodeDisconnectOrAuth(r, h, 'AUTH', from);
   }
+}
+
+/**
+ * MQTT 3.1 sets DUP (0x8) on a retried PUBREL, SUBSCRIBE or UNSUBSCRIBE, the packets whose flags
+ * are QoS 1 (0x2); 3.1.1 reserved the bit.
+ */
+function retriedIn31(v: ProtocolVersion, required: number, flags: number): boolean {
+  return v === '3.1' && required === 0x02 && flags === 0x0a;
 }
 
 /** Bytes of the minimal Variable Byte Integer encoding of `n` (§1.5.5). */

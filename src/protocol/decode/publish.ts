@@ -1,14 +1,20 @@
 import type { Reader } from '../reader.js';
+import type { StreamSide } from '../sniff.js';
 import type { AckPacket, PacketHeader, PublishPacket } from '../types.js';
 import { checkPacketId, checkReasonCode, checkTrailing } from './checks.js';
 import { setProps } from './connect.js';
 import { readProperties } from './properties.js';
 
 /**
- * PUBLISH (3.1.1 §3.3, 5.0 §3.3). With a truncated frame the payload is the captured prefix and
- * `payload.length` still the size on the wire.
+ * PUBLISH (3.1.1 §3.3, 5.0 §3.3), sent by `from` when known. With a truncated frame the payload is
+ * the captured prefix and `payload.length` still the size on the wire.
  */
-export function decodePublish(r: Reader, h: PacketHeader, remainingLength: number): PublishPacket {
+export function decodePublish(
+  r: Reader,
+  h: PacketHeader,
+  remainingLength: number,
+  from?: StreamSide,
+): PublishPacket {
   const flags = h.flags;
   const qos = (flags >> 1) & 0x03;
   const dup = (flags & 0x08) !== 0;
@@ -28,9 +34,19 @@ export function decodePublish(r: Reader, h: PacketHeader, remainingLength: numbe
     const packetId = r.u16('Packet Identifier');
     // Not read (the capture cap cut the topic): absent, not 0.
     if (!r.stopped) packet.packetId = packetId;
-    checkPacketId(r, 'PUBLISH', packetId);
+    checkPacketId(r, 'PUBLISH', packetId, from);
   }
-  if (r.version === '5.0') setProps(packet, readProperties(r, 'PUBLISH'));
+  if (r.version === '5.0') {
+    setProps(packet, readProperties(r, 'PUBLISH'));
+    // Only the Server adds the identifiers of the subscriptions a message matched [MQTT-3.3.4-6].
+    if (from === 'client' && packet.properties?.subscriptionIdentifier !== undefined) {
+      r.report(
+        'MQTT_PROPERTY_NOT_ALLOWED',
+        "Subscription Identifier is not allowed in a Client's PUBLISH",
+        'Subscription Identifier in PUBLISH from client',
+      );
+    }
+  }
   if (r.stopped) return packet;
   if (topic.length === 0) {
     if (r.version !== '5.0') r.report('MQTT_EMPTY_TOPIC', 'PUBLISH has an empty Topic Name');
