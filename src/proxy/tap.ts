@@ -208,8 +208,9 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   /**
-   * A client frame past the point where a password (or a field before it) ran out of its packet:
-   * it may be made of the rest of it. Counted and shown by its shape; the session never sees it.
+   * A client frame past opaqueFrom, where a secret's end is unknown (a password that ran out of its
+   * packet or was left over in it, what follows one and does not frame): it may be made of the
+   * secret. Counted and shown by its shape; the session never sees it.
    */
   private onWithheldFrame(frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version, 'client');
