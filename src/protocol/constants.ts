@@ -42,6 +42,16 @@ export const PACKET_TYPE_NAMES: readonly (PacketTypeName | undefined)[] = [
 
 export type ProtocolVersion = '3.1' | '3.1.1' | '5.0';
 
+/** Connect Flags bits (3.1.1 §3.1.2.3, 5.0 §3.1.2.3); Will QoS is bits 3-4. */
+export const ConnectFlag = {
+  RESERVED: 0x01,
+  CLEAN: 0x02,
+  WILL: 0x04,
+  WILL_RETAIN: 0x20,
+  PASSWORD: 0x40,
+  USERNAME: 0x80,
+} as const;
+
 /** Protocol Level byte in CONNECT → version. 3.1 uses protocol name "MQIsdp". */
 export const PROTOCOL_LEVELS: Readonly<Record<number, ProtocolVersion>> = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
 

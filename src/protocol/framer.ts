@@ -3,6 +3,37 @@ import { hexExcerpt } from './hex.js';
 import { isMqttOpening, SNIFF_BYTES, type StreamSide, sniffNonMqtt } from './sniff.js';
 import type { Frame, FramingError } from './types.js';
 
+/** fixedHeaderAt: the bytes given end inside the fixed header. */
+export const HEADER_INCOMPLETE = -1;
+/** fixedHeaderAt: the Remaining Length continues past its fourth byte [MQTT-1.5.5-1]. */
+export const HEADER_MALFORMED = -2;
+
+/** Packet type 0 is reserved (3.1.1 Table 2.1, 5.0 Table 2-1): no stream that has it can be framed. */
+export function isReservedType(firstByte: number): boolean {
+  return firstByte < 0x10;
+}
+
+/**
+ * The fixed header at `buf[start]` (§2.2: a first byte, then the Remaining Length as a Variable
+ * Byte Integer of one to four bytes) when it is whole before `end`: `remainingLength << 3 |
+ * headerLength` (a non-negative int32), else HEADER_INCOMPLETE or HEADER_MALFORMED. The one
+ * reading of frame boundaries: the Framer and the SecretLocator both cut streams with it.
+ */
+export function fixedHeaderAt(buf: Uint8Array, start: number, end: number): number {
+  if (start + 1 >= end) return HEADER_INCOMPLETE;
+  const first = buf[start + 1]!;
+  // Most packets are shorter than 128 bytes: a one-byte Remaining Length.
+  if (first < 0x80) return (first << 3) | 2;
+  let length = first & 0x7f;
+  for (let k = 2; k <= 4; k++) {
+    if (start + k >= end) return HEADER_INCOMPLETE;
+    const b = buf[start + k]!;
+    length |= (b & 0x7f) << (7 * (k - 1));
+    if (b < 0x80) return (length << 3) | (k + 1);
+  }
+  return HEADER_MALFORMED;
+}
+
 export interface FramerHandler {
   frame(frame: Frame): void;
   /** Called at most once per kind that stops framing; `truncated` only from `end()`. */
@@ -42,7 +73,6 @@ export class Framer {
   private frameOffset = 0;
   private first = 0;
   private length = 0;
-  private multiplier = 1;
   private lengthBytes = 0;
   /** From the shared pool (its own ArrayBuffer would cost every connection two): bytes are written before read. */
   private readonly header = Buffer.allocUnsafe(5);
@@ -97,9 +127,8 @@ export class Framer {
     while (i < n) {
       switch (this.state as State) {
         case State.Header: {
-          // Fast path: a whole frame with a one- or two-byte length inside this chunk.
           const b = chunk[i]!;
-          if (b < 0x10) {
+          if (isReservedType(b)) {
             this.fail(
               'MQTT_RESERVED_PACKET_TYPE',
               `packet type 0 is reserved (first byte 0x0${b.toString(16)})`,
@@ -108,19 +137,13 @@ export class Framer {
             );
             return;
           }
-          if (i + 1 < n) {
-            const l1 = chunk[i + 1]!;
-            let len = -1;
-            let hdr = 0;
-            if (l1 < 0x80) {
-              len = l1;
-              hdr = 2;
-            } else if (i + 2 < n && chunk[i + 2]! < 0x80) {
-              len = (l1 & 0x7f) | (chunk[i + 2]! << 7);
-              hdr = 3;
-            }
-            if (len >= 0 && i + hdr + len <= n) {
-              const start = i + hdr;
+          const h = fixedHeaderAt(chunk, i, n);
+          if (h >= 0) {
+            const hdr = h & 7;
+            const len = h >>> 3;
+            const start = i + hdr;
+            if (start + len <= n) {
+              // Fast path: the whole frame is in this chunk.
               this.emit(this.offset + i, b, hdr, len, chunk.subarray(start, start + Math.min(len, this.cap)));
               i = start + len;
               continue;
@@ -128,34 +151,38 @@ export class Framer {
           }
           this.frameOffset = this.offset + i;
           this.first = b;
+          if (h >= 0) {
+            const hdr = h & 7;
+            chunk.copy(this.header, 0, i, i + hdr);
+            this.lengthBytes = hdr - 1;
+            this.length = h >>> 3;
+            i += hdr;
+            this.startBody();
+            break;
+          }
           this.header[0] = b;
-          this.length = 0;
-          this.multiplier = 1;
           this.lengthBytes = 0;
           this.state = State.Length;
           i++;
           break;
         }
         case State.Length: {
-          const b = chunk[i++]!;
-          this.header[1 + this.lengthBytes] = b;
-          this.lengthBytes++;
-          this.length += (b & 0x7f) * this.multiplier;
-          if (b & 0x80) {
-            if (this.lengthBytes === 4) {
-              this.fail(
-                'MQTT_MALFORMED_REMAINING_LENGTH',
-                `Remaining Length at offset ${this.frameOffset + 1} continues past four bytes`,
-                chunk,
-                i,
-                this.header,
-              );
-              return;
-            }
-            this.multiplier *= 128;
-            break;
+          this.header[1 + this.lengthBytes++] = chunk[i++]!;
+          const h = fixedHeaderAt(this.header, 0, 1 + this.lengthBytes);
+          if (h === HEADER_MALFORMED) {
+            this.fail(
+              'MQTT_MALFORMED_REMAINING_LENGTH',
+              `Remaining Length at offset ${this.frameOffset + 1} continues past four bytes`,
+              chunk,
+              i,
+              this.header,
+            );
+            return;
           }
-          this.startBody();
+          if (h >= 0) {
+            this.length = h >>> 3;
+            this.startBody();
+          }
           break;
         }
         case State.Body: {

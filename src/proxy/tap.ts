@@ -1,9 +1,11 @@
 import { packetRecord } from '../annotate/packet-record.js';
 import { hexByte, reasonInfo } from '../annotate/reason.js';
 import { summarize } from '../annotate/summary.js';
+import { mayShiftSecret, WITHHELD, withheldRecord, withheldSummary } from '../annotate/withheld.js';
 import { decodeFrame } from '../protocol/decode/index.js';
 import { Framer } from '../protocol/framer.js';
 import { compileGlob, type Glob } from '../protocol/glob.js';
+import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
@@ -84,6 +86,8 @@ class ConnectionTap implements ConnectionObserver {
   private readonly now: () => number;
   /** When the chunk being decoded arrived, if the caller said (a deferred observer shows it later). */
   private arrivedAt: number | undefined;
+  /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
+  private readonly secrets: SecretLocator | undefined;
 
   constructor(
     private readonly sink: RecordSink,
@@ -102,6 +106,9 @@ class ConnectionTap implements ConnectionObserver {
         { captureCap: opts.captureCap, sniff: from },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
+    this.secrets = opts.showSecrets
+      ? undefined
+      : new SecretLocator('client', { version: undefined }, { atChunkEnd: 'wait' });
     if (sink.isLevelEnabled('info')) {
       const record: LogRecord = {
         event: 'open',
@@ -118,6 +125,8 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   data(from: Direction, chunk: Buffer, at?: number): void {
+    // Before the framer: it then knows what the bytes of each frame and excerpt may hold.
+    if (from === 'client' && this.secrets !== undefined && !this.secrets.done) this.secrets.scan(chunk);
     this.arrivedAt = at;
     this.framers[from].push(chunk);
     this.arrivedAt = undefined;
@@ -187,6 +196,10 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   private onFrame(from: Direction, frame: Frame): void {
+    if (from === 'client' && frame.offset >= (this.secrets?.opaqueFrom ?? Number.POSITIVE_INFINITY)) {
+      this.onWithheldFrame(frame);
+      return;
+    }
     const packet = decodeFrame(frame, this.session.version, from);
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
@@ -199,7 +212,8 @@ class ConnectionTap implements ConnectionObserver {
     if (this.clientIdPattern !== undefined && this.selected !== true) return;
     if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
     const head = this.head(from);
-    if (this.sink.writePacket?.(level, head, packet, corr, this.opts)) return;
+    const shifted = from === 'client' && this.secrets !== undefined && mayShiftSecret(packet);
+    if (!shifted && this.sink.writePacket?.(level, head, packet, corr, this.opts)) return;
     // packetRecord adds the packet's fields to a new head. Not to a spread copy of `head`: records
     // built on spread copies made scenario D of `npm run bench` 40% slower and 15 MB bigger.
     const record = packetRecord(
@@ -208,7 +222,31 @@ class ConnectionTap implements ConnectionObserver {
       corr,
       newHead(this.info.conn, from, head.clientId, head.username),
     );
+    if (shifted) (record as LogRecord).properties = WITHHELD;
     this.sink.write(level, record, summarize(record));
+  }
+
+  /**
+   * A client frame past opaqueFrom, where a secret's end is unknown (a password that ran out of its
+   * packet or was left over in it, what follows one and does not frame): it may be made of the
+   * secret. Counted and shown by its shape; the session never sees it.
+   */
+  private onWithheldFrame(frame: Frame): void {
+    const packet = decodeFrame(frame, this.session.version, 'client');
+    this.packets.client++;
+    this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
+    const level = levelOf(packet);
+    if (!this.sink.isLevelEnabled(level)) return;
+    if (this.clientIdPattern !== undefined && this.selected !== true) return;
+    const head = this.head('client');
+    const record = withheldRecord(packet, newHead(this.info.conn, 'client', head.clientId, head.username));
+    this.sink.write(level, record, withheldSummary(record));
+  }
+
+  /** Whether client bytes from `offset` on may include credentials (masked in a recording). */
+  private mayHoldSecret(offset: number): boolean {
+    const s = this.secrets;
+    return s !== undefined && (offset >= s.suspectFrom || s.maskedUpTo > offset);
   }
 
   /** The head of this direction's packet records: one object while the client id and user name stay. */
@@ -243,6 +281,9 @@ class ConnectionTap implements ConnectionObserver {
       from,
       ...error,
     };
+    // A not-mqtt excerpt is a stream's first bytes, before any CONNECT.
+    if (from === 'client' && error.kind !== 'not-mqtt' && this.mayHoldSecret(error.offset))
+      record.hex = WITHHELD;
     const label =
       error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
     this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);

@@ -18,6 +18,7 @@ import { createWriteStream } from 'node:fs';
 import { join as joinPath, parse as parsePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
+import { maskRanges, type SecretLocator, secretLocators } from '../protocol/secret-mask.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -27,7 +28,6 @@ import type {
   UpstreamErrorInfo,
 } from './observer.js';
 import { type TcpConversation as Conv, fileHeader, type Segment, TcpConversation } from './pcapng-writer.js';
-import { maskRanges, type SecretLocator, secretLocators } from './secret-mask.js';
 
 /** Prefix of the packet comments replay reads back (open, close, upstream-error details). */
 export const COMMENT_PREFIX = 'mqtt-tap ';

@@ -1,4 +1,4 @@
-import { PROTOCOL_LEVELS, type ProtocolVersion } from '../constants.js';
+import { ConnectFlag, PROTOCOL_LEVELS, type ProtocolVersion } from '../constants.js';
 import type { Reader } from '../reader.js';
 import type { ConnackPacket, ConnectPacket, PacketHeader, Properties, Will } from '../types.js';
 import { checkReasonCode, checkTrailing } from './checks.js';
@@ -49,18 +49,19 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
     ...h,
     protocolName,
     protocolLevel,
-    clean: (flags & 0x02) !== 0,
+    clean: (flags & ConnectFlag.CLEAN) !== 0,
     keepAlive,
     clientId: '',
   };
   if (r.stopped) return packet;
 
-  const willFlag = (flags & 0x04) !== 0;
+  const willFlag = (flags & ConnectFlag.WILL) !== 0;
   const willQos = (flags >> 3) & 0x03;
-  const willRetain = (flags & 0x20) !== 0;
-  const hasPassword = (flags & 0x40) !== 0;
-  const hasUsername = (flags & 0x80) !== 0;
-  if (flags & 0x01) r.report('MQTT_CONNECT_RESERVED_FLAG', 'the reserved bit 0 of the Connect Flags is set');
+  const willRetain = (flags & ConnectFlag.WILL_RETAIN) !== 0;
+  const hasPassword = (flags & ConnectFlag.PASSWORD) !== 0;
+  const hasUsername = (flags & ConnectFlag.USERNAME) !== 0;
+  if (flags & ConnectFlag.RESERVED)
+    r.report('MQTT_CONNECT_RESERVED_FLAG', 'the reserved bit 0 of the Connect Flags is set');
   if (!willFlag && willQos !== 0)
     r.report('MQTT_WILL_QOS_WITHOUT_WILL', `Will QoS is ${willQos} but the Will Flag is 0`);
   if (!willFlag && willRetain)

@@ -2,7 +2,7 @@ import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { decodeBuffer } from '../../src/annotate/decode-buffer.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
-import { MASK_BYTE, maskRanges, secretLocators } from '../../src/sinks/secret-mask.js';
+import { MASK_BYTE, maskRanges, secretLocators } from '../../src/protocol/secret-mask.js';
 import { hex } from '../helpers/hex.js';
 
 type Side = 'client' | 'broker';
@@ -74,11 +74,12 @@ describe('secret masking of recordings', () => {
     expect(decoded.records[1]).toMatchObject({ type: 'PUBLISH', payload: { preview: 'password' } });
   });
 
-  it('does not copy chunks without secrets and stops scanning a 3.x connection after its CONNECT', () => {
+  it('does not copy chunks without secrets; a 3.x broker stream is not scanned', () => {
     const loc = secretLocators();
     expect(loc.client.scan(v311Connect)).toEqual([v311Connect.length - 9, v311Connect.length]);
     expect(loc.client.scan(publish)).toBeUndefined();
-    expect(loc.client.done).toBe(true);
+    // A client may send another CONNECT (or an AUTH) at any time: its stream is scanned to the end.
+    expect(loc.client.done).toBe(false);
     expect(loc.broker.scan(hex`20 02 00 00`)).toBeUndefined();
     expect(loc.broker.done).toBe(true);
   });
@@ -96,9 +97,9 @@ describe('secret masking of recordings', () => {
         password: Buffer.from('pw5'),
         properties: {
           sessionExpiryInterval: 10,
+          userProperties: { k: 'v' },
           authenticationMethod: 'SCRAM-SHA-1',
           authenticationData: Buffer.from('client-first'),
-          userProperties: { k: 'v' },
         },
         will: {
           topic: 'w',
@@ -125,9 +126,9 @@ describe('secret masking of recordings', () => {
         sessionPresent: false,
         reasonCode: 0,
         properties: {
+          topicAliasMaximum: 10,
           authenticationMethod: 'SCRAM-SHA-1',
           authenticationData: Buffer.from('server-final'),
-          topicAliasMaximum: 10,
         },
       },
       5,
@@ -187,17 +188,108 @@ describe('secret masking of recordings', () => {
     ).toMatchObject({ protocolLevel: 3, password: { text: '****' } });
   });
 
-  it('a stream that is not MQTT (TLS) is left alone', () => {
-    const loc = secretLocators();
-    expect(loc.client.scan(hex`16 03 01 02 00 01 00 01 fc 03 03`)).toBeUndefined();
-    expect(loc.client.done).toBe(true);
+  it('properties after Authentication Data are masked: its length may have been short', () => {
+    const connack = hex`20 0f 00 00 0c 16 00 02 78 78 22 00 0a 15 00 01 53`;
+    expect(secretLocators().broker.scan(connack)).toEqual([8, connack.length]);
   });
 
-  it('a malformed CONNECT (password length past the packet) masks only up to the packet end', () => {
+  it('a stream that is not MQTT: TLS and SSH are left alone, the rest is masked after its first 12 bytes', () => {
+    const tls = secretLocators();
+    expect(tls.client.scan(hex`16 03 01 02 00 01 00 01 fc 03 03 5f 11 22 33 44`)).toBeUndefined();
+    expect(tls.client.done).toBe(true);
+    const ssh = secretLocators();
+    expect(ssh.client.scan(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'))).toBeUndefined();
+    expect(ssh.client.done).toBe(true);
+    // A PROXY header before a CONNECT: the log shows the first 12 bytes; so does the recording.
+    const behindProxy = Buffer.concat([
+      Buffer.from('PROXY TCP4 10.0.0.1 10.0.0.2 40000 1883\r\n'),
+      v311Connect,
+    ]);
+    const proxied = secretLocators();
+    expect(proxied.client.scan(behindProxy.subarray(0, 5))).toBeUndefined();
+    expect(proxied.client.scan(behindProxy.subarray(5))).toEqual([7, behindProxy.length - 5]);
+    expect(proxied.client.opaqueFrom).toBe(12);
+  });
+});
+
+describe('secret masking where lengths lie', () => {
+  const PASSWORD = Buffer.from('s3cretPassw0rd');
+  const connect = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
+  const after = hex`c0 00 e0 00`;
+
+  function masked(stream: Buffer, size = stream.length) {
+    const loc = secretLocators();
+    const out = record(cuts(stream, size).map((bytes) => ({ side: 'client' as const, bytes }))).client;
+    for (const bytes of cuts(stream, size)) loc.client.scan(bytes);
+    return { out, changed: diff(stream, out), loc: loc.client };
+  }
+
+  it('a Remaining Length that ends inside the password: the rest of the frame and all after it', () => {
+    const stream = Buffer.concat([hex`10 14 ${connect.subarray(2)}`, after]);
+    for (const size of [1, 2, 5, stream.length]) {
+      const m = masked(stream, size);
+      expect(m.changed, `chunks of ${size}`).toEqual([[20, stream.length]]);
+      expect(m.loc.opaqueFrom).toBe(22);
+      expect(m.loc.maskedUpTo).toBe(stream.length);
+    }
+  });
+
+  it('a Remaining Length that ends before the user name: masked from the user name on', () => {
+    const stream = Buffer.concat([hex`10 10 ${connect.subarray(2)}`, after]);
+    expect(masked(stream).changed).toEqual([[18, stream.length]]);
+  });
+
+  it('a Password Flag that is clear: the bytes left over, and all after them', () => {
+    const stream = Buffer.concat([hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`, after]);
+    for (const size of [1, 3, stream.length]) {
+      const m = masked(stream, size);
+      expect(m.changed, `chunks of ${size}`).toEqual([[18, stream.length]]);
+      expect(m.loc.opaqueFrom).toBe(34);
+    }
+  });
+
+  it('the same with a Remaining Length two bytes short: the rest of the password is not shown', () => {
+    // Left over: "00 0e" and 12 bytes of the password; its last 2 bytes frame as a packet.
+    const stream = hex`10 1e 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`;
+    expect(masked(stream).changed).toEqual([[18, stream.length]]);
+  });
+
+  it('a password sent after a CONNECT whose flags and length leave it out: masked from there on', () => {
+    // Flags 0x82 (no password), Remaining Length 16 (ends with the user name), then "00 0e password".
+    const stream = Buffer.concat([hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`, after]);
+    for (const size of [1, 4, stream.length]) {
+      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([[18, stream.length]]);
+    }
+  });
+
+  it('a stream that stops framing later, after other packets, is not masked', () => {
+    const stream = Buffer.concat([connect, hex`c0 00`, hex`00 0e 61 62 63 64`]);
+    expect(masked(stream).changed).toEqual([[20, 34]]);
+  });
+
+  it('a password length longer than the packet: from the password on, and all after it', () => {
     // CONNECT, Remaining Length 20: "MQTT" 4, flags 0xC2, keepalive, client id "a", user "u", password claims 9.
     const bad = hex`10 14 00 04 4d 51 54 54 04 c2 00 0a 00 01 61 00 01 75 00 09 70 77`;
-    const next = hex`c0 00`;
-    const masked = record([{ side: 'client', bytes: Buffer.concat([bad, next]) }]);
-    expect(diff(Buffer.concat([bad, next]), masked.client)).toEqual([[20, 22]]);
+    expect(masked(Buffer.concat([bad, hex`c0 00`])).changed).toEqual([[20, 24]]);
+  });
+
+  it('a password length shorter than the password: the rest of the frame, and all after it', () => {
+    const stream = Buffer.concat([hex`10 20 ${connect.subarray(2, 18)} 00 04 ${PASSWORD}`, after]);
+    expect(masked(stream).changed).toEqual([[20, stream.length]]);
+  });
+
+  it('5.0: an unknown property: from it to the end of the frame', () => {
+    const c5 = hex`10 16 00 04 4d 51 54 54 05 c2 00 3c 03 63 72 65 00 01 64 00 01 75 00 00`;
+    expect(masked(Buffer.concat([c5, after])).changed).toEqual([[14, 28]]);
+  });
+
+  it('a CONNECT or AUTH later in the stream, and in several chunks, is found too', () => {
+    const first = hex`10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 61`;
+    const publish = hex`30 07 00 03 61 2f 62 68 69`;
+    const stream = Buffer.concat([first, hex`c0 00`, publish, connect, after]);
+    const at = first.length + 2 + publish.length;
+    for (const size of [1, 7, stream.length]) {
+      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([[at + 20, at + 34]]);
+    }
   });
 });

@@ -1,0 +1,58 @@
+import type { Packet, Violation } from '../protocol/types.js';
+
+/**
+ * What a record says in place of client bytes that may be credentials: the rest of a password
+ * whose length or packet lied, read as more packets (see protocol/secret-mask.ts).
+ */
+export const WITHHELD = 'withheld: may contain credentials';
+
+/** The record of a client packet that may be made of credential bytes: its shape, not its content. */
+export interface WithheldRecord {
+  type: Packet['type'];
+  protocol: Packet['protocol'];
+  flags: number;
+  length: number;
+  offset: number;
+  content: typeof WITHHELD;
+  truncated?: true;
+  violations?: Violation[];
+}
+
+/** Adds the withheld record of `packet` to `head` (the tap's event/conn/from), as packetRecord does. */
+export function withheldRecord<H extends object>(packet: Packet, head: H): H & WithheldRecord {
+  const rec = head as H & WithheldRecord;
+  rec.type = packet.type;
+  rec.protocol = packet.protocol;
+  rec.flags = packet.flags;
+  rec.length = packet.length;
+  rec.offset = packet.offset;
+  rec.content = WITHHELD;
+  if (packet.truncated) rec.truncated = true;
+  if (packet.violations.length > 0) {
+    // Details quote what was read (a topic filter, a protocol name): keep the codes only.
+    rec.violations = packet.violations.map((v) => ({ ...v, detail: WITHHELD }));
+  }
+  return rec;
+}
+
+/** `PUBREL withheld: may contain credentials [1 violation: MQTT_RESERVED_FLAGS]`. */
+export function withheldSummary(rec: WithheldRecord): string {
+  const v = rec.violations;
+  const violations =
+    v === undefined
+      ? ''
+      : ` [${v.length} violation${v.length === 1 ? '' : 's'}: ${v.map((x) => x.code).join(', ')}]`;
+  return `${rec.type} ${WITHHELD}${violations}`;
+}
+
+/**
+ * Whether the properties read after an Authentication Data may be more of it: its length may have
+ * been short, and the packet did not decode cleanly.
+ */
+export function mayShiftSecret(packet: Packet): boolean {
+  return (
+    (packet.type === 'CONNECT' || packet.type === 'AUTH') &&
+    packet.violations.length > 0 &&
+    packet.properties?.authenticationData !== undefined
+  );
+}

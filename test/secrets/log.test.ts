@@ -1,0 +1,153 @@
+/** The log never shows a password whose packet lies about its lengths, nor what is made of it. */
+import { describe, expect, it } from 'vitest';
+import { createTap } from '../../src/proxy/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
+import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
+import { type CollectedRecord, createCollectSink } from '../helpers/collect-sink.js';
+import { hex } from '../helpers/hex.js';
+import { findInText } from '../helpers/secret-finder.js';
+
+const OPEN: OpenInfo = {
+  conn: 'c1',
+  client: { address: '127.0.0.1', port: 50000 },
+  local: { address: '127.0.0.1', port: 1884 },
+  upstream: '127.0.0.1:1883',
+  transport: 'tcp',
+  startedAt: 0,
+};
+const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
+
+const PASSWORD = Buffer.from('s3cretPassw0rd');
+/** 3.1.1 CONNECT, client id "d", user "u", password "s3cretPassw0rd": Remaining Length 0x20. */
+const CONNECT = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
+/** The same CONNECT with a Remaining Length (0x14) that ends two bytes into the password. */
+const SHORT = hex`10 14 ${CONNECT.subarray(2)}`;
+/** The same CONNECT with the Password Flag clear: the password bytes are left over. */
+const FLAG_CLEAR = hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
+/** The Password Flag clear and a Remaining Length that ends with the user name: the password follows the packet. */
+const FLAG_CLEAR_SHORT = hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
+
+/** Everything the tap writes about `chunks` of client bytes, as NDJSON text. */
+function logOf(chunks: Buffer[]): string {
+  const sink = createCollectSink('trace');
+  const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open(OPEN);
+  for (const chunk of chunks) conn.data('client', chunk);
+  conn.close(CLOSE);
+  return sink.records.map((r) => `${JSON.stringify(r.record)} ${r.msg}`).join('\n');
+}
+
+describe('secrets in the log: a CONNECT whose lengths lie', () => {
+  it('Remaining Length ending inside the password: the rest of it is not shown as a "packet"', () => {
+    const log = logOf([SHORT]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+    expect(log).toContain('"hex":"withheld: may contain credentials"');
+  });
+
+  it('the same, one byte at a time and followed by garbage', () => {
+    const stream = Buffer.concat([SHORT, hex`30 0a 00 03 61 2f 62 68 65 6c 6c 6f ff ff ff ff ff`]);
+    const log = logOf([...stream].map((b) => Buffer.from([b])));
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
+  it('Password Flag clear: the password is left over, then a packet', () => {
+    const log = logOf([FLAG_CLEAR, hex`30 07 00 03 61 2f 62 68 69`]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
+  it('Password Flag clear and a Remaining Length ending before the password', () => {
+    const log = logOf([FLAG_CLEAR_SHORT]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
+  it('a CONNECT cut short by the end of the stream', () => {
+    const log = logOf([CONNECT.subarray(0, CONNECT.length - 3)]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
+  it('a well-formed CONNECT is shown as before, its password redacted', () => {
+    const log = logOf([CONNECT]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+    expect(log).toContain('"clientId":"d"');
+    expect(log).toContain('"username":"u"');
+    expect(log).not.toContain('withheld');
+  });
+});
+
+describe('what a record withholds, and what it keeps', () => {
+  const WITHHELD = 'withheld: may contain credentials';
+
+  function records(chunks: Buffer[], opts: Partial<TapOptions> = {}): CollectedRecord[] {
+    const sink = createCollectSink('trace');
+    const conn = createTap(sink, { ...DEFAULT_TAP_OPTIONS, ...opts }).open(OPEN);
+    for (const chunk of chunks) conn.data('client', chunk);
+    conn.data('broker', hex`20 02 00 05`);
+    conn.close(CLOSE);
+    return sink.records;
+  }
+
+  it('packets past a password that ran out of its CONNECT: their shape, never their content', () => {
+    // The rest of the password frames as a PUBREL; then a PUBLISH and a CONNECT made of "its" bytes.
+    const rest = hex`62 02 00 01 30 0a 00 03 61 2f 62 68 65 6c 6c 6f 10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00`;
+    const got = records([SHORT.subarray(0, 22), rest]);
+    const packets = got.filter((r) => r.record.event === 'packet' && r.record.from === 'client');
+    expect(packets.map((r) => r.record.type)).toEqual(['CONNECT', 'PUBREL', 'PUBLISH', 'CONNECT']);
+    expect(packets[2]!.record).toEqual({
+      event: 'packet',
+      conn: 'c1',
+      from: 'client',
+      clientId: 'd',
+      username: 'u',
+      type: 'PUBLISH',
+      protocol: '3.1.1',
+      flags: 0,
+      length: 12,
+      offset: 26,
+      content: WITHHELD,
+    });
+    expect(packets[2]!.msg).toBe(`PUBLISH ${WITHHELD}`);
+    // The session never sees them: the client id stays the one of the real CONNECT.
+    const close = got.find((r) => r.record.event === 'close')!.record;
+    expect(close).toMatchObject({ clientId: 'd', packets: { fromClient: 4 } });
+    expect(got.find((r) => r.record.type === 'CONNACK')!.record).toMatchObject({
+      clientId: 'd',
+      username: 'u',
+    });
+  });
+
+  it('violation details of those packets are withheld, their codes kept', () => {
+    const got = records([SHORT.subarray(0, 22), hex`82 06 00 01 00 01 23 07`]);
+    const sub = got.find((r) => r.record.type === 'SUBSCRIBE')!;
+    const violations = sub.record.violations as { code: string; detail: string }[];
+    expect(violations.length).toBeGreaterThan(0);
+    for (const v of violations)
+      expect(v).toMatchObject({ code: expect.stringMatching(/^MQTT_/), detail: WITHHELD });
+    expect(JSON.stringify(sub.record)).not.toContain('"#');
+  });
+
+  it('5.0: properties read after an Authentication Data whose packet does not decode cleanly', () => {
+    // AUTH data "pw" is said to be 2 bytes long; its real third byte 0x26 reads as a User Property.
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    const auth = hex`f0 10 18 0e 15 00 01 53 16 00 02 70 77 26 00 01 78 00`;
+    const got = records([connect, auth]);
+    const record = got.find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(record.violations).toBeDefined();
+  });
+
+  it('excerpts of bytes that frame normally are kept', () => {
+    const got = records([CONNECT, hex`30 0a 00 03 61 2f 62`]);
+    expect(got.find((r) => r.record.event === 'malformed')!.record.hex).toBe('30 0a 00 03 61 2f 62');
+    const tls = records([hex`16 03 01 02 00 01 00 01 fc 03 03 aa bb`]);
+    expect(tls.find((r) => r.record.event === 'not-mqtt')!.record.hex).toBe(
+      '16 03 01 02 00 01 00 01 fc 03 03 aa',
+    );
+  });
+
+  it('--show-secrets withholds nothing', () => {
+    const log = records([SHORT, hex`c0 00`], { showSecrets: true })
+      .map((r) => JSON.stringify(r.record))
+      .join('\n');
+    expect(log).not.toContain('withheld');
+    expect(log).toContain('"hex":"63 72 65 74 50 61 73 73 77 30 72 64 c0 00"');
+  });
+});

@@ -1,0 +1,74 @@
+/** A recording masks a password whose packet lies about its lengths, and whatever may be more of it. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
+import { createPcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
+import { hex } from '../helpers/hex.js';
+import { findInBytes } from '../helpers/secret-finder.js';
+import { readConnections } from '../record/capture-helpers.js';
+
+const OPEN: OpenInfo = {
+  conn: 'c1',
+  client: { address: '127.0.0.1', port: 50000 },
+  local: { address: '127.0.0.1', port: 1884 },
+  upstream: '127.0.0.1:1883',
+  transport: 'tcp',
+  startedAt: 0,
+};
+const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
+
+const PASSWORD = Buffer.from('s3cretPassw0rd');
+/** 3.1.1 CONNECT, client id "d", user "u", password "s3cretPassw0rd": Remaining Length 0x20. */
+const CONNECT = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
+/** The same CONNECT with a Remaining Length (0x14) that ends two bytes into the password. */
+const SHORT = hex`10 14 ${CONNECT.subarray(2)}`;
+/** The same CONNECT with the Password Flag clear: the password bytes are left over. */
+const FLAG_CLEAR = hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
+/** The Password Flag clear and a Remaining Length that ends with the user name: the password follows the packet. */
+const FLAG_CLEAR_SHORT = hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
+
+describe('secrets in the recording: a CONNECT whose lengths lie', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-secrets-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function recordingOf(chunks: Buffer[]): Promise<Buffer> {
+    const file = join(dir, 'r.pcapng');
+    const rec = await createPcapngRecorder({ file });
+    const conn = rec.open(OPEN);
+    conn.upstreamConnected?.(OPEN);
+    for (const chunk of chunks) conn.data('client', chunk);
+    conn.close(CLOSE);
+    await rec.close();
+    return readConnections(file).connections[0]!.bytes[0];
+  }
+
+  for (const [name, connect] of [
+    ['Remaining Length ending inside the password', SHORT],
+    ['Password Flag clear', FLAG_CLEAR],
+    ['Password Flag clear and a Remaining Length ending before the password', FLAG_CLEAR_SHORT],
+  ] as const) {
+    it(`${name}: no run of the password is recorded, whatever the chunking`, async () => {
+      const stream = Buffer.concat([connect, hex`c0 00 e0 00`]);
+      for (const size of [1, 3, stream.length]) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
+        const recorded = await recordingOf(chunks);
+        expect(recorded.length).toBe(stream.length);
+        expect(findInBytes(recorded, PASSWORD), `chunks of ${size}`).toBeUndefined();
+      }
+    });
+  }
+
+  it('a second CONNECT later in a 3.1.1 stream has its password masked too', async () => {
+    const first = hex`10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 61`;
+    const recorded = await recordingOf([first, hex`c0 00`, CONNECT]);
+    expect(findInBytes(recorded, PASSWORD)).toBeUndefined();
+  });
+});
