@@ -2,7 +2,7 @@
  * Secrets, as a property: for a client stream holding a CONNECT or AUTH with a password or
  * Authentication Data P (valid, cut short, with a lying Remaining Length or secret length, with
  * the Password Flag clear, anywhere in the stream, in any chunking, followed by garbage), no
- * output of the real tap, pino sink and recorder holds P, any 4-byte run of it, or its hex:
+ * output of the real tap, log sinks and recorder holds P, any 4-byte run of it, or its hex:
  * neither the NDJSON log, the pretty output, stderr nor the pcapng recording.
  */
 import { createHash } from 'node:crypto';
@@ -15,9 +15,9 @@ import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { deferredObserver } from '../../src/proxy/deferred-observer.js';
 import { createTap } from '../../src/proxy/tap.js';
 import { DEFAULT_TAP_OPTIONS, type PayloadMode } from '../../src/proxy/tap-options.js';
+import { createLogSink, type LogSink } from '../../src/sinks/log-sink.js';
 import { fanOut, type OpenInfo } from '../../src/sinks/observer.js';
 import { createPcapngRecorder, type PcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
-import { createPinoSink, type PinoSink } from '../../src/sinks/pino-logger.js';
 import {
   bin,
   cat,
@@ -216,8 +216,8 @@ let seq = 0;
 
 /** The sinks and the recorder, shared by the runs: each run reads what it added to their files. */
 interface Harness {
-  json: PinoSink;
-  pretty: PinoSink;
+  json: LogSink;
+  pretty: LogSink;
   recorder: PcapngRecorder;
   files: { ndjson: string; pretty: string; pcapng: string };
   /** Bytes of each file already read. */
@@ -242,8 +242,8 @@ async function harness(showSecrets: boolean): Promise<Harness> {
     errors.push(`${err instanceof Error ? err.stack : String(err)}`);
   };
   h = {
-    json: createPinoSink({ level: 'trace', destination: files.ndjson, pretty: false, onError }),
-    pretty: createPinoSink({ level: 'trace', destination: files.pretty, pretty: true, onError }),
+    json: createLogSink({ level: 'trace', destination: files.ndjson, pretty: false, onError }),
+    pretty: createLogSink({ level: 'trace', destination: files.pretty, pretty: true, onError }),
     recorder: await createPcapngRecorder({ file: files.pcapng, showSecrets, onError }),
     files,
     read: { ndjson: 0, pretty: 0, pcapng: 0 },
