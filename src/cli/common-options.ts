@@ -143,6 +143,7 @@ export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
     .option('session-max', {
       type: 'string',
       default: String(DEFAULT_SESSION_STATE_MAX),
+      defaultDescription: `${DEFAULT_SESSION_STATE_MAX / 1024 / 1024}MiB`,
       describe:
         'bytes of in-flight ids, topic aliases and pending requests kept per connection (1MiB, 4MB...); past it they are not kept and a state-limit record says so',
       coerce: (v: string | string[]) => {
