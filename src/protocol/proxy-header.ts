@@ -189,6 +189,21 @@ export class ProxyHeaderReader {
 
   private examineV1(before: number, chunk: Buffer, off: number): ProxyHeaderResult | undefined {
     const lf = this.buf.subarray(0, this.have).indexOf(LF, before);
+    // What cannot become a valid line fails now rather than at the CRLF (or the timeout).
+    const end = lf < 0 ? this.have : lf;
+    for (let i = before; i < end; i++) {
+      const c = this.buf[i]!;
+      if ((c < 0x20 || c > 0x7e) && !(c === CR && i === end - 1)) {
+        return this.fail('PROXY_V1_MALFORMED', `byte 0x${c.toString(16).padStart(2, '0')} at offset ${i}`);
+      }
+    }
+    const word = this.buf.toString('latin1', V1_PREFIX.length, Math.min(end, V1_PREFIX.length + 8));
+    if (!V1_PROTOCOLS.some((p) => p.startsWith(word) || word.startsWith(p))) {
+      return this.fail(
+        'PROXY_V1_MALFORMED',
+        `protocol ${JSON.stringify(word.split(' ')[0])}, not TCP4, TCP6 or UNKNOWN`,
+      );
+    }
     if (lf < 0) {
       if (this.have < V1_MAX_LENGTH) return undefined;
       return this.fail('PROXY_V1_TOO_LONG', `no CRLF within the ${V1_MAX_LENGTH} bytes a v1 header may take`);
@@ -200,20 +215,27 @@ export class ProxyHeaderReader {
     return { ok: true, header: parsed, rest: chunk.subarray(off - (this.have - (lf + 1))) };
   }
 
+  /** Each byte is judged once it is there: a bad one fails without waiting for the rest. */
   private examineV2Fixed(): ProxyHeaderResult | undefined {
-    if (this.have < V2_FIXED_LENGTH) return undefined;
     const b = this.buf;
     const version = b[12]! >> 4;
     const command = b[12]! & 0x0f;
     const family = b[13]! >> 4;
     const transport = b[13]! & 0x0f;
+    if (this.have > 12) {
+      if (version !== 2) return this.fail('PROXY_V2_MALFORMED', `version ${version}, not 2`);
+      if (command > 1) {
+        return this.fail('PROXY_V2_MALFORMED', `command 0x${command.toString(16)}, not LOCAL or PROXY`);
+      }
+    }
+    if (this.have > 13) {
+      if (family > 3) return this.fail('PROXY_V2_MALFORMED', `address family 0x${family.toString(16)}`);
+      if (transport > 2) {
+        return this.fail('PROXY_V2_MALFORMED', `transport protocol 0x${transport.toString(16)}`);
+      }
+    }
+    if (this.have < V2_FIXED_LENGTH) return undefined;
     this.v2Length = b.readUInt16BE(14);
-    if (version !== 2) return this.fail('PROXY_V2_MALFORMED', `version ${version}, not 2`);
-    if (command > 1)
-      return this.fail('PROXY_V2_MALFORMED', `command 0x${command.toString(16)}, not LOCAL or PROXY`);
-    if (family > 3) return this.fail('PROXY_V2_MALFORMED', `address family 0x${family.toString(16)}`);
-    if (transport > 2)
-      return this.fail('PROXY_V2_MALFORMED', `transport protocol 0x${transport.toString(16)}`);
     const familyName = (['unspec', 'inet', 'inet6', 'unix'] as const)[family]!;
     const block = V2_ADDRESS_LENGTH[family as 0 | 1 | 2 | 3];
     // LOCAL: the receiver ignores the address block, whatever its family says.
@@ -263,6 +285,7 @@ function prefixMatches(buf: Buffer, have: number, prefix: Buffer): boolean {
   return true;
 }
 
+const V1_PROTOCOLS = ['TCP4 ', 'TCP6 ', 'UNKNOWN'];
 const V1_TCP = /^PROXY (TCP4|TCP6) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+)$/;
 const V1_UNKNOWN = /^PROXY UNKNOWN(?: [\x20-\x7e]*)?$/;
 

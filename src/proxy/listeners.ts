@@ -5,7 +5,8 @@
  *
  * TCP and TLS clients are the sockets themselves (no wrapper on the forwarding path); a WebSocket
  * client is a WebSocketPeer. Handshakes that fail (a plain client on a TLS port, a client that does
- * not trust our certificate, a wrong WebSocket path) are reported, never dialled upstream.
+ * not trust our certificate, a wrong WebSocket path) are reported, never dialled upstream. So are
+ * connections without the PROXY protocol header a listener with `acceptProxyProtocol` requires.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -21,6 +22,12 @@ import {
   type TransportAddress,
 } from './address.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
+import {
+  type AcceptedPeer,
+  type ProxyHeaderGate,
+  proxyHeaderFailure,
+  requireProxyHeaders,
+} from './proxy-protocol.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
 import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
@@ -144,9 +151,12 @@ function refuseHttp(socket: Duplex, status: number, text: string): void {
   );
 }
 
+/** A listen address, and whether its connections must open with a PROXY protocol header. */
+export type ListenerSpec = TransportAddress & { acceptProxyProtocol?: boolean };
+
 /** Starts listening on `spec`; TLS transports need `tlsConfig`. */
 export async function openListener(
-  spec: TransportAddress,
+  spec: ListenerSpec,
   tlsConfig: TlsServerConfig | undefined,
   callbacks: ListenerCallbacks,
 ): Promise<Listener> {
@@ -155,11 +165,14 @@ export async function openListener(
     throw new Error(`${formatAddress(spec)} needs a certificate and key (--tls-cert, --tls-key)`);
   }
   let url = formatAddress(spec);
+  let proxyGate: ProxyHeaderGate | undefined;
+  const peerOf = (s: Partial<net.Socket>): AcceptedPeer =>
+    proxyGate?.peer(s) ?? { client: socketEndpoint(s.remoteAddress, s.remotePort) };
   const failed = (socket: net.Socket | Duplex, err: unknown, hint?: string): void => {
     const s = socket as Partial<net.Socket>;
     const info: HandshakeFailure = {
       listener: url,
-      client: socketEndpoint(s.remoteAddress, s.remotePort),
+      client: peerOf(s).client,
       transport,
       message: handshakeMessage(err),
     };
@@ -177,7 +190,7 @@ export async function openListener(
     server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       callbacks.onClient({
         stream: socket,
-        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        ...peerOf(socket),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
       });
@@ -192,7 +205,7 @@ export async function openListener(
       handshakes.handedOver(socket);
       callbacks.onClient({
         stream: socket,
-        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        ...peerOf(socket),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
         tls: serverSideTlsInfo(socket, requestCert),
@@ -239,7 +252,7 @@ export async function openListener(
         if (origin !== undefined) websocket.origin = origin;
         const accepted: AcceptedClient = {
           stream,
-          client: socketEndpoint(raw.remoteAddress, raw.remotePort),
+          ...peerOf(raw),
           local: socketEndpoint(raw.localAddress, raw.localPort),
           transport,
           websocket,
@@ -268,6 +281,11 @@ export async function openListener(
     server = httpServer;
   }
 
+  if (spec.acceptProxyProtocol === true) {
+    proxyGate = requireProxyHeaders(server, (raw, failure) =>
+      callbacks.onHandshakeFailed(proxyHeaderFailure(url, transport, raw, failure)),
+    );
+  }
   const address = await listenOn(server, spec);
   url = formatAddress({ ...spec, host: address.address, port: address.port });
   server.on('error', (err: Error) => callbacks.onServerError(err));
@@ -277,6 +295,7 @@ export async function openListener(
     close: () => {
       const closed = closeServer(server);
       handshakes.dropAll();
+      proxyGate?.dropAll();
       return closed;
     },
   };

@@ -10,7 +10,7 @@
  * - `error` (at most one) comes before `close`; `close` comes exactly once, last.
  * - `destroy(err)` closes at once and reports `err` as the error, asynchronously.
  */
-import type { Endpoint } from '../sinks/observer.js';
+import type { Endpoint, ProxiedInfo } from '../sinks/observer.js';
 
 export interface PeerStream {
   write(chunk: Buffer): boolean;
@@ -31,6 +31,8 @@ export interface PeerStream {
 export interface AcceptedClient {
   stream: PeerStream;
   client: Endpoint;
+  /** Came with a PROXY protocol header: `client` is the header's source. */
+  proxied?: ProxiedInfo;
   local: Endpoint;
   transport: string;
   tls?: Record<string, unknown>;

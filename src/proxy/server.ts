@@ -31,8 +31,9 @@ import {
   type TransportAddress,
 } from './address.js';
 import { createDialer, socketUpstream } from './dialers.js';
-import { type Listener, openListener } from './listeners.js';
+import { type Listener, type ListenerSpec, openListener } from './listeners.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
+import { type ProxyProtocolVersion, proxyHeaderDialer } from './proxy-protocol.js';
 import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 
 export type { HostPort } from './address.js';
@@ -48,8 +49,11 @@ export interface ProxyErrorContext {
 
 export type ProxyErrorHandler = (err: unknown, context: ProxyErrorContext) => void;
 
-/** A listen address; without `transport`, plain TCP. */
-export type ListenSpec = HostPort & { transport?: Transport; path?: string };
+/**
+ * A listen address; without `transport`, plain TCP. `acceptProxyProtocol`: every connection must
+ * open with a PROXY protocol header (v1 or v2), whose source becomes the client.
+ */
+export type ListenSpec = HostPort & { transport?: Transport; path?: string; acceptProxyProtocol?: boolean };
 
 export interface StartProxyOptions {
   listen: readonly ListenSpec[];
@@ -65,6 +69,8 @@ export interface StartProxyOptions {
   connectTimeoutMs?: number;
   /** Client bytes held while the broker connection is being made before the client is paused (64 KiB). */
   pendingLimit?: number;
+  /** Open each TCP or TLS upstream connection with a PROXY protocol header naming the client. */
+  upstreamProxyProtocol?: ProxyProtocolVersion;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
   dial?: (upstream: HostPort) => net.Socket;
 }
@@ -168,6 +174,7 @@ class SocketPair {
     };
     if (accepted.tls !== undefined) this.info.tls = accepted.tls;
     if (accepted.websocket !== undefined) this.info.websocket = accepted.websocket;
+    if (accepted.proxied !== undefined) this.info.proxied = accepted.proxied;
   }
 
   start(observer: ProxyObserver, connectTimeoutMs: number): void {
@@ -440,6 +447,10 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     customDial !== undefined
       ? () => socketUpstream(customDial(upstreamTarget))
       : createDialer(upstreamSpec, options.upstreamTls);
+  const proxyHeaderDial =
+    options.upstreamProxyProtocol === undefined
+      ? undefined
+      : proxyHeaderDialer(upstreamSpec, options.upstreamProxyProtocol, options.upstreamTls, customDial);
 
   const pairs = new Set<SocketPair>();
   let closing = false;
@@ -456,7 +467,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     }
     let dialed: DialedUpstream;
     try {
-      dialed = dialer();
+      dialed = proxyHeaderDial !== undefined ? proxyHeaderDial(accepted) : dialer();
     } catch (err) {
       // A dialer that throws is a broken upstream, reported on the connection like any other.
       const failed = new Socket({ allowHalfOpen: true });
@@ -480,8 +491,9 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const listeners: Listener[] = [];
   try {
     for (const addr of listen) {
-      const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
+      const spec: ListenerSpec = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
       if (addr.path !== undefined) spec.path = addr.path;
+      if (addr.acceptProxyProtocol === true) spec.acceptProxyProtocol = true;
       const listener = await openListener(spec, options.tls, {
         onClient,
         onHandshakeFailed,

@@ -122,7 +122,8 @@ describe('PROXY v1 (text)', () => {
   });
 
   it.each([
-    ['PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n', /expected "PROXY TCP4\|TCP6/],
+    ['PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n', /protocol "TCP5", not TCP4, TCP6 or UNKNOWN/],
+    ['PROXY UNKNOWNX\r\n', /expected "PROXY TCP4\|TCP6/],
     ['PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n', /expected/],
     ['PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n', /expected/],
     ['PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n', /source "1.2.3.256" is not an IPv4/],
@@ -133,8 +134,9 @@ describe('PROXY v1 (text)', () => {
     ['PROXY TCP6 ::1 1::2::3 1 2\r\n', /destination .* is not an IPv6/],
     ['PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n', /source port "65536" is not 0..65535/],
     ['PROXY TCP4 1.2.3.4 5.6.7.8 1 01\r\n', /destination port "01"/],
-    ['PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n', /expected/],
-    ['PROXY UNKNOWN\t\r\n', /expected/],
+    ['PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n', /protocol "tcp4"/],
+    ['PROXY UNKNOWN\t\r\n', /byte 0x09 at offset 13/],
+    ['PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n', /byte 0x0d at offset 18/],
     ['PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n', /LF without CR/],
   ])('%j is PROXY_V1_MALFORMED', (line, message) => {
     const e = errorOf(line);
@@ -233,6 +235,17 @@ describe('no header, or not all of it', () => {
     ['a v2 signature wrong at its 12th byte', Buffer.concat([SIG.subarray(0, 11), Buffer.from([0x0b])])],
   ])('%s is PROXY_HEADER_MISSING', (_name, bytes) => {
     expect(errorOf(bytes).code).toBe('PROXY_HEADER_MISSING');
+  });
+
+  it('a line that cannot become valid fails at its first wrong byte, without waiting for the CRLF', () => {
+    expect(one('PROXY TCP4 1.2.3.4\x00')).toMatchObject({ ok: false, error: { code: 'PROXY_V1_MALFORMED' } });
+    expect(one('PROXY X')).toMatchObject({ ok: false, error: { code: 'PROXY_V1_MALFORMED' } });
+    expect(new ProxyHeaderReader().push(Buffer.from('PROXY TCP'))).toBeUndefined();
+    expect(new ProxyHeaderReader().push(Buffer.from('PROXY UNKNOWN'))).toBeUndefined();
+    expect(one(Buffer.concat([SIG, Buffer.from([0x31])]))).toMatchObject({
+      ok: false,
+      error: { code: 'PROXY_V2_MALFORMED' },
+    });
   });
 
   it('a stream that ends before any byte: PROXY_HEADER_MISSING; inside a header: PROXY_HEADER_INCOMPLETE', () => {
