@@ -22,12 +22,7 @@ import {
   type TransportAddress,
 } from './address.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
-import {
-  type AcceptedPeer,
-  type ProxyHeaderGate,
-  proxyHeaderFailure,
-  requireProxyHeaders,
-} from './proxy-protocol.js';
+import type { AcceptedPeer, ProxyHeaderGate } from './proxy-protocol.js';
 import { serverHandshakeHint, serverOptions, serverSideTlsInfo, type TlsServerConfig } from './tls-info.js';
 import { WebSocketPeer, WS_MAX_PAYLOAD } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
@@ -282,6 +277,8 @@ export async function openListener(
   }
 
   if (spec.acceptProxyProtocol === true) {
+    // Loaded only when used, like the WebSocket module.
+    const { requireProxyHeaders, proxyHeaderFailure } = await import('./proxy-protocol.js');
     proxyGate = requireProxyHeaders(server, (raw, failure) =>
       callbacks.onHandshakeFailed(proxyHeaderFailure(url, transport, raw, failure)),
     );

@@ -33,7 +33,7 @@ import {
 import { createDialer, socketUpstream } from './dialers.js';
 import { type Listener, type ListenerSpec, openListener } from './listeners.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
-import { type ProxyProtocolVersion, proxyHeaderDialer } from './proxy-protocol.js';
+import type { ProxyProtocolVersion } from './proxy-protocol.js';
 import type { TlsClientConfig, TlsServerConfig } from './tls-info.js';
 
 export type { HostPort } from './address.js';
@@ -450,7 +450,12 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const proxyHeaderDial =
     options.upstreamProxyProtocol === undefined
       ? undefined
-      : proxyHeaderDialer(upstreamSpec, options.upstreamProxyProtocol, options.upstreamTls, customDial);
+      : (await import('./proxy-protocol.js')).proxyHeaderDialer(
+          upstreamSpec,
+          options.upstreamProxyProtocol,
+          options.upstreamTls,
+          customDial,
+        );
 
   const pairs = new Set<SocketPair>();
   let closing = false;
