@@ -200,6 +200,26 @@ describe('accepting the PROXY protocol', () => {
   });
 });
 
+describe('a PROXY header on a listener without --accept-proxy-protocol', () => {
+  it('is forwarded as it is (the broker decides) and named, with the flag that takes it', async () => {
+    const broker = await recorder(false);
+    const tap = await harness({
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      upstream: { host: '127.0.0.1', port: broker.server.port },
+    });
+    const client = await connectClient(tap.port());
+    cleanups.push(() => client.destroy());
+    client.write(Buffer.concat([V2_HEADER, CONNECT]));
+    const notMqtt = await tap.sink.waitFor((r) => r.record.event === 'not-mqtt');
+    expect(notMqtt.record).toMatchObject({
+      looksLike: 'proxy-v2',
+      hint: expect.stringContaining('--accept-proxy-protocol'),
+    });
+    await waitUntil(() => broker.bytes(0).length === V2_HEADER.length + CONNECT.length);
+    expect(broker.bytes(0)).toEqual(Buffer.concat([V2_HEADER, CONNECT]));
+  });
+});
+
 describe('a PROXY header that never completes', () => {
   it("is PROXY_HEADER_TIMEOUT after the gate's time, with what came", async () => {
     const failures: ProxyHeaderFailure[] = [];
