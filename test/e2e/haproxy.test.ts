@@ -9,8 +9,9 @@
  *   header before the TLS handshake) in front of mosquitto: the client gets byte for byte what
  *   mosquitto answers a direct client, and HAProxy logs the client's own address from the header.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { HAPROXY_TCP_DEFAULTS, requireHaproxy, startHaproxy } from '../helpers/haproxy.js';
@@ -160,7 +161,8 @@ backend taps
         clients.push(`${source}:${localPort}`);
       }
       for (const tap of [a, b]) {
-        await tap.cli.waitForRecord((r) => r.event === 'close' && opens(tap.cli.log()).length === 2);
+        // Both connections' close records, not only the first.
+        await tap.cli.waitForRecord(() => tap.cli.log().filter((r) => r.event === 'close').length === 2);
       }
       const seen = [a, b].map((tap) => opens(tap.cli.log()));
       for (const instance of seen) {
@@ -195,6 +197,76 @@ backend taps
       }
     },
   );
+
+  it('the sample deploy/haproxy/haproxy.cfg routes by client id: every connection of an id reaches one instance', async () => {
+    // Its own frontend and backend directives, with local servers in place of the DNS template.
+    const sample = readFileSync(join(import.meta.dirname, '../../deploy/haproxy/haproxy.cfg'), 'utf8');
+    const directives = (re: RegExp): string[] =>
+      sample
+        .split('\n')
+        .filter((l) => re.test(l))
+        .map((l) => `  ${l.trim()}`);
+    const frontendLines = directives(/^\s*tcp-request /);
+    const backendLines = directives(/^\s*(balance|stick-table|stick on) /);
+    expect(frontendLines).toHaveLength(2);
+    expect(backendLines.join('\n')).toMatch(/stick on .*mqtt_field_value\(connect,client_identifier\)/);
+
+    const upstream = `127.0.0.1:${mosquitto.port}`;
+    const a = await tapCli(['-u', upstream, '--accept-proxy-protocol']);
+    const b = await tapCli(['-u', upstream, '--accept-proxy-protocol']);
+    const front = await freePort();
+    const haproxy = await startHaproxy(
+      `${HAPROXY_TCP_DEFAULTS}
+frontend mqtt
+  bind 127.0.0.1:${front}
+${frontendLines.join('\n')}
+  default_backend taps
+backend taps
+${backendLines.join('\n')}
+  server a 127.0.0.1:${a.port} send-proxy-v2
+  server b 127.0.0.1:${b.port} send-proxy-v2
+`,
+      [front],
+    );
+    cleanups.add(() => haproxy.stop());
+
+    const ids = ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'dev-6'];
+    for (const round of [0, 1]) {
+      for (const [i, id] of ids.entries()) {
+        await runClient(front, i % 2 === round ? '127.0.0.2' : '127.0.0.3', connectOnly(id));
+      }
+    }
+    const closes = (tap: { cli: { log(): LogLine[] } }): LogLine[] =>
+      tap.cli.log().filter((r) => r.event === 'close');
+    const deadline = Date.now() + 10_000;
+    while (closes(a).length + closes(b).length < 2 * ids.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const where = new Map<string, Set<string>>();
+    for (const [name, tap] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      for (const close of closes(tap)) {
+        const id = String(close.clientId);
+        where.set(id, (where.get(id) ?? new Set()).add(name));
+      }
+    }
+    expect([...where.keys()].sort()).toEqual(ids);
+    for (const [id, instances] of where) expect(instances.size, `${id} on ${[...instances]}`).toBe(1);
+    // Both instances take part (new client ids are balanced).
+    expect(new Set([...where.values()].flatMap((s) => [...s])).size).toBe(2);
+    // The same client id from two addresses: each instance saw both of its connections.
+    for (const tap of [a, b]) {
+      const byId = new Map<string, string[]>();
+      for (const close of closes(tap))
+        byId.set(String(close.clientId), [
+          ...(byId.get(String(close.clientId)) ?? []),
+          String(close.client).split(':')[0]!,
+        ]);
+      for (const addresses of byId.values()) expect(addresses.sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+    }
+  });
 
   it.each([
     ['v2', ''],
