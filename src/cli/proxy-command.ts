@@ -79,6 +79,10 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   maxConnections: number;
   /** Let clients whose certificate was not verified use --upstream-cert too. */
   upstreamCertForAll?: boolean;
+  /** Every listener requires a PROXY protocol header; its source is the client. */
+  acceptProxyProtocol?: boolean;
+  /** Each upstream connection opens with a PROXY protocol header naming the client. */
+  upstreamProxyProtocol?: 'v1' | 'v2';
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -164,6 +168,18 @@ export function checkTransportArgs(args: Partial<ProxyArgs>): true {
   const wsUpstream = args.upstream !== undefined && isWebSocketTransport(args.upstream.transport);
   if (args.wsMaxMessage !== undefined && !wsListener && !wsUpstream) {
     throw new UsageError('--ws-max-message: only with a ws:// or wss:// --listen or --upstream');
+  }
+  return true;
+}
+
+/** A PROXY header needs a TCP or TLS broker that expects one: the embedded brokers do not. */
+export function checkProxyProtocolArgs(args: Partial<ProxyArgs>): true {
+  if (args.upstreamProxyProtocol === undefined) return true;
+  if (args.upstream === undefined) {
+    throw new UsageError('--upstream-proxy-protocol needs an --upstream that accepts the PROXY protocol');
+  }
+  if (args.upstream.transport !== 'tcp' && args.upstream.transport !== 'tls') {
+    throw new UsageError('--upstream-proxy-protocol: only with a TCP or mqtts:// --upstream');
   }
   return true;
 }
@@ -345,6 +361,17 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
               }
             }),
       })
+      .option('accept-proxy-protocol', {
+        type: 'boolean',
+        describe:
+          'listeners: every connection first sends a PROXY protocol header, v1 or v2 (HAProxy send-proxy[-v2], AWS NLB...); the client address in the records is the one it names. Connections without one are refused',
+      })
+      .option('upstream-proxy-protocol', {
+        choices: ['v1', 'v2'] as const,
+        describe:
+          'open each broker connection with a PROXY protocol header naming the client (TCP and mqtts:// upstreams; e.g. HAProxy accept-proxy, EMQX, HiveMQ, VerneMQ)',
+      })
+      .check((argv) => checkProxyProtocolArgs(argv as unknown as Partial<ProxyArgs>))
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
@@ -354,6 +381,10 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
       )
       .example('$0 -l 1884 -l ws://127.0.0.1:8080/mqtt -u 10.0.0.5:1883', 'TCP and WebSocket clients at once')
       .example('$0 -u 10.0.0.5:1883 --log-file tap.ndjson', 'NDJSON records to a file')
+      .example(
+        '$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883 --accept-proxy-protocol',
+        'behind HAProxy (send-proxy-v2) or a cloud load balancer: the real client addresses in the records',
+      )
       .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
       .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
@@ -496,8 +527,14 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
     });
     proxy = await startProxy({
-      listen: args.listen,
+      listen:
+        args.acceptProxyProtocol === true
+          ? args.listen.map((l) => ({ ...l, acceptProxyProtocol: true }))
+          : args.listen,
       upstream,
+      ...(args.upstreamProxyProtocol !== undefined
+        ? { upstreamProxyProtocol: args.upstreamProxyProtocol === 'v1' ? 1 : 2 }
+        : {}),
       ...(tlsConfig.server !== undefined ? { tls: tlsConfig.server } : {}),
       ...(tlsConfig.client !== undefined ? { upstreamTls: tlsConfig.client } : {}),
       wsMaxMessage: args.wsMaxMessage ?? defaultWsMaxMessage(args.captureMax),

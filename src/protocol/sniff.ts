@@ -74,7 +74,7 @@ const SIGNATURES: readonly Signature[] = [
       looksLike: 'proxy-v1',
       detail:
         'PROXY protocol v1 header received: a load balancer in front of mqtt-tap sends the PROXY protocol',
-      hint: 'Disable the PROXY protocol on the load balancer for this port',
+      hint: 'Start mqtt-tap with --accept-proxy-protocol, or disable the PROXY protocol on the load balancer for this port',
     }),
   },
   {
@@ -83,7 +83,7 @@ const SIGNATURES: readonly Signature[] = [
       looksLike: 'proxy-v2',
       detail:
         'PROXY protocol v2 header received: a load balancer in front of mqtt-tap sends the PROXY protocol',
-      hint: 'Disable the PROXY protocol on the load balancer for this port',
+      hint: 'Start mqtt-tap with --accept-proxy-protocol, or disable the PROXY protocol on the load balancer for this port',
     }),
   },
   {

@@ -36,7 +36,7 @@ export function socketUpstream(socket: net.Socket, readyEvent = 'connect'): Dial
   };
 }
 
-function tlsConnectOptions(target: HostPort, config: TlsClientConfig): tls.ConnectionOptions {
+export function tlsConnectOptions(target: HostPort, config: TlsClientConfig): tls.ConnectionOptions {
   const opts: tls.ConnectionOptions = {
     host: target.host,
     port: target.port,
@@ -52,7 +52,7 @@ function tlsConnectOptions(target: HostPort, config: TlsClientConfig): tls.Conne
   return opts;
 }
 
-const hintFor = (err: Error): string | undefined => {
+export const hintFor = (err: Error): string | undefined => {
   const code = (err as Error & { code?: unknown }).code;
   return upstreamTlsHint(typeof code === 'string' ? code : undefined);
 };

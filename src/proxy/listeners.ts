@@ -5,7 +5,8 @@
  *
  * TCP and TLS clients are the sockets themselves (no wrapper on the forwarding path); a WebSocket
  * client is a WebSocketPeer. Handshakes that fail (a plain client on a TLS port, a client that does
- * not trust our certificate, a wrong WebSocket path) are reported, never dialled upstream.
+ * not trust our certificate, a wrong WebSocket path) are reported, never dialled upstream. So are
+ * connections without the PROXY protocol header a listener with `acceptProxyProtocol` requires.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -23,6 +24,7 @@ import {
 } from './address.js';
 import { originAllowed, shownOrigin } from './origin.js';
 import { type AcceptedClient, socketEndpoint } from './peer.js';
+import type { AcceptedPeer, ProxyHeaderGate } from './proxy-protocol.js';
 import {
   clientVerification,
   serverHandshakeHint,
@@ -183,9 +185,12 @@ function refuseHttp(socket: Duplex, status: number, text: string): void {
   );
 }
 
+/** A listen address, and whether its connections must open with a PROXY protocol header. */
+export type ListenerSpec = TransportAddress & { acceptProxyProtocol?: boolean };
+
 /** Starts listening on `spec`; TLS transports need `options.tls`. */
 export async function openListener(
-  spec: TransportAddress,
+  spec: ListenerSpec,
   options: ListenerOptions,
   callbacks: ListenerCallbacks,
 ): Promise<Listener> {
@@ -195,11 +200,14 @@ export async function openListener(
     throw new Error(`${formatAddress(spec)} needs a certificate and key (--tls-cert, --tls-key)`);
   }
   let url = formatAddress(spec);
+  let proxyGate: ProxyHeaderGate | undefined;
+  const peerOf = (s: Partial<net.Socket>): AcceptedPeer =>
+    proxyGate?.peer(s) ?? { client: socketEndpoint(s.remoteAddress, s.remotePort) };
   const failed = (socket: net.Socket | Duplex, err: unknown, hint?: string): void => {
     const s = socket as Partial<net.Socket>;
     const info: HandshakeFailure = {
       listener: url,
-      client: socketEndpoint(s.remoteAddress, s.remotePort),
+      client: peerOf(s).client,
       transport,
       message: handshakeMessage(err),
     };
@@ -218,7 +226,7 @@ export async function openListener(
       callbacks.onClient({
         stream: socket,
         listener: url,
-        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        ...peerOf(socket),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
       });
@@ -234,7 +242,7 @@ export async function openListener(
       const accepted: AcceptedClient = {
         stream: socket,
         listener: url,
-        client: socketEndpoint(socket.remoteAddress, socket.remotePort),
+        ...peerOf(socket),
         local: socketEndpoint(socket.localAddress, socket.localPort),
         transport,
         tls: serverSideTlsInfo(socket, requestCert),
@@ -305,7 +313,7 @@ export async function openListener(
         const accepted: AcceptedClient = {
           stream,
           listener: url,
-          client: socketEndpoint(raw.remoteAddress, raw.remotePort),
+          ...peerOf(raw),
           local: socketEndpoint(raw.localAddress, raw.localPort),
           transport,
           websocket,
@@ -341,6 +349,13 @@ export async function openListener(
     server = httpServer;
   }
 
+  if (spec.acceptProxyProtocol === true) {
+    // Loaded only when used, like the WebSocket module.
+    const { requireProxyHeaders, proxyHeaderFailure } = await import('./proxy-protocol.js');
+    proxyGate = requireProxyHeaders(server, (raw, failure) =>
+      callbacks.onHandshakeFailed(proxyHeaderFailure(url, transport, raw, failure)),
+    );
+  }
   const address = await listenOn(server, spec);
   url = formatAddress({ ...spec, host: address.address, port: address.port });
   server.on('error', (err: Error) => callbacks.onServerError(err));
@@ -350,6 +365,7 @@ export async function openListener(
     close: () => {
       const closed = closeServer(server);
       handshakes.dropAll();
+      proxyGate?.dropAll();
       return closed;
     },
   };

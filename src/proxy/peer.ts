@@ -12,7 +12,7 @@
  * - `writable` is false once nothing written can reach the peer any more (closed, or a WebSocket
  *   close frame sent or received): the pair then neither counts nor shows those bytes as forwarded.
  */
-import type { Endpoint } from '../sinks/observer.js';
+import type { Endpoint, ProxiedInfo } from '../sinks/observer.js';
 
 export interface PeerStream {
   write(chunk: Buffer): boolean;
@@ -36,6 +36,8 @@ export interface AcceptedClient {
   /** The listener, as records show it (`mqtts://127.0.0.1:8883`). */
   listener: string;
   client: Endpoint;
+  /** Came with a PROXY protocol header: `client` is the header's source. */
+  proxied?: ProxiedInfo;
   local: Endpoint;
   transport: string;
   /** TLS listeners that ask for certificates: whether the client's verified, and if not why. */

@@ -33,9 +33,10 @@ import {
 } from './address.js';
 import { createDialer, socketUpstream } from './dialers.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_WS_MAX_MESSAGE, WS_MAX_MESSAGE_LIMIT } from './limits.js';
-import { type Listener, type ListenerOptions, openListener } from './listeners.js';
+import { type Listener, type ListenerOptions, type ListenerSpec, openListener } from './listeners.js';
 import { normalizeOrigin } from './origin.js';
 import type { AcceptedClient, DialedUpstream, Dialer, PeerStream } from './peer.js';
+import type { ProxyProtocolVersion } from './proxy-protocol.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from './tls-info.js';
 import { WebSocketPeer } from './websocket-stream.js';
 
@@ -52,8 +53,11 @@ export interface ProxyErrorContext {
 
 export type ProxyErrorHandler = (err: unknown, context: ProxyErrorContext) => void;
 
-/** A listen address; without `transport`, plain TCP. */
-export type ListenSpec = HostPort & { transport?: Transport; path?: string };
+/**
+ * A listen address; without `transport`, plain TCP. `acceptProxyProtocol`: every connection must
+ * open with a PROXY protocol header (v1 or v2), whose source becomes the client.
+ */
+export type ListenSpec = HostPort & { transport?: Transport; path?: string; acceptProxyProtocol?: boolean };
 
 export interface StartProxyOptions {
   listen: readonly ListenSpec[];
@@ -84,6 +88,8 @@ export interface StartProxyOptions {
   upstreamCertForAll?: boolean;
   /** Largest WebSocket message accepted from a client or a ws:// broker (default DEFAULT_WS_MAX_MESSAGE). */
   wsMaxMessage?: number;
+  /** Open each TCP or TLS upstream connection with a PROXY protocol header naming the client. */
+  upstreamProxyProtocol?: ProxyProtocolVersion;
   /** Opens a plain upstream socket instead of `net.connect` (the test seam; TCP upstreams only). */
   dial?: (upstream: HostPort) => net.Socket;
 }
@@ -199,6 +205,7 @@ class SocketPair {
     };
     if (accepted.tls !== undefined) this.info.tls = accepted.tls;
     if (accepted.websocket !== undefined) this.info.websocket = accepted.websocket;
+    if (accepted.proxied !== undefined) this.info.proxied = accepted.proxied;
   }
 
   start(observer: ProxyObserver, connectTimeoutMs: number): void {
@@ -515,6 +522,15 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
           ...(options.upstreamTls !== undefined ? { tls: options.upstreamTls } : {}),
           wsMaxMessage,
         });
+  const proxyHeaderDial =
+    options.upstreamProxyProtocol === undefined
+      ? undefined
+      : (await import('./proxy-protocol.js')).proxyHeaderDialer(
+          upstreamSpec,
+          options.upstreamProxyProtocol,
+          options.upstreamTls,
+          customDial,
+        );
 
   const pairs = new Set<SocketPair>();
   let closing = false;
@@ -578,7 +594,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     }
     let dialed: DialedUpstream;
     try {
-      dialed = dialer();
+      dialed = proxyHeaderDial !== undefined ? proxyHeaderDial(accepted) : dialer();
     } catch (err) {
       // A dialer that throws is a broken upstream, reported on the connection like any other.
       const failed = new Socket({ allowHalfOpen: true });
@@ -602,8 +618,9 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
   const listeners: Listener[] = [];
   try {
     for (const addr of listen) {
-      const spec: TransportAddress = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
+      const spec: ListenerSpec = { host: addr.host, port: addr.port, transport: addr.transport ?? 'tcp' };
       if (addr.path !== undefined) spec.path = addr.path;
+      if (addr.acceptProxyProtocol === true) spec.acceptProxyProtocol = true;
       const listenerOptions: ListenerOptions = { wsMaxMessage, wsOrigins };
       if (options.tls !== undefined) listenerOptions.tls = options.tls;
       const listener = await openListener(spec, listenerOptions, {

@@ -16,6 +16,7 @@ import type {
   Endpoint,
   HandshakeFailure,
   OpenInfo,
+  ProxiedInfo,
   ProxyObserver,
   RefusedClient,
   UpstreamErrorInfo,
@@ -61,6 +62,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       if (info.code !== undefined) record.code = info.code;
       record.error = info.message;
       if (info.hint !== undefined) record.hint = info.hint;
+      if (info.received !== undefined) record.received = info.received;
       sink.write(
         'warn',
         record,
@@ -68,6 +70,13 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
   };
+}
+
+/** `{version, via, destination}` of a client that came through a PROXY protocol header. */
+function proxiedRecord(p: ProxiedInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = { version: p.version, via: endpoint(p.via) };
+  if (p.destination !== undefined) out.destination = endpoint(p.destination);
+  return out;
 }
 
 export function endpoint(e: Endpoint): string {
@@ -118,6 +127,7 @@ class ConnectionTap implements ConnectionObserver {
         upstream: info.upstream,
         transport: info.transport,
       };
+      if (info.proxied !== undefined) record.proxied = proxiedRecord(info.proxied);
       if (info.tls !== undefined) record.tls = info.tls;
       if (info.websocket !== undefined) record.websocket = info.websocket;
       sink.write('info', record, `open ${endpoint(info.client)} → ${info.upstream}`);

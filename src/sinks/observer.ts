@@ -10,10 +10,22 @@ export interface Endpoint {
   port: number;
 }
 
+/** How a client came through a load balancer that sent a PROXY protocol header. */
+export interface ProxiedInfo {
+  version: 1 | 2;
+  /** The TCP peer that sent the header (the balancer). */
+  via: Endpoint;
+  /** Where the client connected, as the header says; absent when it names no addresses (then `client` is `via`). */
+  destination?: Endpoint;
+}
+
 export interface OpenInfo {
   /** Short id, unique in the process (e.g. "c1"). */
   conn: string;
+  /** The client: the TCP peer, or the source a PROXY protocol header named (see `proxied`). */
   client: Endpoint;
+  /** Listeners with --accept-proxy-protocol: the header's version and the balancer it came through. */
+  proxied?: ProxiedInfo;
   /** The proxy's own local endpoint that accepted the client. */
   local: Endpoint;
   /** `host:port` (or URL) of the broker this connection is forwarded to. */
@@ -62,6 +74,8 @@ export interface HandshakeFailure {
   code?: string;
   message: string;
   hint?: string;
+  /** The first bytes received, in hex, when they tell what the client sent instead. */
+  received?: string;
 }
 
 /**

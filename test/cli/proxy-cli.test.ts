@@ -262,6 +262,8 @@ describe('mqtt-tap CLI: proxying', () => {
       '/dist/src/replay/replay.js',
       '/dist/src/replay/pcap-reader.js',
       '/dist/src/protocol/catalogue/rules.js',
+      '/dist/src/proxy/proxy-protocol.js',
+      '/dist/src/protocol/proxy-header.js',
     ]) {
       expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
     }
