@@ -7,11 +7,12 @@
  * Two mqtt-tap processes (the built CLI), each listening on TCP, TLS, WebSocket and WebSocket over
  * TLS: one in front of Debian's mosquitto, one in front of a scripted broker in this process. Then:
  *
- *  1. hostile inputs (10^6 × scale mutated packets of all 15 types, 3.1/3.1.1/5.0, random chunks)
+ *  1. 1,000 × scale hostile connections held open at once, each inside a large packet both ways
+ *     (first, while the process is fresh: its peak RSS is the phase's own);
+ *  2. hostile inputs (10^6 × scale mutated packets of all 15 types, 3.1/3.1.1/5.0, random chunks)
  *     both ways through the scripted broker, checked byte for byte, and client→broker to mosquitto;
  *     at the same time connection faults (10^4 × scale) against the mosquitto side, a few slow
  *     clients, and the scripted side's stdout left unread for the middle third;
- *  2. 1,000 × scale hostile connections held open at once, each inside a large packet both ways;
  *  3. 10,000 msg/s through the mosquitto side, first with its log read, then with stdout unread for
  *     60 s × scale: RSS and forwarding rate compared.
  *
@@ -381,10 +382,42 @@ async function main(): Promise<number> {
     );
   }, 15_000);
 
-  // --- phase 1: inputs and faults, all at once ---
+  // --- phase 1: many hostile connections open at once, on a fresh process ---
+  let concurrent: Summary['concurrent'];
+  if (cCount > 0) {
+    console.log(
+      `phase 1: ${cCount} hostile connections held open at once, each inside a large packet both ways`,
+    );
+    await H.ready();
+    const barrier = new Barrier(2 * cCount);
+    const rssBefore = H.rss();
+    H.resetPeak();
+    const cctx: HostileContext = { ...hctx, barrier };
+    const results: HostileResult[] = [];
+    const all = lanes(cCount, cCount, async (i) => {
+      results.push(await runHostile(hostileSpec(opts.seed, 'c', i, markers), cctx));
+    });
+    const held = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
+    await delay(1000);
+    const rssAtHold = H.rss();
+    const open = cCount - results.length;
+    barrier.release();
+    await all;
+    hostile.push(...results);
+    concurrent = {
+      connections: cCount,
+      heldOpen: held ? open : 0,
+      peakMB: H.peak() / MB,
+      rssAtHoldMB: rssAtHold / MB,
+      rssBeforeMB: rssBefore / MB,
+    };
+    console.log(`  [${elapsed()}] phase 1 done: peak ${(concurrent.peakMB).toFixed(1)} MB`);
+  }
+
+  // --- phase 2: inputs and faults, all at once ---
   if (hCount + mCount + fCount > 0) {
     console.log(
-      `phase 1: ${hCount} scripted-broker connections, ${mCount} to mosquitto, ${fCount} faults (H's stdout unread for the middle third)`,
+      `phase 2: ${hCount} scripted-broker connections, ${mCount} to mosquitto, ${fCount} faults (H's stdout unread for the middle third)`,
     );
     const stallFrom = Math.floor(hCount / 3);
     const stallTo = Math.floor((2 * hCount) / 3);
@@ -433,37 +466,7 @@ async function main(): Promise<number> {
       : Promise.resolve();
     await Promise.all([scriptedRun, mosquittoRun, faultRun, loris]);
     H.resumeLog();
-    console.log(`  [${elapsed()}] phase 1 done`);
-  }
-
-  // --- phase 2: many hostile connections open at once ---
-  let concurrent: Summary['concurrent'];
-  if (cCount > 0) {
-    console.log(
-      `phase 2: ${cCount} hostile connections held open at once, each inside a large packet both ways`,
-    );
-    await H.ready();
-    const barrier = new Barrier(2 * cCount);
-    H.resetPeak();
-    const cctx: HostileContext = { ...hctx, barrier };
-    const results: HostileResult[] = [];
-    const all = lanes(cCount, cCount, async (i) => {
-      results.push(await runHostile(hostileSpec(opts.seed, 'c', i, markers), cctx));
-    });
-    const held = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
-    await delay(1000);
-    const rssAtHold = H.rss();
-    const open = cCount - results.length;
-    barrier.release();
-    await all;
-    hostile.push(...results);
-    concurrent = {
-      connections: cCount,
-      heldOpen: held ? open : 0,
-      peakMB: H.peak() / MB,
-      rssAtHoldMB: rssAtHold / MB,
-    };
-    console.log(`  [${elapsed()}] phase 2 done: peak ${(concurrent.peakMB).toFixed(1)} MB`);
+    console.log(`  [${elapsed()}] phase 2 done`);
   }
 
   // --- phase 3: the stalled log under load ---
@@ -480,6 +483,7 @@ async function main(): Promise<number> {
       rate: opts.rate,
       unstalledSeconds,
       stalledSeconds,
+      drainLimitSeconds: Math.max(10, 60 * opts.scale),
       rssCapMB: opts.rssCapMB,
       rng: () => r.float(),
     });
@@ -498,7 +502,7 @@ async function main(): Promise<number> {
   const shutdown: Record<string, string> = {};
   for (const tap of [M, H]) {
     const s0 = performance.now();
-    await tap.stop();
+    await tap.stop(30_000);
     shutdown[tap.name] =
       `${((performance.now() - s0) / 1000).toFixed(1)} s${tap.killedAtStop ? ' (needed SIGKILL)' : ''}`;
   }

@@ -39,7 +39,7 @@ const KEEPING: readonly (readonly [Mutation, number])[] = [
   ['body-flip', 12],
   ['inner-length', 10],
   ['truncate-fixed', 8],
-  ['oversized-props', 0.5],
+  ['oversized-props', 0.3],
   ['non-minimal-varint', 5],
   ['bad-utf8', 10],
   ['flags', 4],

@@ -180,7 +180,7 @@ function filter(rng: Rng): string {
 }
 
 function payload(rng: Rng): Buffer {
-  const size = rng.chance(0.05) ? rng.logSize(0, 4096) : rng.logSize(0, 256);
+  const size = rng.chance(0.03) ? rng.logSize(0, 4096) : rng.logSize(0, 128);
   switch (rng.int(3)) {
     case 0:
       return Buffer.from(`{"t":${rng.int(1000)},"v":"${word(rng, 0, Math.max(0, size - 14))}"}`);

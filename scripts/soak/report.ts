@@ -23,7 +23,13 @@ export interface Summary {
   validSessions: { ok: number; total: number };
   restarts: { name: string; restarts: Restart[] }[];
   peakRssMB: Record<string, number>;
-  concurrent?: { connections: number; heldOpen: number; peakMB: number; rssAtHoldMB: number };
+  concurrent?: {
+    connections: number;
+    heldOpen: number;
+    peakMB: number;
+    rssAtHoldMB: number;
+    rssBeforeMB: number;
+  };
   stall?: StallResult;
   logBufferMB: number;
   log: Record<
@@ -119,7 +125,7 @@ export function rows(s: Summary): Row[] {
     const c = s.concurrent;
     out.push({
       what: `peak RSS with ${n(c.connections)} concurrent hostile connections (each mid-way through a large packet both ways)`,
-      result: `${mb(c.peakMB)} (${n(c.heldOpen)} held open at once; RSS then ${mb(c.rssAtHoldMB)})`,
+      result: `${mb(c.peakMB)} (${n(c.heldOpen)} held open at once; RSS ${mb(c.rssBeforeMB)} before, ${mb(c.rssAtHoldMB)} while held)`,
       bar: '< 200 MB',
       ok: c.peakMB < 200 && c.heldOpen === c.connections,
     });
@@ -137,7 +143,7 @@ export function rows(s: Summary): Row[] {
     const delta = (st.stalled.rate / st.unstalled.rate - 1) * 100;
     out.push({
       what: 'stalled stdout: forwarding rate (subscriber, through mqtt-tap both ways)',
-      result: `${n(st.stalled.rate)} msg/s stalled vs ${n(st.unstalled.rate)} unstalled (${delta >= 0 ? '+' : ''}${delta.toFixed(1)} %); ${n(st.lost)} lost, backlog ${mb(st.backlogBytes / 1048576)} drained in ${st.drainSeconds.toFixed(1)} s`,
+      result: `${n(st.stalled.rate)} msg/s stalled vs ${n(st.unstalled.rate)} unstalled (${delta >= 0 ? '+' : ''}${delta.toFixed(1)} %); ${n(st.lost)} lost; then ${mb(st.backlogBytes / 1048576)} of log ${st.drainCutShort ? `read in ${st.drainSeconds.toFixed(0)} s, still coming` : `drained in ${st.drainSeconds.toFixed(1)} s`}`,
       bar: 'within 10 %',
       ok: Math.abs(delta) <= 10 && st.lost === 0,
     });

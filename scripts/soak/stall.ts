@@ -33,8 +33,10 @@ export interface StallResult {
   /** Sequence numbers the subscriber never saw, and ones that came out of order. */
   lost: number;
   reordered: number;
-  /** Seconds until the log went quiet once read again. */
+  /** Seconds until the log went quiet once read again (or until the soak stopped waiting). */
   drainSeconds: number;
+  /** The log was still coming when the soak stopped waiting for it. */
+  drainCutShort: boolean;
   /** Log bytes read after the stalled window (the backlog, plus what the tail of the load logged). */
   backlogBytes: number;
 }
@@ -175,6 +177,8 @@ export async function stalledLogWindows(
     rate: number;
     unstalledSeconds: number;
     stalledSeconds: number;
+    /** How long to wait for the backlog to drain before going on. */
+    drainLimitSeconds: number;
     rssCapMB: number;
     rng: () => number;
   },
@@ -246,11 +250,16 @@ export async function stalledLogWindows(
     await delay(1000);
   }
   let lastLog = -1;
+  let drainCutShort = false;
   while (tap.logBytes !== lastLog) {
+    if (performance.now() - t0 > opts.drainLimitSeconds * 1000) {
+      drainCutShort = true;
+      break;
+    }
     lastLog = tap.logBytes;
     await delay(1000);
   }
-  const drainSeconds = (performance.now() - t0) / 1000 - 2;
+  const drainSeconds = (performance.now() - t0) / 1000 - (drainCutShort ? 0 : 2);
   pubSocket.end(Buffer.from([0xe0, 0]));
   subSocket.end(Buffer.from([0xe0, 0]));
   await delay(200);
@@ -263,6 +272,7 @@ export async function stalledLogWindows(
     lost: sub.lost + Math.max(0, pub.sent - sub.received - sub.lost),
     reordered: sub.reordered,
     drainSeconds: Math.max(0, drainSeconds),
+    drainCutShort,
     backlogBytes: tap.logBytes - logAtResume,
   };
 }

@@ -171,7 +171,7 @@ export function generateStream(spec: StreamSpec, rng: Rng, markers: Markers): St
       continue;
     }
     ctx.level = rng.chance(0.9) ? spec.level : rng.pick(OTHER_LEVELS[spec.level]);
-    const m = rng.chance(0.0005)
+    const m = rng.chance(0.0001)
       ? { ...bigPublish(ctx, rng.range(64 * 1024, 200 * 1024)), mutation: 'valid' as const }
       : mutate(build(ctx, typeOf()), rng, other, spec.breaking);
     parts.push(m);

@@ -73,7 +73,7 @@ async function waitForListeners(ports: number[], timeoutMs: number, child: Child
     if (ports.every((p) => open.has(p))) return;
     if (Date.now() > deadline)
       throw new Error(`mqtt-tap not listening on ${ports.join(', ')} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

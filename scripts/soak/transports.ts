@@ -72,10 +72,19 @@ function handleFree(raw: net.Socket): Duplex {
   return d;
 }
 
+/** One client context for every connection (a context per connection costs CPU for nothing). */
+let clientContext: tls.SecureContext | undefined;
+
 /** A TLS client over `raw` (self-signed server: not verified); `raw` can still be reset. */
 export function tlsOver(raw: net.Socket, resettable = true): tls.TLSSocket {
+  clientContext ??= tls.createSecureContext();
   const socket = resettable ? handleFree(raw) : raw;
-  return tls.connect({ socket, rejectUnauthorized: false, servername: 'localhost' });
+  return tls.connect({
+    socket,
+    secureContext: clientContext,
+    rejectUnauthorized: false,
+    servername: 'localhost',
+  });
 }
 
 /** TLS over `raw`, resolved once the handshake is done. */
@@ -113,6 +122,8 @@ export function wsFrame(opcode: number, payload: Buffer, mask: Buffer, declared 
     head.writeBigUInt64BE(BigInt(declared), 2);
   }
   mask.copy(head, 2 + ext);
+  // A zero key masks nothing (valid, if predictable): large frames skip the copy.
+  if (mask.readInt32LE(0) === 0) return Buffer.concat([head, payload]);
   const body = Buffer.allocUnsafe(payload.length);
   const n = payload.length;
   const m = mask.readInt32LE(0);
@@ -130,6 +141,8 @@ export interface Pipe {
   readonly raw: net.Socket;
   /** Sends a chunk (one binary frame on a WebSocket); false: wait for `drained()`. */
   write(chunk: Buffer): boolean;
+  /** Sends bytes as they are, under the WebSocket framing but above TLS (hand-made frames). */
+  sendRaw(bytes: Buffer): void;
   drained(): Promise<void>;
   /** TCP/TLS: FIN, reading goes on. WebSocket: a close frame (1000). */
   end(): void;
@@ -178,6 +191,10 @@ class StreamPipe implements Pipe {
   write(chunk: Buffer): boolean {
     if (this.isClosed || this.stream.writableEnded) return true;
     return this.stream.write(chunk);
+  }
+
+  sendRaw(bytes: Buffer): void {
+    this.write(bytes);
   }
 
   drained(): Promise<void> {
@@ -322,6 +339,10 @@ class WebSocketPipe implements Pipe {
   write(chunk: Buffer): boolean {
     if (this.closeSent) return true;
     return this.send(0x2, chunk);
+  }
+
+  sendRaw(bytes: Buffer): void {
+    if (!this.isClosed && !this.stream.writableEnded) this.stream.write(bytes);
   }
 
   drained(): Promise<void> {
