@@ -175,11 +175,14 @@ function parseArgs(argv: string[]): Options {
 
 // --- what each connection is ------------------------------------------------------------------------
 
+/** Inputs per direction of a connection; the concurrent phase's connections are about their large packet. */
 const INPUTS_PER_SIDE: [number, number] = [20, 380];
+const CONCURRENT_INPUTS_PER_SIDE: [number, number] = [4, 40];
 
 function sizes(seed: string, kind: string, i: number): { client: number; broker: number } {
   const r = Rng.derive(seed, kind, i, 'size');
-  return { client: r.range(...INPUTS_PER_SIDE), broker: r.range(...INPUTS_PER_SIDE) };
+  const range = kind === 'c' ? CONCURRENT_INPUTS_PER_SIDE : INPUTS_PER_SIDE;
+  return { client: r.range(...range), broker: r.range(...range) };
 }
 
 /** How many connections of `kind` carry `target` inputs (their sizes depend on the seed only). */
@@ -483,7 +486,7 @@ async function main(): Promise<number> {
       rate: opts.rate,
       unstalledSeconds,
       stalledSeconds,
-      drainLimitSeconds: Math.max(10, 60 * opts.scale),
+      drainLimitSeconds: Math.max(10, 30 * opts.scale),
       rssCapMB: opts.rssCapMB,
       rng: () => r.float(),
     });
@@ -502,7 +505,7 @@ async function main(): Promise<number> {
   const shutdown: Record<string, string> = {};
   for (const tap of [M, H]) {
     const s0 = performance.now();
-    await tap.stop(30_000);
+    await tap.stop(20_000);
     shutdown[tap.name] =
       `${((performance.now() - s0) / 1000).toFixed(1)} s${tap.killedAtStop ? ' (needed SIGKILL)' : ''}`;
   }
@@ -662,11 +665,17 @@ async function replayOne(
   } else if (m[1] === 'm') result = await runMosquittoInput(mosquittoSpec(opts.seed, i, markers), M);
   else result = await runFault(drawFault(id, Rng.derive(opts.seed, 'f', i)), { tap: M, markers }, opts.scale);
   console.log(JSON.stringify(result, null, 1));
-  for (const tap of [M, hctx.tap]) await tap.stop();
+  const taps = [M, hctx.tap];
+  for (const tap of taps) await tap.stop();
   await hctx.broker.close();
-  const found = [...M.scanners, ...hctx.tap.scanners].flatMap((s) => s.examples);
+  const scans = [];
+  for (const tap of taps)
+    for (const f of tap.recordings()) scans.push(await scanPcapng(f, markers.grams, tap.upstreamPort));
+  for (const [k, v] of Object.entries(leaksByWhere(taps, scans)))
+    console.log(`  secrets found: ${v} in ${k}`);
+  const found = [...taps.flatMap((t) => t.scanners), ...scans].flatMap((s) => s.examples);
   for (const e of found) console.log(`  secret: ${JSON.stringify(e)}`);
-  for (const tap of [M, hctx.tap])
+  for (const tap of taps)
     for (const r of tap.restarts) console.log(`  restart of ${tap.name}: ${JSON.stringify(r)}`);
   return 0;
 }

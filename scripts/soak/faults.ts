@@ -125,7 +125,7 @@ export interface FaultContext {
  */
 function connectPacket(rng: Rng, markers: Markers, secret = true): Buffer {
   const level: Level = rng.pick([3, 4, 5] as const);
-  const ctx: Context = { rng, level, side: 'client', markers };
+  const ctx: Context = { rng, level, stream: level, side: 'client', markers };
   const d = build(ctx, 1);
   return sendable(secret ? d : { bytes: d.bytes, secret: undefined });
 }

@@ -260,7 +260,10 @@ const QOS: readonly (readonly [number, number])[] = [
 
 export interface Context {
   rng: Rng;
+  /** The level this packet is encoded for. */
   level: Level;
+  /** The level of the connection it is sent on (a packet may be of another version). */
+  stream: Level;
   side: Side;
   markers: Markers;
 }
@@ -467,7 +470,10 @@ function auth(ctx: Context): Draft {
     property(ctx, props, AUTH_DATA);
     b.props(props);
   }
-  return b.packet(0xf0, level);
+  const d = b.packet(0xf0, level);
+  // AUTH exists in 5.0 only: elsewhere its data is not authentication data mqtt-tap can know.
+  if (level !== 5 || ctx.stream !== 5) d.secret = undefined;
+  return d;
 }
 
 /** A valid (as far as its own fields go) packet of `type`. */

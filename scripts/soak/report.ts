@@ -136,7 +136,7 @@ export function rows(s: Summary): Row[] {
     const limit = s.logBufferMB + 32;
     out.push({
       what: `stalled stdout (${st.stalled.seconds.toFixed(0)} s, ${n(st.targetRate)} msg/s): RSS growth (peak − start)`,
-      result: `+${mb(grow(st.stalled))} stalled vs +${mb(grow(st.unstalled))} unstalled (${st.unstalled.seconds.toFixed(0)} s)${st.stalled.cutShort ? `; ${st.stalled.cutShort}` : ''}`,
+      result: `+${mb(grow(st.stalled))} stalled vs +${mb(grow(st.unstalled))} unstalled (${st.unstalled.seconds.toFixed(0)} s, log read at ${mb(st.unstalled.logBytes / st.unstalled.seconds / 1048576)}/s)${st.stalled.cutShort ? `; ${st.stalled.cutShort}` : ''}`,
       bar: `≤ log buffer + 32 MB (${n(limit)} MB assumed)`,
       ok: grow(st.stalled) <= limit && st.stalled.cutShort === undefined,
     });

@@ -21,7 +21,7 @@ export class Markers {
   /** Every 4-byte run of every marker, as a big-endian uint32. */
   readonly grams = new Set<number>();
 
-  constructor(seed: string, count = 1024) {
+  constructor(seed: string, count = 256) {
     const rng = Rng.derive(seed, 'markers');
     for (let i = 0; i < count; i++) {
       const chars = rng.range(4, 8);
@@ -138,8 +138,11 @@ export class SecretScanner {
   }
 
   private hit(chunk: Buffer, i: number, form: 'raw' | 'hex', gram: number): void {
+    const at = this.classify(chunk, i);
+    // A keyed hash is random hex and can match a marker's 4 bytes by chance; it is not the password.
+    if (form === 'hex' && at.endsWith('.hmac')) return;
     this.hits++;
-    const where = `${this.classify(chunk, i)} (${form})`;
+    const where = `${at} (${form})`;
     this.byWhere.set(where, (this.byWhere.get(where) ?? 0) + 1);
     if (this.examples.length >= this.maxExamples) return;
     const context = chunk

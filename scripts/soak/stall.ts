@@ -22,6 +22,8 @@ export interface WindowResult {
   peakMB: number;
   /** Log bytes read during the window. */
   logBytes: number;
+  /** How busy the soak's own event loop was (0-1): near 1, the soak and not mqtt-tap may be the limit. */
+  soakLoopUtilization: number;
   /** Why the window ended early (RSS past the safety cap). */
   cutShort?: string;
 }
@@ -204,6 +206,7 @@ export async function stalledLogWindows(
   });
   const window = async (label: WindowResult['label'], seconds: number): Promise<WindowResult> => {
     tap.resetPeak();
+    const elu = performance.eventLoopUtilization();
     const a = probe();
     let cutShort: string | undefined;
     const end = a.t + seconds * 1000;
@@ -227,6 +230,7 @@ export async function stalledLogWindows(
       rssEndMB: b.rss / MB,
       peakMB: tap.peak() / MB,
       logBytes: b.log - a.log,
+      soakLoopUtilization: performance.eventLoopUtilization(elu).utilization,
     };
     if (cutShort !== undefined) r.cutShort = cutShort;
     return r;

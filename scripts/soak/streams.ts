@@ -143,7 +143,7 @@ export function frameWalk(data: Buffer, side: Side): { starts: number[]; end: nu
 }
 
 export function generateStream(spec: StreamSpec, rng: Rng, markers: Markers): Stream {
-  const ctx: Context = { rng, level: spec.level, side: spec.side, markers };
+  const ctx: Context = { rng, level: spec.level, stream: spec.level, side: spec.side, markers };
   const parts: Mutated[] = [];
   const mutations: Partial<Record<Mutation, number>> = {};
   const typeOf = (): number => rng.weighted(TYPES[spec.side]);
