@@ -378,7 +378,14 @@ async function main(): Promise<number> {
   const cCount = opts.phases.has('concurrent') ? Math.max(10, Math.round(1000 * opts.scale)) : 0;
 
   let hDone = 0;
+  let held: Barrier | undefined;
   const progress = setInterval(() => {
+    if (held !== undefined) {
+      console.log(
+        `  [${elapsed()}] ${held.arrived}/${2 * cCount} sides inside their large packet, RSS H ${(H.rss() / MB).toFixed(0)} MB`,
+      );
+      return;
+    }
     console.log(
       `  [${elapsed()}] scripted ${hDone}/${hCount}, mosquitto ${viaMosquitto.length}/${mCount}, faults ${faults.length}/${fCount}, ` +
         `restarts ${M.restarts.length + H.restarts.length}, RSS M ${(M.rss() / MB).toFixed(0)} MB H ${(H.rss() / MB).toFixed(0)} MB`,
@@ -393,6 +400,7 @@ async function main(): Promise<number> {
     );
     await H.ready();
     const barrier = new Barrier(2 * cCount);
+    held = barrier;
     const rssBefore = H.rss();
     H.resetPeak();
     const cctx: HostileContext = { ...hctx, barrier };
@@ -400,16 +408,17 @@ async function main(): Promise<number> {
     const all = lanes(cCount, cCount, async (i) => {
       results.push(await runHostile(hostileSpec(opts.seed, 'c', i, markers), cctx));
     });
-    const held = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
+    const allIn = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
     await delay(1000);
     const rssAtHold = H.rss();
     const open = cCount - results.length;
     barrier.release();
+    held = undefined;
     await all;
     hostile.push(...results);
     concurrent = {
       connections: cCount,
-      heldOpen: held ? open : 0,
+      heldOpen: allIn ? open : 0,
       peakMB: H.peak() / MB,
       rssAtHoldMB: rssAtHold / MB,
       rssBeforeMB: rssBefore / MB,

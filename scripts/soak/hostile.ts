@@ -40,7 +40,8 @@ export class Mutex {
 
 /** Resolves everyone once `count` arrivals (or departures) are in. */
 export class Barrier {
-  private arrived = 0;
+  /** Sides that have arrived (or left). */
+  arrived = 0;
   private open = false;
   private waiters: (() => void)[] = [];
   readonly allIn: Promise<void>;
