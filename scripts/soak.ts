@@ -372,8 +372,10 @@ async function main(): Promise<number> {
   const viaMosquitto: MosquittoResult[] = [];
   const faults: FaultResult[] = [];
   const inputsTarget = Math.round(1e6 * opts.scale);
-  const hCount = opts.phases.has('inputs') ? connectionsFor(opts.seed, 'h', inputsTarget * 0.8, 2) : 0;
-  const mCount = opts.phases.has('inputs') ? connectionsFor(opts.seed, 'm', inputsTarget * 0.2, 1) : 0;
+  // Planned a little over the target: connections that reset stop sending part-way.
+  const planned = inputsTarget * 1.08;
+  const hCount = opts.phases.has('inputs') ? connectionsFor(opts.seed, 'h', planned * 0.8, 2) : 0;
+  const mCount = opts.phases.has('inputs') ? connectionsFor(opts.seed, 'm', planned * 0.2, 1) : 0;
   const fCount = opts.phases.has('faults') ? Math.round(1e4 * opts.scale) : 0;
   const cCount = opts.phases.has('concurrent') ? Math.max(10, Math.round(1000 * opts.scale)) : 0;
 
@@ -577,7 +579,11 @@ async function main(): Promise<number> {
     ].slice(0, 200),
     mosquittoUnclean: viaMosquitto.filter((m) => m.outcome === 'unclean').length,
     faults: { total: faults.length, byKind },
-    validSessions: { ok: valid.filter((f) => f.outcome === 'done').length, total: valid.length },
+    validSessions: {
+      ok: valid.filter((f) => f.outcome === 'done').length,
+      total: valid.length,
+      refused: valid.filter((f) => f.outcome === 'refused').length,
+    },
     restarts: [M, H].map((t) => ({ name: t.name, restarts: t.restarts })),
     peakRssMB: { M: M.peakRss / MB, H: H.peakRss / MB },
     logBufferMB: opts.logBufferMB,

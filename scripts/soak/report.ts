@@ -20,7 +20,8 @@ export interface Summary {
   failures: (HostileResult | MosquittoResult | FaultResult)[];
   mosquittoUnclean: number;
   faults: { total: number; byKind: Record<string, Record<string, number>> };
-  validSessions: { ok: number; total: number };
+  /** `refused`: could not connect, mqtt-tap being down (it restarted meanwhile). */
+  validSessions: { ok: number; total: number; refused: number };
   restarts: { name: string; restarts: Restart[] }[];
   peakRssMB: Record<string, number>;
   concurrent?: {
@@ -109,7 +110,7 @@ export function rows(s: Summary): Row[] {
   });
   out.push({
     what: 'valid sessions amid the faults',
-    result: `${n(s.validSessions.ok)} of ${n(s.validSessions.total)} worked`,
+    result: `${n(s.validSessions.ok)} of ${n(s.validSessions.total)} worked${s.validSessions.refused > 0 ? ` (${n(s.validSessions.refused)} could not connect: mqtt-tap was down)` : ''}`,
     bar: 'all',
     ok: s.validSessions.ok === s.validSessions.total,
   });
