@@ -32,6 +32,8 @@ function builtAt(): number {
 export function ensureBuilt(): void {
   const sources = Math.max(
     newestMtime(join(ROOT, 'src')),
+    // The soak test runs dist/scripts/soak.js.
+    newestMtime(join(ROOT, 'scripts')),
     newestMtime(join(ROOT, 'tsconfig.json')),
     newestMtime(join(ROOT, 'tsconfig.build.json')),
   );
