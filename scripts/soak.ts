@@ -20,11 +20,13 @@
  * for the marker passwords. One table at the end (Markdown); everything to bench-results/soak-*.json.
  * Exit status 1 when a bar is missed.
  */
+
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_LOG_BUFFER_BYTES } from '../src/sinks/log-sink.js';
 import { cpuSeconds, killAll, onCleanup } from './bench/procs.js';
 import { startBroker } from './bench/targets.js';
 import { selfSigned } from './soak/certs.js';
@@ -77,7 +79,7 @@ const USAGE = `usage: npm run soak -- [options]
   --only ID            run one connection of a seeded run again (h-12, c-3, m-40, f-977) and print it
   --phases LIST        subset of: inputs,faults,concurrent,stall (default all)
   --rate N             messages per second during the stalled-log windows (default 10000)
-  --log-buffer-mb N    the log buffer the RSS bar assumes (default 64)
+  --log-buffer-mb N    the log buffer the RSS bar assumes (default: mqtt-tap's --log-buffer default)
   --rss-cap-mb N       end the stalled window early if mqtt-tap's RSS passes this (default 2048)
   --idle-timeout-ms N  a paired connection with no byte moving this long is "stalled" (default 30000)
   --tap-arg ARG        extra argument for both mqtt-tap processes (repeatable), e.g. --tap-arg=--log-buffer=32MiB
@@ -96,7 +98,7 @@ function parseArgs(argv: string[]): Options {
     keepFiles: false,
     tapArgs: [],
     rate: 10_000,
-    logBufferMB: 64,
+    logBufferMB: DEFAULT_LOG_BUFFER_BYTES / 1024 / 1024,
     rssCapMB: 2048,
     phases: new Set(PHASES),
     only: undefined,
