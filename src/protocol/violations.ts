@@ -10,7 +10,7 @@ import type { Violation } from './types.js';
 type Rule = string | undefined | Readonly<Record<string, string>>;
 
 /**
- * Every violation the decoder reports, with the spec's normative statement per version where the
+ * Every violation the decoder and the session's stateful checks report, with the spec's normative statement per version where the
  * spec has one: `v3` cites MQTT 3.1.1 (also used for 3.1, whose spec has no numbered statements),
  * `v5` cites MQTT 5.0. Ids checked against the statements' text (3.1.1 Appendix B, 5.0 Appendix B).
  * Codes are stable: people grep logs for them.
@@ -127,6 +127,125 @@ export const VIOLATIONS = {
   MQTT_DUPLICATE_PROPERTY: { v3: undefined, v5: undefined },
   MQTT_PROPERTY_LENGTH: { v3: undefined, v5: undefined },
   MQTT_INVALID_PROPERTY_VALUE: { v3: undefined, v5: undefined },
+
+  // Stateful checks (session/session-checks.ts): a packet against the contract and the flows before it.
+
+  /** Table 2-1 (5.0) / Table 2.1 (3.1.1) give each packet's direction of flow without an id. */
+  MQTT_WRONG_DIRECTION: { v3: undefined, v5: undefined },
+  MQTT_CONNECT_NOT_FIRST: { v3: 'MQTT-3.1.0-1', v5: 'MQTT-3.1.0-1' },
+  MQTT_SECOND_CONNECT: { v3: 'MQTT-3.1.0-2', v5: 'MQTT-3.1.0-2' },
+  /** 3.1.1 has no statement against a second CONNACK. */
+  MQTT_SECOND_CONNACK: { v3: undefined, v5: 'MQTT-3.2.0-2' },
+  /** A client with extended authentication under way, a broker before its CONNACK (5.0: a DISCONNECT has its own). */
+  MQTT_BEFORE_CONNACK: {
+    v3: { 'from broker': 'MQTT-3.2.0-1' },
+    v5: {
+      'from client': 'MQTT-3.1.2-30',
+      'from broker': 'MQTT-3.2.0-1',
+      'DISCONNECT from broker': 'MQTT-3.14.0-1',
+    },
+  },
+  /** After a refusing CONNACK the broker closes; a 5.0 DISCONNECT then breaks a statement of its own. */
+  MQTT_AFTER_REFUSAL: { v3: 'MQTT-3.2.2-5', v5: { DISCONNECT: 'MQTT-3.14.0-1', '*': 'MQTT-3.2.2-7' } },
+  MQTT_AFTER_DISCONNECT: { v3: 'MQTT-3.14.4-2', v5: 'MQTT-3.14.4-1' },
+  /** The client's duty to send within the keep-alive, reported past the broker's 1.5 times (3.1.2-22). */
+  MQTT_KEEP_ALIVE_EXCEEDED: { v3: 'MQTT-3.1.2-23', v5: 'MQTT-3.1.2-20' },
+  MQTT_SESSION_PRESENT_ON_CLEAN_START: { v3: 'MQTT-3.2.2-1', v5: 'MQTT-3.2.2-2' },
+  MQTT_ASSIGNED_CLIENT_ID_MISSING: { v3: undefined, v5: 'MQTT-3.2.2-16' },
+  MQTT_RESPONSE_INFORMATION_NOT_REQUESTED: { v3: undefined, v5: 'MQTT-3.1.2-28' },
+  MQTT_PROBLEM_INFORMATION_NOT_REQUESTED: { v3: undefined, v5: 'MQTT-3.1.2-29' },
+  /** AUTH, or an Authentication Method in CONNACK, without one in the CONNECT. */
+  MQTT_AUTH_NOT_NEGOTIATED: {
+    v3: undefined,
+    v5: {
+      'AUTH from client': 'MQTT-4.12.0-7',
+      'AUTH from broker': 'MQTT-4.12.0-6',
+      CONNACK: 'MQTT-4.12.0-6',
+    },
+  },
+  MQTT_AUTH_METHOD_CHANGED: { v3: undefined, v5: 'MQTT-4.12.0-5' },
+  /**
+   * One set of ids per sender across PUBLISH, SUBSCRIBE and UNSUBSCRIBE (5.0 §2.2.1); the QoS 1
+   * and QoS 2 delivery protocols each state it for PUBLISH.
+   */
+  MQTT_PACKET_ID_IN_USE: {
+    v3: {
+      'PUBLISH QoS 1': 'MQTT-4.3.2-1',
+      'PUBLISH QoS 2': 'MQTT-4.3.3-1',
+      SUBSCRIBE: 'MQTT-2.3.1-2',
+      UNSUBSCRIBE: 'MQTT-2.3.1-2',
+    },
+    v5: {
+      'PUBLISH QoS 1': 'MQTT-4.3.2-1',
+      'PUBLISH QoS 2': 'MQTT-4.3.3-1',
+      SUBSCRIBE: 'MQTT-2.2.1-3',
+      UNSUBSCRIBE: 'MQTT-2.2.1-3',
+    },
+  },
+  /** 3.1.1 [MQTT-2.3.1-6] leaves out PUBCOMP, whose id is the PUBREL's (4.3.3-2). */
+  MQTT_PACKET_ID_NOT_IN_FLIGHT: {
+    v3: {
+      PUBACK: 'MQTT-2.3.1-6',
+      PUBREC: 'MQTT-2.3.1-6',
+      PUBREL: 'MQTT-2.3.1-6',
+      PUBCOMP: 'MQTT-4.3.3-2',
+      SUBACK: 'MQTT-2.3.1-7',
+      UNSUBACK: 'MQTT-2.3.1-7',
+    },
+    v5: { SUBACK: 'MQTT-2.2.1-6', UNSUBACK: 'MQTT-2.2.1-6', '*': 'MQTT-2.2.1-5' },
+  },
+  /** A code for each Topic Filter of the request; a 3.x UNSUBACK has none. */
+  MQTT_REASON_CODE_COUNT: {
+    v3: { SUBACK: 'MQTT-3.8.4-5' },
+    v5: { SUBACK: 'MQTT-3.8.4-6', UNSUBACK: 'MQTT-3.11.3-2' },
+  },
+  MQTT_RECEIVE_MAXIMUM_EXCEEDED: {
+    v3: undefined,
+    v5: { 'from client': 'MQTT-3.3.4-7', 'from broker': 'MQTT-3.3.4-9' },
+  },
+  /** By sender; where the packet carries a Reason String or User Property, the statement that it should have been left out. */
+  MQTT_PACKET_TOO_LARGE: {
+    v3: undefined,
+    v5: {
+      'from client': 'MQTT-3.2.2-15',
+      'from broker': 'MQTT-3.1.2-24',
+      'CONNACK Reason String': 'MQTT-3.2.2-19',
+      'CONNACK User Property': 'MQTT-3.2.2-20',
+      'PUBACK Reason String': 'MQTT-3.4.2-2',
+      'PUBACK User Property': 'MQTT-3.4.2-3',
+      'PUBREC Reason String': 'MQTT-3.5.2-2',
+      'PUBREC User Property': 'MQTT-3.5.2-3',
+      'PUBREL Reason String': 'MQTT-3.6.2-2',
+      'PUBREL User Property': 'MQTT-3.6.2-3',
+      'PUBCOMP Reason String': 'MQTT-3.7.2-2',
+      'PUBCOMP User Property': 'MQTT-3.7.2-3',
+      'SUBACK Reason String': 'MQTT-3.9.2-1',
+      'SUBACK User Property': 'MQTT-3.9.2-2',
+      'UNSUBACK Reason String': 'MQTT-3.11.2-1',
+      'UNSUBACK User Property': 'MQTT-3.11.2-2',
+      'DISCONNECT Reason String': 'MQTT-3.14.2-3',
+      'DISCONNECT User Property': 'MQTT-3.14.2-4',
+      'AUTH Reason String': 'MQTT-3.15.2-2',
+      'AUTH User Property': 'MQTT-3.15.2-3',
+    },
+  },
+  MQTT_TOPIC_ALIAS_ABOVE_MAXIMUM: {
+    v3: undefined,
+    v5: {
+      'from client': 'MQTT-3.3.2-9',
+      'from broker': 'MQTT-3.3.2-11',
+      'from client, none accepted': 'MQTT-3.2.2-18',
+      'from broker, none accepted': 'MQTT-3.1.2-27',
+    },
+  },
+  /** 5.0 §3.3.2.3.4 defines the mapping without a statement for an alias never set. */
+  MQTT_TOPIC_ALIAS_UNKNOWN: { v3: undefined, v5: undefined },
+  MQTT_QOS_NOT_SUPPORTED: { v3: undefined, v5: { PUBLISH: 'MQTT-3.2.2-11', Will: 'MQTT-3.2.2-12' } },
+  MQTT_RETAIN_NOT_SUPPORTED: { v3: undefined, v5: { PUBLISH: 'MQTT-3.2.2-14', Will: 'MQTT-3.2.2-13' } },
+  /** 5.0 §3.2.2.3.11-13 call these a Protocol Error without an id. */
+  MQTT_WILDCARD_SUBSCRIPTION_NOT_SUPPORTED: { v3: undefined, v5: undefined },
+  MQTT_SHARED_SUBSCRIPTION_NOT_SUPPORTED: { v3: undefined, v5: undefined },
+  MQTT_SUBSCRIPTION_ID_NOT_SUPPORTED: { v3: undefined, v5: undefined },
 } as const satisfies Record<string, { v3: Rule; v5: Rule }>;
 
 export type ViolationCode = keyof typeof VIOLATIONS;

@@ -9,6 +9,7 @@ import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
+import { contractFields, contractSummary } from '../session/contract.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -93,10 +94,11 @@ class ConnectionTap implements ConnectionObserver {
   /** Whether this connection passes --client-id; undefined until its CONNECT is seen. */
   private selected: boolean | undefined;
   private readonly now: () => number;
-  /** When the chunk being decoded arrived, if the caller said (a deferred observer shows it later). */
+  /** When the chunk being decoded arrived (a deferred observer shows it later than that). */
   private arrivedAt: number | undefined;
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
+  private contractShown = false;
 
   constructor(
     private readonly sink: RecordSink,
@@ -105,12 +107,18 @@ class ConnectionTap implements ConnectionObserver {
     private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
-    this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull());
+    this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
     const framer = (from: Direction): Framer =>
       new Framer(
         {
-          frame: (frame) => this.onFrame(from, frame),
-          error: (error) => this.onFramingError(from, error),
+          frame: (frame) => {
+            this.onFrame(from, frame);
+            if (!this.contractShown && this.session.contract !== undefined) this.showContract();
+          },
+          error: (error) => {
+            this.session.lostSight(from);
+            this.onFramingError(from, error);
+          },
         },
         { captureCap: opts.captureCap, sniff: from },
       );
@@ -137,9 +145,15 @@ class ConnectionTap implements ConnectionObserver {
   data(from: Direction, chunk: Buffer, at?: number): void {
     // Before the framer: it then knows what the bytes of each frame and excerpt may hold.
     if (from === 'client' && this.secrets !== undefined && !this.secrets.done) this.secrets.scan(chunk);
-    this.arrivedAt = at;
+    const now = at ?? this.now();
+    this.arrivedAt = now;
     this.framers[from].push(chunk);
     this.arrivedAt = undefined;
+    this.session.heard(from, now);
+  }
+
+  gap(from: Direction): void {
+    this.session.lostSight(from);
   }
 
   countOnly(from: Direction): number {
@@ -164,6 +178,7 @@ class ConnectionTap implements ConnectionObserver {
     this.framers.client.end();
     this.framers.broker.end();
     if (!this.sink.isLevelEnabled('info')) return;
+    const silence = this.session.end(this.info.startedAt + info.durationMs);
     const s = this.session;
     const last = s.lastReason;
     const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
@@ -192,6 +207,7 @@ class ConnectionTap implements ConnectionObserver {
     }
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
+    if (silence !== undefined) record.violations = [silence];
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
@@ -268,6 +284,17 @@ class ConnectionTap implements ConnectionObserver {
     const head = newHead(this.info.conn, from, clientId, username);
     this.heads[from] = head;
     return head;
+  }
+
+  /** Once per connection, after the CONNACK: what it and the CONNECT negotiated. */
+  private showContract(): void {
+    this.contractShown = true;
+    if (!this.sink.isLevelEnabled('info')) return;
+    const contract = this.session.contract!;
+    const record: LogRecord = { event: 'session', conn: this.info.conn };
+    if (this.session.clientId !== undefined) record.clientId = this.session.clientId;
+    Object.assign(record, contractFields(contract));
+    this.sink.write('info', record, contractSummary(contract));
   }
 
   /** Once per connection: the session stopped keeping new state, so some correlations will be missing. */

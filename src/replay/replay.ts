@@ -358,6 +358,7 @@ class ReplayConn {
     this.broken[side] = true;
     this.replay.setTime(tsUs);
     const from = this.dir(side);
+    this.observer.gap?.(from);
     this.replay.write(
       'warn',
       { event: 'capture-gap', conn: this.conn, from, offset, bytes },

@@ -300,13 +300,8 @@ class Conn {
       return;
     }
 
-    // Data (a SYN's payload starts after the SYN's own sequence number).
-    const dataSeq = flags & SYN ? seg.seq + 1 : seg.seq;
-    if (seg.length > 0) this.accept(from, half.unwrap(dataSeq >>> 0), seg.payload, seg.length, tsUs);
-    if (flags & FIN && half.fin === undefined) {
-      half.fin = half.unwrap((dataSeq + seg.length) >>> 0);
-    }
-    // The receiver acknowledging bytes the capture never showed: they are lost for good.
+    // The receiver acknowledging bytes the capture never showed: they are lost for good. First:
+    // they came before this segment was sent, so their gap comes before its data (an answer to them).
     if (flags & ACK) {
       const other = this.halves[to];
       if (other.next !== undefined) {
@@ -314,6 +309,12 @@ class Conn {
         const limit = other.fin !== undefined ? Math.min(ackAbs, other.fin) : ackAbs;
         if (limit > other.next && limit - other.next < TWO32 / 2) this.skipTo(to, limit, tsUs);
       }
+    }
+    // Data (a SYN's payload starts after the SYN's own sequence number).
+    const dataSeq = flags & SYN ? seg.seq + 1 : seg.seq;
+    if (seg.length > 0) this.accept(from, half.unwrap(dataSeq >>> 0), seg.payload, seg.length, tsUs);
+    if (flags & FIN && half.fin === undefined) {
+      half.fin = half.unwrap((dataSeq + seg.length) >>> 0);
     }
     this.checkFin(from, tsUs);
     if (s.end === undefined) this.checkFin(to, tsUs);

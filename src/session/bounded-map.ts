@@ -23,7 +23,10 @@ export class BoundedMap<K, V> extends Map<K, V> {
     // The size first: below the bound (the usual case) no lookup is needed.
     if (old === undefined && this.size >= this.max) {
       const oldest = this.keys().next();
-      if (!oldest.done) this.delete(oldest.value);
+      if (!oldest.done) {
+        this.delete(oldest.value);
+        this.budget.forgotten++;
+      }
     }
     return super.set(key, value);
   }

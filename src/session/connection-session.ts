@@ -1,10 +1,13 @@
 import type { ProtocolVersion } from '../protocol/constants.js';
-import type { Packet } from '../protocol/types.js';
+import type { Packet, Violation } from '../protocol/types.js';
 import { BoundedMap } from './bounded-map.js';
+import type { Contract } from './contract.js';
 import { InFlightTable } from './in-flight-table.js';
+import { type PendingRequest, SessionChecks } from './session-checks.js';
+import { other, type Side } from './side.js';
 import { ENTRY_COST, StateBudget, stringCost } from './state-budget.js';
 
-export type Side = 'client' | 'broker';
+export type { Side };
 
 /** What the session can tell about a packet from what came before it on the connection. */
 export interface Correlation {
@@ -16,11 +19,6 @@ export interface Correlation {
   ms?: number;
   /** For a PUBLISH that used a Topic Alias with an empty Topic Name: the topic the alias stands for. */
   topic?: string;
-}
-
-interface PendingRequest {
-  filters: string[];
-  at: number;
 }
 
 /** Per-connection bounds: packet ids are 16-bit, topic aliases too; keep far fewer. */
@@ -50,12 +48,20 @@ export class ConnectionSession {
   private readonly aliases: Record<Side, Map<number, string>>;
   private connectAt: number | undefined;
   private pingAt: number | undefined;
+  /** The stateful rule checks, for a connection seen from its start in both directions. */
+  private readonly checks: SessionChecks | undefined;
 
   /**
    * `stateMax`: bytes of in-flight ids, topic aliases and pending requests kept; past it new
-   * entries are not kept, and `onStateFull` runs the first time.
+   * entries are not kept, and `onStateFull` runs the first time. `checks`: check each packet
+   * against the contract and the flows (a live or captured connection, not a dump of one direction).
    */
-  constructor(defaultVersion: ProtocolVersion = '3.1.1', stateMax?: number, onStateFull?: () => void) {
+  constructor(
+    defaultVersion: ProtocolVersion = '3.1.1',
+    stateMax?: number,
+    onStateFull?: () => void,
+    checks = false,
+  ) {
     this.version = defaultVersion;
     const budget = new StateBudget(stateMax, onStateFull);
     this.budget = budget;
@@ -69,6 +75,35 @@ export class ConnectionSession {
       client: new BoundedMap(MAX_ALIASES, budget, aliasCost),
       broker: new BoundedMap(MAX_ALIASES, budget, aliasCost),
     };
+    if (checks) {
+      this.checks = new SessionChecks({
+        publishes: this.publishes,
+        subscribes: this.subscribes,
+        unsubscribes: this.unsubscribes,
+        aliases: this.aliases,
+        budget,
+      });
+    }
+  }
+
+  /** What CONNECT and CONNACK negotiated, once the CONNACK is seen (with checks on). */
+  get contract(): Contract | undefined {
+    return this.checks?.contract;
+  }
+
+  /** Bytes from `from` arrived at `now` (a chunk, whether or not it ends a packet). */
+  heard(from: Side, now: number): void {
+    this.checks?.heard(from, now);
+  }
+
+  /** `from`'s direction is no longer decoded (malformed, not MQTT, bytes missing from a capture). */
+  lostSight(from: Side): void {
+    this.checks?.lostSight(from);
+  }
+
+  /** The connection closed at `now`: what the client's silence until then breaks, if anything. */
+  end(now: number): Violation | undefined {
+    return this.checks?.end(now);
   }
 
   /** Entries not kept because the connection's state budget was full. */
@@ -82,6 +117,7 @@ export class ConnectionSession {
 
   /** Updates the state with `packet` (sent by `from` at `now` ms) and returns what it answers. */
   observe(from: Side, packet: Packet, now: number): Correlation | undefined {
+    this.checks?.check(from, packet, now);
     switch (packet.type) {
       case 'CONNECT':
         this.version = packet.protocol;
@@ -108,14 +144,22 @@ export class ConnectionSession {
         // A failure code ends the QoS 2 flow (5.0 §4.3.3); otherwise PUBREL follows.
         return this.answer(this.publishes[other(from)], packet.packetId, now, packet.code >= 0x80);
       case 'PUBREL':
-        return this.answer(this.publishes[from], packet.packetId, now, false);
+        return this.answer(this.publishes[from], packet.packetId, now, false, true);
       case 'SUBSCRIBE':
-        this.subscribes.set(packet.packetId, { filters: packet.subscriptions.map((s) => s.filter), at: now });
+        this.subscribes.set(packet.packetId, {
+          filters: packet.subscriptions.map((s) => s.filter),
+          at: now,
+          truncated: packet.truncated === true,
+        });
         return undefined;
       case 'SUBACK':
         return this.request(this.subscribes, packet.packetId, now);
       case 'UNSUBSCRIBE':
-        this.unsubscribes.set(packet.packetId, { filters: packet.filters, at: now });
+        this.unsubscribes.set(packet.packetId, {
+          filters: packet.filters,
+          at: now,
+          truncated: packet.truncated === true,
+        });
         return undefined;
       case 'UNSUBACK':
         return this.request(this.unsubscribes, packet.packetId, now);
@@ -157,16 +201,19 @@ export class ConnectionSession {
     return resolved === undefined ? undefined : { topic: resolved };
   }
 
+  /** `done`: the answer ends the flow; `released`: it is a PUBREL (one more send, if not the first). */
   private answer(
     table: InFlightTable,
     packetId: number,
     now: number,
     done: boolean,
+    released = false,
   ): Correlation | undefined {
     const slot = table.slotOf(packetId);
     if (slot === -1) return undefined;
     const request = { topic: table.topicAt(slot), ms: now - table.timeAt(slot) };
     if (done) table.remove(slot);
+    else if (released) table.released(slot);
     return { request };
   }
 
@@ -186,8 +233,4 @@ function requestCost(request: PendingRequest): number {
 
 function aliasCost(topic: string): number {
   return ENTRY_COST + stringCost(topic);
-}
-
-function other(side: Side): Side {
-  return side === 'client' ? 'broker' : 'client';
 }

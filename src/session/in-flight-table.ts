@@ -9,6 +9,10 @@
  * new table is stored into the old Map. Here the table is open addressing with linear probing
  * over typed arrays, deletion by backward shift (no tombstones), and it only ever grows: no
  * allocation per message. Packet ids are mostly consecutive, so the id itself is a good hash.
+ *
+ * It also counts repeated sends of an id (a PUBLISH sent again, a PUBREL sent again): each may
+ * draw an answer of its own, so answers arriving after the entry was removed are expected, not
+ * answers to nothing (`takeLate`).
  */
 import { ENTRY_COST, StateBudget, stringCost } from './state-budget.js';
 
@@ -17,6 +21,12 @@ const INITIAL_CAPACITY = 8;
 /** Until the first entry, one empty slot shared by every table: most connections never need one. */
 const NO_IDS = new Int32Array([EMPTY]);
 const NO_TIMES = new Float64Array(1);
+const NO_SENDS = new Uint8Array(1);
+/** `sends` bits: a PUBREL was seen for the entry; the rest counts the sends past the first. */
+const RELEASED = 0x80;
+const REPEATS = 0x7f;
+/** Ids answered with answers still expected, kept at most; past it they are forgotten (and counted). */
+const LATE_MAX = 64;
 
 export class InFlightTable {
   private ids: Int32Array;
@@ -24,6 +34,9 @@ export class InFlightTable {
   private times: Float64Array;
   /** Insertion order, to find the oldest entry when full. */
   private order: Float64Array;
+  private sends: Uint8Array;
+  /** Removed ids that sent more than once: answers still expected. Only made on the first repeat. */
+  private late: Map<number, number> | undefined;
   private mask: number;
   private count = 0;
   private inserted = 0;
@@ -37,6 +50,7 @@ export class InFlightTable {
     this.topics = [undefined];
     this.times = NO_TIMES;
     this.order = NO_TIMES;
+    this.sends = NO_SENDS;
     this.mask = 0;
   }
 
@@ -54,12 +68,20 @@ export class InFlightTable {
       return;
     }
     if (slot === EMPTY) {
-      if (this.count >= this.max) this.remove(this.oldest());
+      if (this.count >= this.max) {
+        this.forgetEntry(this.oldest());
+        this.budget.forgotten++;
+      }
       if ((this.count + 1) * 2 > this.ids.length) this.grow();
       slot = this.freeSlot(id);
       this.ids[slot] = id;
       this.order[slot] = this.inserted++;
+      this.sends[slot] = 0;
       this.count++;
+      // A new message on the id: answers to an earlier one can no longer be told from its own.
+      if (this.late !== undefined) this.late.delete(id);
+    } else if ((this.sends[slot]! & REPEATS) < REPEATS) {
+      this.sends[slot]!++;
     }
     this.topics[slot] = topic;
     this.times[slot] = time;
@@ -84,8 +106,40 @@ export class InFlightTable {
     return this.times[slot]!;
   }
 
-  /** Empties `slot` and returns its bytes to the budget. */
+  /** A PUBREL for the entry at `slot`: the first releases it, each one after is a repeated send. */
+  released(slot: number): void {
+    const sends = this.sends[slot]!;
+    if ((sends & RELEASED) === 0) this.sends[slot] = sends | RELEASED;
+    else if ((sends & REPEATS) < REPEATS) this.sends[slot] = sends + 1;
+  }
+
+  /** The entry at `slot` was answered: empties it, expecting one late answer per repeated send. */
   remove(slot: number): void {
+    const repeats = this.sends[slot]! & REPEATS;
+    if (repeats > 0) this.expectLate(this.ids[slot]!, repeats);
+    this.forgetEntry(slot);
+  }
+
+  /** Whether an answer to `id`, which is not in flight, was expected (a repeated send's), and counts it. */
+  takeLate(id: number): boolean {
+    const n = this.late?.get(id);
+    if (n === undefined) return false;
+    if (n > 1) this.late!.set(id, n - 1);
+    else this.late!.delete(id);
+    return true;
+  }
+
+  private expectLate(id: number, n: number): void {
+    this.late ??= new Map();
+    if (this.late.size >= LATE_MAX) {
+      this.late.clear();
+      this.budget.forgotten++;
+    }
+    this.late.set(id, n);
+  }
+
+  /** Empties `slot` and returns its bytes to the budget. */
+  private forgetEntry(slot: number): void {
     this.budget.give(entryCost(this.topics[slot]!));
     this.forget(slot);
   }
@@ -104,6 +158,7 @@ export class InFlightTable {
       this.topics[hole] = this.topics[j];
       this.times[hole] = this.times[j]!;
       this.order[hole] = this.order[j]!;
+      this.sends[hole] = this.sends[j]!;
       hole = j;
     }
     ids[hole] = EMPTY;
@@ -129,12 +184,13 @@ export class InFlightTable {
   }
 
   private grow(): void {
-    const { ids, topics, times, order } = this;
+    const { ids, topics, times, order, sends } = this;
     const capacity = Math.max(INITIAL_CAPACITY, ids.length * 2);
     this.ids = new Int32Array(capacity).fill(EMPTY);
     this.topics = new Array<string | undefined>(capacity).fill(undefined);
     this.times = new Float64Array(capacity);
     this.order = new Float64Array(capacity);
+    this.sends = new Uint8Array(capacity);
     this.mask = capacity - 1;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -144,6 +200,7 @@ export class InFlightTable {
       this.topics[slot] = topics[i];
       this.times[slot] = times[i]!;
       this.order[slot] = order[i]!;
+      this.sends[slot] = sends[i]!;
     }
   }
 }

@@ -17,6 +17,8 @@ export class StateBudget {
   used = 0;
   /** Entries not kept for want of room. */
   dropped = 0;
+  /** Entries forgotten to keep a table within its entry bound (the oldest, or answers expected late). */
+  forgotten = 0;
 
   constructor(
     readonly max: number = DEFAULT_SESSION_STATE_MAX,

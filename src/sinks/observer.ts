@@ -99,6 +99,8 @@ export interface ConnectionObserver {
    * later than they came may show a chunk that short at once instead of holding on to it.
    */
   countOnly?(from: Direction): number;
+  /** Bytes from `from` are missing (a hole in a capture): that direction is shown no further. */
+  gap?(from: Direction): void;
   /** The upstream connection is established. */
   upstreamConnected?(info: OpenInfo): void;
   /** The broker could not be reached; the client connection is being closed. */
@@ -157,6 +159,7 @@ export function fanOut(observers: readonly ProxyObserver[], onError: (err: unkno
       };
       return {
         data: (from, chunk, at) => each((c) => c.data(from, chunk, at)),
+        gap: (from) => each((c) => c.gap?.(from)),
         upstreamConnected: (i) => each((c) => c.upstreamConnected?.(i)),
         upstreamError: (e) => each((c) => c.upstreamError(e)),
         close: (i) => each((c) => c.close(i)),

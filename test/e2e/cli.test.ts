@@ -114,6 +114,7 @@ describe.skipIf(!requireMosquitto())(
         expect.stringMatching(new RegExp(`^open 127\\.0\\.0\\.1:\\d+ → ${upstream}$`)),
         'CONNECT "cli-pub" MQTT 3.1.1 keepAlive=60 clean',
         'CONNACK 0x00 Connection Accepted (N ms)',
+        'session 3.1.1, keep-alive 60 s',
         `PUBLISH cli/hello qos=1 id=${pubId} 21 B "hello through the tap"`,
         `PUBACK id=${pubId} (cli/hello, N ms)`,
         'DISCONNECT',

@@ -40,7 +40,7 @@ describe('DISCONNECT from the broker', () => {
         clean: false,
       }),
     );
-    expect(messages(tp.sink, conn).slice(3).map(untimed)).toEqual([
+    expect(messages(tp.sink, conn).slice(4).map(untimed)).toEqual([
       'DISCONNECT 0x8e Session taken over',
       'close by broker after N ms, 1↑ 2↓ packets, last DISCONNECT 0x8e',
     ]);
@@ -81,7 +81,7 @@ describe.skipIf(!requireMosquitto())('DISCONNECT from the client', () => {
         clean: false,
       }),
     );
-    expect(messages(tp.sink, conn).slice(3).map(untimed)).toEqual([
+    expect(messages(tp.sink, conn).slice(4).map(untimed)).toEqual([
       'DISCONNECT 0x04 Disconnect with Will Message',
       'close by client after N ms, 2↑ 1↓ packets, last DISCONNECT 0x04',
     ]);

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/sinks/sink.js';
 import { denyTopicDynsec, requireMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { sessionRecord } from './helpers/expected.js';
 import { anyMs, closeRecord, connectLength, openRecord, redacted, untimed } from './helpers/records.js';
 import { Cleanups, messages, mqttConnect, startTapProxy, type TapProxy } from './helpers/tap-proxy.js';
 
@@ -90,6 +91,7 @@ describe.skipIf(!requireMosquitto())('mosquitto dynamic security through the pro
         },
         ms: anyMs(),
       },
+      sessionRecord(conn, 'dynsec-v4', 4, 0, { keepAlive: 60, properties: {} }, {}),
       {
         ...who,
         from: 'client',
@@ -137,7 +139,7 @@ describe.skipIf(!requireMosquitto())('mosquitto dynamic security through the pro
       }),
     ]);
     const msgs = messages(tp.sink, conn).map(untimed);
-    expect(msgs.slice(3, 5)).toEqual([
+    expect(msgs.slice(4, 6)).toEqual([
       `SUBSCRIBE id=${id} a/# qos1, b/# qos1`,
       'SUBACK a/# → 0x80 Failure, b/# → 0x01 Success - Maximum QoS 1 (N ms)',
     ]);
@@ -193,6 +195,14 @@ describe.skipIf(!requireMosquitto())('mosquitto dynamic security through the pro
         properties: { topicAliasMaximum: 10, receiveMaximum: 20 },
         ms: anyMs(),
       },
+      sessionRecord(
+        conn,
+        'dynsec-v5',
+        5,
+        0,
+        { keepAlive: 60, properties: {} },
+        { topicAliasMaximum: 10, receiveMaximum: 20 },
+      ),
       {
         ...who,
         from: 'client',
@@ -267,7 +277,7 @@ describe.skipIf(!requireMosquitto())('mosquitto dynamic security through the pro
         clean: true,
       }),
     ]);
-    expect(messages(tp.sink, conn).map(untimed)[4]).toBe(
+    expect(messages(tp.sink, conn).map(untimed)[5]).toBe(
       'SUBACK a/# → 0x87 Not authorized, b/# → 0x01 Granted QoS 1 (N ms)',
     );
   });

@@ -118,7 +118,7 @@ describe('client killed mid-packet', () => {
     ]);
     expect(close.durationMs).toEqual(anyMs());
     const collected = tp.sink.records.filter((r) => r.record.conn === conn);
-    expect(collected.slice(3).map((r) => [r.level, untimed(r.msg)])).toEqual([
+    expect(collected.slice(4).map((r) => [r.level, untimed(r.msg)])).toEqual([
       ['warn', 'cut short from client: stream ended 25 of 100 body bytes into a PUBLISH at offset 18'],
       ['info', 'close by client after N ms, 1↑ 1↓ packets, last CONNACK 0x00'],
     ]);

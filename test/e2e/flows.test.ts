@@ -108,7 +108,7 @@ describe.each(BROKERS)('through the proxy to $name', (broker) => {
         clean: true,
       }),
     );
-    expect(messages(tp.sink, pub.conn).map(untimed).slice(3, 9)).toEqual(
+    expect(messages(tp.sink, pub.conn).map(untimed).slice(4, 10)).toEqual(
       broker.version === 5
         ? [
             `PUBLISH flow/q1 qos=1 id=${q1} 3 B "one"`,
@@ -207,7 +207,7 @@ describe.each(BROKERS)('through the proxy to $name', (broker) => {
         clean: true,
       }),
     );
-    expect(messages(tp.sink, late.conn)[5]).toBe(`PUBLISH ret/state qos=1 id=${delivered} retain 4 B "kept"`);
+    expect(messages(tp.sink, late.conn)[6]).toBe(`PUBLISH ret/state qos=1 id=${delivered} retain 4 B "kept"`);
 
     // Live delivery to the subscriber that was already there: retain flag cleared (§3.3.1.3).
     const liveRecords = tp.records(live.conn);

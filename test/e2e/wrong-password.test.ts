@@ -11,6 +11,7 @@ import type { LogRecord } from '../../src/sinks/sink.js';
 import { startAedes } from '../helpers/aedes-broker.js';
 import { MOSQUITTO_PUB, requireMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { startScriptedBroker } from '../helpers/scripted-broker.js';
+import { sessionRecord } from './helpers/expected.js';
 import {
   anyMs,
   closeRecord,
@@ -70,8 +71,8 @@ const MOSQUITTO_PUB_ATTEMPT: Record<ProtocolVersion, Attempt> = {
 const EITHER_SIDE = expect.stringMatching(/^(broker|client)$/);
 
 /**
- * The four records of a refused connection: open, CONNECT (password redacted), CONNACK with the
- * refusal explained, close by either side.
+ * The five records of a refused connection: open, CONNECT (password redacted), CONNACK with the
+ * refusal explained, the session it did not open, close by either side.
  */
 function refusedConnection(
   tp: TapProxy,
@@ -122,6 +123,17 @@ function refusedConnection(
       reason,
       ms: anyMs(),
     },
+    sessionRecord(
+      conn,
+      CLIENT_ID,
+      attempt.version,
+      reason.code,
+      {
+        keepAlive: attempt.keepAlive,
+        properties: attempt.properties ?? {},
+      },
+      {},
+    ),
     closeRecord(open, {
       clientId: CLIENT_ID,
       closedBy: EITHER_SIDE,
@@ -134,13 +146,18 @@ function refusedConnection(
   ];
 }
 
-/** The human summaries of those four records. */
+/** The human summaries of those five records. */
 function refusedMessages(tp: TapProxy, attempt: Attempt, reason: ReasonFields): string[] {
   const protocol = PROTOCOL[attempt.version];
   return [
     expect.stringMatching(new RegExp(`^open 127\\.0\\.0\\.1:\\d+ → ${tp.upstream.replaceAll('.', '\\.')}$`)),
     `CONNECT "${CLIENT_ID}" MQTT ${protocol} user="${USERNAME}" password=… keepAlive=${attempt.keepAlive} clean`,
     `CONNACK ${reason.hex} ${reason.name} (N ms)`,
+    attempt.version !== 5
+      ? `session ${protocol} refused, keep-alive ${attempt.keepAlive} s`
+      : attempt.properties?.receiveMaximum !== undefined
+        ? `session 5.0 refused, keep-alive ${attempt.keepAlive} s; client: receive max ${attempt.properties.receiveMaximum}`
+        : `session 5.0 refused, keep-alive ${attempt.keepAlive} s; default limits`,
     expect.stringMatching(
       new RegExp(`^close by (broker|client) after N ms, 1↑ 1↓ packets, last CONNACK ${reason.hex}$`),
     ),
@@ -159,6 +176,7 @@ async function expectRefused(tp: TapProxy, n: number, attempt: Attempt, reason: 
     'info',
     'info',
     'warn',
+    'info',
     'info',
   ]);
   expect(JSON.stringify(tp.sink.records)).not.toContain(PASSWORD);

@@ -1,6 +1,7 @@
 /**
  * Every violation code in violations.ts, produced by a packet that breaks its rule, with the rule
- * id the spec gives that statement in each version. The decoded packet still comes back: a
+ * id the spec gives that statement in each version (the stateful checks' codes by a sequence of
+ * packets: test/helpers/stateful-cases.ts). The decoded packet still comes back: a
  * debugger shows what was sent and what is wrong with it.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,6 +30,7 @@ import {
   unsubscribe,
   vbi,
 } from '../helpers/packets.js';
+import { STATEFUL_CASES } from '../helpers/stateful-cases.js';
 
 interface Case {
   name: string;
@@ -906,10 +908,15 @@ describe('violations: every code, with its rule per version', () => {
   });
 
   it('the table covers every code in VIOLATIONS, in both 3.x and 5.0 where the code applies', () => {
-    const covered = new Set(CASES.map((c) => c.code));
+    // The stateful checks' codes are shown by sequences of packets (test/session/session-checks.test.ts).
+    const all: { code: ViolationCode; version: ProtocolVersion; rule: string | undefined }[] = [
+      ...CASES,
+      ...STATEFUL_CASES,
+    ];
+    const covered = new Set(all.map((c) => c.code));
     expect([...Object.keys(VIOLATIONS)].filter((code) => !covered.has(code as ViolationCode))).toEqual([]);
     // Every rule id in the table is exercised by some case.
-    const cited = new Set(CASES.map((c) => `${c.code} ${c.version === '5.0' ? 'v5' : 'v3'} ${c.rule}`));
+    const cited = new Set(all.map((c) => `${c.code} ${c.version === '5.0' ? 'v5' : 'v3'} ${c.rule}`));
     for (const [code, rules] of Object.entries(VIOLATIONS)) {
       for (const side of ['v3', 'v5'] as const) {
         const rule = rules[side] as string | Record<string, string> | undefined;

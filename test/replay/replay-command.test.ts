@@ -95,10 +95,12 @@ describe('mqtt-tap replay', () => {
       'open',
       'packet CONNECT',
       'packet CONNACK',
+      'session',
       'close',
       'open',
       'packet CONNECT',
       'packet CONNACK',
+      'session',
       'packet PUBLISH',
       'packet PUBACK',
       'packet DISCONNECT',
@@ -111,8 +113,9 @@ describe('mqtt-tap replay', () => {
     for (const r of recs) expect(packetTimes).toContain(r.time);
     expect(recs[0]!.time).toBe(Date.UTC(2025, 0, 2, 3, 4, 5, 678));
     expect(recs[2]).toMatchObject({ level: 40, reason: { code: 5 }, ms: 3 });
-    expect(recs[8]).toMatchObject({ request: { topic: 'a/b', ms: 1 } });
-    expect(recs[3]).toMatchObject({ closedBy: 'client', durationMs: 4.55, clientId: 'dev-40001' });
+    expect(recs[3]).toMatchObject({ event: 'session', version: '3.1.1', accepted: false, keepAlive: 10 });
+    expect(recs[10]).toMatchObject({ request: { topic: 'a/b', ms: 1 } });
+    expect(recs[4]).toMatchObject({ closedBy: 'client', durationMs: 4.55, clientId: 'dev-40001' });
   });
 
   it('--level, --client-id, --pretty', async () => {

@@ -113,8 +113,8 @@ describe('replay waits for its output', () => {
     sink.release();
     const result = await done;
     expect(result.mqttConnections).toBe(1);
-    // open, CONNECT, CONNACK, the PUBLISHes, close.
-    expect(sink.records).toBe(count + 4);
+    // open, CONNECT, CONNACK, session, the PUBLISHes, close.
+    expect(sink.records).toBe(count + 5);
   });
 
   // The command as users run it, its stdout a pipe nobody reads for a while.
@@ -175,7 +175,7 @@ describe('replay waits for its output', () => {
         });
         replay.stderr!.resume();
         expect(await exited).toBe(0);
-        expect(lines).toBe(count + 4);
+        expect(lines).toBe(count + 5);
       } finally {
         if (replay.exitCode === null) replay.kill('SIGKILL');
         await exited;

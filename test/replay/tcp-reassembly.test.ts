@@ -125,6 +125,14 @@ describe('TCP reassembly', () => {
     expect(h.events.find((e) => e.e === 'gap')).toEqual({ e: 'gap', id: 1, side: 0, bytes: 10, offset: 5 });
   });
 
+  it('a segment that acknowledges lost bytes and carries an answer to them: the gap comes first', () => {
+    const h = harness();
+    handshake(h);
+    // 1001..1011 (a request) never captured; the server's answer acknowledges it.
+    h.seg('b', ACK | PSH, 5001, 1011, 'answer');
+    expect(h.events.filter((e) => e.e === 'gap' || e.e === 'data').map((e) => e.e)).toEqual(['gap', 'data']);
+  });
+
   it('the pending budget bounds memory: past it, the hole is declared lost', () => {
     const h = harness(8);
     handshake(h);

@@ -128,4 +128,31 @@ describe('InFlightTable', () => {
     expect(table.topicAt(table.slotOf(4))).toBe('d');
     expect(table.size).toBe(3);
   });
+
+  it('counts in its budget what it forgot to stay within its bound', () => {
+    const budget = new StateBudget();
+    const table = new InFlightTable(2, budget);
+    for (let id = 1; id <= 5; id++) table.set(id, 't', id);
+    expect(budget.forgotten).toBe(3);
+    expect(budget.dropped).toBe(0);
+  });
+
+  it('an id sent again (PUBLISH with DUP, a second PUBREL) expects one late answer per repeat', () => {
+    const table = new InFlightTable(8);
+    table.set(5, 't', 1);
+    table.set(5, 't', 2); // the PUBLISH again
+    table.released(table.slotOf(5)); // the first PUBREL
+    table.released(table.slotOf(5)); // and again
+    table.remove(table.slotOf(5));
+    expect([table.takeLate(5), table.takeLate(5), table.takeLate(5)]).toEqual([true, true, false]);
+    // A new message on the id: earlier copies' answers can no longer be told from its own.
+    table.set(6, 't', 3);
+    table.set(6, 't', 4);
+    table.remove(table.slotOf(6));
+    table.set(6, 't', 5);
+    expect(table.takeLate(6)).toBe(false);
+    // Answered once, sent once: nothing late.
+    table.remove(table.slotOf(6));
+    expect(table.takeLate(6)).toBe(false);
+  });
 });

@@ -97,12 +97,87 @@ export interface Will {
   retain: boolean;
 }
 
+/** The largest packet a four-byte Remaining Length allows: 1 + 4 + 268,435,455 bytes (5.0 §2.1.4). */
+const PROTOCOL_MAXIMUM_PACKET_SIZE = 268_435_460;
+
+/**
+ * The `session` record after a CONNACK: each side's limits as sent, or the spec's values
+ * (5.0 §3.1.2.11, §3.2.2.3); in 3.x the keep-alive and the protocol's packet size limit.
+ */
+export function sessionRecord(
+  conn: string,
+  clientId: string | undefined,
+  version: Version,
+  code: number,
+  client: { keepAlive: number; properties: Record<string, unknown> },
+  broker: Record<string, unknown>,
+): LogRecord {
+  const protocol = PROTOCOL[version];
+  const defaults: string[] = [];
+  const record: LogRecord = { event: 'session', conn };
+  if (clientId !== undefined) record.clientId = clientId;
+  record.version = protocol;
+  record.accepted = version === 5 ? code < 0x80 : code === 0;
+  if (protocol !== '3.1') record.sessionPresent = false;
+  const keepAlive = client.keepAlive;
+  if (version !== 5) {
+    record.keepAlive = keepAlive;
+    record.client = { keepAlive, clean: true, maximumPacketSize: PROTOCOL_MAXIMUM_PACKET_SIZE };
+    record.broker = { maximumPacketSize: PROTOCOL_MAXIMUM_PACKET_SIZE };
+    record.defaults = ['client.maximumPacketSize', 'broker.maximumPacketSize'];
+    return record;
+  }
+  const value = (
+    side: 'client' | 'broker',
+    props: Record<string, unknown>,
+    key: string,
+    spec: unknown,
+  ): unknown => {
+    if (props[key] !== undefined) return props[key];
+    defaults.push(`${side}.${key}`);
+    return spec;
+  };
+  const c = client.properties;
+  const clientSide = {
+    keepAlive,
+    clean: true,
+    receiveMaximum: value('client', c, 'receiveMaximum', 65_535),
+    maximumPacketSize: value('client', c, 'maximumPacketSize', PROTOCOL_MAXIMUM_PACKET_SIZE),
+    topicAliasMaximum: value('client', c, 'topicAliasMaximum', 0),
+    requestProblemInformation: value('client', c, 'requestProblemInformation', 1) !== 0,
+    requestResponseInformation: value('client', c, 'requestResponseInformation', 0) !== 0,
+    sessionExpiryInterval: value('client', c, 'sessionExpiryInterval', 0),
+  };
+  const b = broker;
+  const brokerSide = {
+    receiveMaximum: value('broker', b, 'receiveMaximum', 65_535),
+    maximumQoS: value('broker', b, 'maximumQoS', 2),
+    retainAvailable: value('broker', b, 'retainAvailable', 1) !== 0,
+    maximumPacketSize: value('broker', b, 'maximumPacketSize', PROTOCOL_MAXIMUM_PACKET_SIZE),
+    topicAliasMaximum: value('broker', b, 'topicAliasMaximum', 0),
+    wildcardSubscriptionAvailable: value('broker', b, 'wildcardSubscriptionAvailable', 1) !== 0,
+    subscriptionIdentifierAvailable: value('broker', b, 'subscriptionIdentifierAvailable', 1) !== 0,
+    sharedSubscriptionAvailable: value('broker', b, 'sharedSubscriptionAvailable', 1) !== 0,
+  };
+  record.keepAlive = typeof b.serverKeepAlive === 'number' ? b.serverKeepAlive : keepAlive;
+  record.client = clientSide;
+  record.broker = brokerSide;
+  record.defaults = defaults;
+  return record;
+}
+
 /** One connection's expected packet records, in the order the test makes them happen. */
 export class Expected {
   readonly protocol: Protocol;
   private readonly packets: LogRecord[] = [];
+  /** The packet records and the `session` record after the CONNACK, in order. */
+  private readonly entries: LogRecord[] = [];
   private readonly offsets = { client: 0, broker: 0 };
   private identity: { clientId?: string; username?: string } = {};
+  private client: { keepAlive: number; properties: Record<string, unknown> } = {
+    keepAlive: 60,
+    properties: {},
+  };
 
   constructor(
     readonly conn: string,
@@ -123,7 +198,7 @@ export class Expected {
     length: number,
     fields: Record<string, unknown> = {},
   ): this {
-    this.packets.push({
+    const record: LogRecord = {
       event: 'packet',
       conn: this.conn,
       from,
@@ -134,7 +209,9 @@ export class Expected {
       length,
       offset: this.offsets[from],
       ...fields,
-    });
+    };
+    this.packets.push(record);
+    this.entries.push(record);
     this.offsets[from] += length;
     return this;
   }
@@ -149,6 +226,7 @@ export class Expected {
     propertyBytes?: number;
   }): this {
     this.identity = { clientId: c.clientId, ...(c.username !== undefined ? { username: c.username } : {}) };
+    this.client = { keepAlive: c.keepAlive ?? 60, properties: c.properties ?? {} };
     const length = connectLength({ ...c, protocol: this.protocol });
     const fields: Record<string, unknown> = {
       protocolName: this.version === 3 ? 'MQIsdp' : 'MQTT',
@@ -176,12 +254,16 @@ export class Expected {
   /** `properties`/`propertyBytes`: what the broker adds in 5.0 (mosquitto: Topic Alias Maximum, Receive Maximum). */
   connack(code = 0, properties?: Record<string, unknown>, propertyBytes = 0): this {
     const body = 2 + (this.v5 ? varintLength(propertyBytes) + propertyBytes : 0);
-    return this.packet('broker', 'CONNACK', 0, wire(body), {
+    this.packet('broker', 'CONNACK', 0, wire(body), {
       sessionPresent: false,
       reason: reason('CONNACK', this.version, code),
       ...(properties !== undefined ? { properties } : {}),
       ms: anyMs(),
     });
+    this.entries.push(
+      sessionRecord(this.conn, this.identity.clientId, this.version, code, this.client, properties ?? {}),
+    );
+    return this;
   }
 
   subscribe(packetId: number, subscriptions: [filter: string, qos: number][]): this {
@@ -249,9 +331,9 @@ export class Expected {
     return this.packet(from, 'DISCONNECT', 0, wire(tail), { reason: reason('DISCONNECT', 5, code) });
   }
 
-  /** The packet records so far. */
+  /** The packet records so far, and the `session` record after the CONNACK. */
   records(): LogRecord[] {
-    return [...this.packets];
+    return [...this.entries];
   }
 
   /** open + packets + close; the close record's bytes, packets and types are the listed packets' totals. */
@@ -277,7 +359,7 @@ export class Expected {
       types,
     };
     if (this.identity.clientId !== undefined) fields.clientId = this.identity.clientId;
-    return [openRecord(tp, this.conn), ...this.packets, closeRecord(open, fields)];
+    return [openRecord(tp, this.conn), ...this.entries, closeRecord(open, fields)];
   }
 
   /** `lastReason` as the close record shows it (3.x DISCONNECT carries no code). */
