@@ -4,19 +4,9 @@
  */
 import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { jsonString, packetJsonFields } from './packet-json.js';
-import {
-  ackLineBound,
-  publishLineBound,
-  reasonLineBound,
-  subackLineBound,
-  writeAckLine,
-  writeConnackLine,
-  writeDisconnectLine,
-  writePublishLine,
-  writeSubackLine,
-} from './packet-line.js';
-import type { Level, LogRecord, RecordSink } from './sink.js';
+import { type LineOutput, writePacketLine, writeRecordLine } from '../record/ndjson-line.js';
+import { packetEntry } from '../record/object-form.js';
+import type { Level, RecordSink } from './sink.js';
 
 export interface PinoSinkOptions {
   level: Level;
@@ -192,7 +182,7 @@ function prettyDestination(target: DestinationStream, colorize: boolean): Destin
  * flattened and scanned. With every packet logged that was a fifth of mqtt-tap's CPU (`npm run
  * bench`, scenario A under --cpu-prof).
  */
-class LineBatch {
+class LineBatch implements LineOutput {
   buf: Buffer = Buffer.allocUnsafe(HANDOFF_BYTES);
   used = 0;
   /** Set once the destination is closed: later lines are dropped, never handed over. */
@@ -250,12 +240,17 @@ class LineBatch {
 
   /**
    * Makes room for `bytes` more in the buffer (handing over what it holds when needed), so that
-   * a writer may fill `buf` from `used` on; false when a line that long does not fit at all.
+   * a writer may fill `buf` from `used` on. A line longer than a buffer gets a buffer of its own.
    */
   reserve(bytes: number): boolean {
     if (this.used + bytes <= this.buf.length) return true;
     this.pass();
-    return bytes <= this.buf.length;
+    if (bytes > this.buf.length) {
+      if (this.closed) return false;
+      if (this.pool.length < POOL_SIZE) this.pool.push(this.buf);
+      this.buf = Buffer.allocUnsafe(bytes);
+    }
+    return true;
   }
 
   /** Hands everything collected to the destination. */
@@ -267,30 +262,6 @@ class LineBatch {
     this.used = 0;
     if (!this.closed) this.dest.write(chunk);
   }
-}
-
-const LEVEL_VALUES: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
-
-/**
- * The line pino writes for `logger[level](record, msg)` with `base: null`:
- * `{"level":N,"time":MS,<record's fields>,"msg":"..."}`, made with one native JSON.stringify
- * instead of pino's key-by-key loop (about half the CPU for a PUBLISH record). Undefined where
- * only pino gets it right: an `err` field (pino's error serialiser reshapes it) or a value
- * JSON.stringify refuses (BigInt, a cycle).
- */
-export function ndjsonLine(level: Level, record: LogRecord, msg: string, time: number): string | undefined {
-  let fields = packetJsonFields(record);
-  if (fields === undefined) {
-    if (Object.hasOwn(record, 'err')) return undefined;
-    let body: string;
-    try {
-      body = JSON.stringify(record);
-    } catch {
-      return undefined;
-    }
-    fields = body.length > 2 ? body.slice(1, -1) : undefined;
-  }
-  return `{"level":${LEVEL_VALUES[level]},"time":${time},${fields === undefined ? '' : `${fields},`}"msg":${jsonString(msg)}}\n`;
 }
 
 export function createPinoSink(options: PinoSinkOptions): PinoSink {
@@ -390,60 +361,22 @@ export function createPinoSink(options: PinoSinkOptions): PinoSink {
   return {
     logger,
     isLevelEnabled: (level) => logger.isLevelEnabled(level),
-    write(level: Level, record: LogRecord, msg: string): void {
+    write(level, record, msg): void {
       if (!options.pretty) {
         if (!logger.isLevelEnabled(level)) return;
-        const line = ndjsonLine(level, record, msg, clock());
-        if (line !== undefined) {
-          batch.write(line);
-          return;
-        }
+        // An `err` field is pino's to shape (its error serialiser).
+        if (!Object.hasOwn(record, 'err') && writeRecordLine(batch, level, clock(), record, msg)) return;
       }
       logger[level](record, msg);
     },
-    writePacket(level, head, packet, corr, opts): boolean {
-      if (options.pretty || !logger.isLevelEnabled(level)) return false;
-      let end: number;
-      switch (packet.type) {
-        case 'PUBLISH': {
-          const bound = publishLineBound(head, packet, corr, opts);
-          if (bound === undefined || !batch.reserve(bound)) return false;
-          end = writePublishLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, opts);
-          break;
-        }
-        case 'PUBACK':
-        case 'PUBREC':
-        case 'PUBREL':
-        case 'PUBCOMP': {
-          const bound = ackLineBound(head, packet, corr);
-          if (bound === undefined || !batch.reserve(bound)) return false;
-          end = writeAckLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
-          break;
-        }
-        case 'CONNACK': {
-          const bound = reasonLineBound(head, packet, corr);
-          if (bound === undefined || !batch.reserve(bound)) return false;
-          end = writeConnackLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
-          break;
-        }
-        case 'DISCONNECT': {
-          const bound = reasonLineBound(head, packet, corr);
-          if (bound === undefined || !batch.reserve(bound)) return false;
-          end = writeDisconnectLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
-          break;
-        }
-        case 'SUBACK': {
-          const bound = subackLineBound(head, packet, corr);
-          if (bound === undefined || !batch.reserve(bound)) return false;
-          end = writeSubackLine(batch.buf, batch.used, LEVEL_VALUES[level], clock(), head, packet, corr);
-          break;
-        }
-        default:
-          return false;
+    writePacket(level, head, packet, corr, opts): void {
+      if (!logger.isLevelEnabled(level)) return;
+      if (!options.pretty) {
+        writePacketLine(batch, level, clock(), head, packet, corr, opts);
+        return;
       }
-      if (end < 0) return false;
-      batch.used = end;
-      return true;
+      const { record, msg } = packetEntry(head, packet, corr, opts);
+      logger[level](record, msg);
     },
     flush,
     flushSync(): void {

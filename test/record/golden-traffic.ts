@@ -90,7 +90,7 @@ const PAYLOADS: readonly Buffer[] = [
 ];
 
 /** Strings JSON escapes, strings it does not, and non-ASCII. */
-const CLIENT_IDS = ['sensor-7', 'dev "quoted" \\ back', 'ünïcode-🙂', 'tab\tnl\nctl\u0001'];
+const CLIENT_IDS = ['sensor-7', 'dev "quoted" \\ back', 'ünïcode-🙂', 'tab\tnl\nctl\u0001 del\u007f'];
 
 function fullConversation(v: ProtocolVersion, conn: string, index: number): Conversation {
   const is5 = v === '5.0';
@@ -161,7 +161,7 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
   let id = 10;
   for (const [i, payload] of PAYLOADS.entries()) {
     const qos = i % 3;
-    const topic = i % 4 === 3 ? `odd "topic" \\ ${i} 🙂` : `sensors/${i}/temp`;
+    const topic = i % 4 === 3 ? `odd "topic" \\ ${i} 🙂\u007f` : `sensors/${i}/temp`;
     steps.push(
       c(
         publish({

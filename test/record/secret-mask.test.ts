@@ -1,7 +1,7 @@
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { decodeBuffer } from '../../src/annotate/decode-buffer.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
+import { decodeBuffer } from '../../src/record/decode-buffer.js';
 import { MASK_BYTE, maskRanges, secretLocators } from '../../src/sinks/secret-mask.js';
 import { hex } from '../helpers/hex.js';
 
