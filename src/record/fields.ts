@@ -5,18 +5,13 @@
 import { PACKET_TYPE_NAMES, type PacketTypeName, type ProtocolVersion } from '../protocol/constants.js';
 import type {
   AckPacket,
-  AuthPacket,
-  ConnackPacket,
   ConnectPacket,
-  DisconnectPacket,
   Packet,
   Payload,
   Properties,
   PublishPacket,
   SubackPacket,
-  SubscribePacket,
   UnsubackPacket,
-  UnsubscribePacket,
 } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
 import type { RecordOptions } from './defaults.js';
@@ -95,10 +90,7 @@ const TYPES = choices(
 );
 const VERSIONS = choices<ProtocolVersion>(K.protocol, ['3.1', '3.1.1', '5.0']);
 
-/**
- * Receives a record's fields in order. A key is undefined for the elements of an array; the
- * first field of an object or array comes right after `open`.
- */
+/** Receives a record's fields in order; array elements (a SUBACK's reasons) come without a key. */
 export interface FieldWriter {
   string(key: Key, value: string): void;
   choice(field: Choice): void;
@@ -132,8 +124,8 @@ export function packetPreview(
 
 /**
  * The fields of `packet`'s record after its head: type, protocol, flags, length and offset, the
- * packet's own (one function per type below), then what the session correlated and what was wrong.
- * `preview` is packetPreview's shape, made once for the fields and the summary.
+ * packet's own, then what the session matched it with and what was wrong with it. `preview` is
+ * packetPreview's shape, made once for the fields and the summary.
  */
 export function packetFields(
   w: FieldWriter,
@@ -161,21 +153,27 @@ export function packetFields(
       connectFields(w, packet, opts);
       break;
     case 'CONNACK':
-      connackFields(w, packet, opts);
+      w.boolean(K.sessionPresent, packet.sessionPresent);
+      w.reason(K.reason, reasonInfo(packet.protocol, 'CONNACK', packet.code));
+      properties(w, packet.properties, opts);
       break;
     case 'SUBSCRIBE':
-      subscribeFields(w, packet, opts);
+    case 'UNSUBSCRIBE':
+      // The request's id, then what it asks for.
+      w.number(K.packetId, packet.packetId);
+      properties(w, packet.properties, opts);
+      if (packet.type === 'SUBSCRIBE') w.json(K.subscriptions, packet.subscriptions);
+      else w.json(K.filters, packet.filters);
       break;
     case 'SUBACK':
     case 'UNSUBACK':
       subackFields(w, packet, corr, opts);
       break;
-    case 'UNSUBSCRIBE':
-      unsubscribeFields(w, packet, opts);
-      break;
     case 'DISCONNECT':
     case 'AUTH':
-      reasonFields(w, packet, opts);
+      // 3.x has no reason code.
+      if (packet.protocol === '5.0') w.reason(K.reason, reasonInfo('5.0', packet.type, packet.code));
+      properties(w, packet.properties, opts);
       break;
     case 'PINGREQ':
     case 'PINGRESP':
@@ -208,12 +206,6 @@ function connectFields(w: FieldWriter, packet: ConnectPacket, opts: RecordOption
   }
 }
 
-function connackFields(w: FieldWriter, packet: ConnackPacket, opts: RecordOptions): void {
-  w.boolean(K.sessionPresent, packet.sessionPresent);
-  w.reason(K.reason, reasonInfo(packet.protocol, 'CONNACK', packet.code));
-  properties(w, packet.properties, opts);
-}
-
 function publishFields(
   w: FieldWriter,
   packet: PublishPacket,
@@ -239,12 +231,6 @@ function ackFields(w: FieldWriter, packet: AckPacket, opts: RecordOptions): void
   properties(w, packet.properties, opts);
 }
 
-function subscribeFields(w: FieldWriter, packet: SubscribePacket, opts: RecordOptions): void {
-  w.number(K.packetId, packet.packetId);
-  properties(w, packet.properties, opts);
-  w.json(K.subscriptions, packet.subscriptions);
-}
-
 /** SUBACK and UNSUBACK: each code with the filter it answers when the session knows it. */
 function subackFields(
   w: FieldWriter,
@@ -267,19 +253,7 @@ function subackFields(
   }
 }
 
-function unsubscribeFields(w: FieldWriter, packet: UnsubscribePacket, opts: RecordOptions): void {
-  w.number(K.packetId, packet.packetId);
-  properties(w, packet.properties, opts);
-  w.json(K.filters, packet.filters);
-}
-
-/** DISCONNECT and AUTH: 3.x has no reason code. */
-function reasonFields(w: FieldWriter, packet: DisconnectPacket | AuthPacket, opts: RecordOptions): void {
-  if (packet.protocol === '5.0') w.reason(K.reason, reasonInfo('5.0', packet.type, packet.code));
-  properties(w, packet.properties, opts);
-}
-
-/** The request an answer answers (acknowledgements) and the time it took. */
+/** The PUBLISH an acknowledgement answers, and the time since the request it answers. */
 function correlationFields(w: FieldWriter, corr: Correlation): void {
   if (corr.request !== undefined) {
     w.open(K.request);

@@ -26,7 +26,7 @@ export interface LineOutput {
   used: number;
   /**
    * Makes sure `n` bytes are free after `used`, handing what `buf` holds on when needed (`buf` may
-   * then be another buffer). False: the line is dropped.
+   * then be another buffer); never writes a line itself. False: the line is dropped.
    */
   reserve(n: number): boolean;
 }
@@ -58,8 +58,9 @@ const HEX_DIGITS = ascii('0123456789abcdef');
  * How JSON writes the ASCII characters it escapes: inside a string (`ONCE`), and inside a string
  * that is itself the text of a JSON string (`TWICE`: a quoted string in the summary).
  */
-const ONCE: (Uint8Array | undefined)[] = [];
-const TWICE: (Uint8Array | undefined)[] = [];
+type Escapes = (Uint8Array | undefined)[];
+const ONCE: Escapes = [];
+const TWICE: Escapes = [];
 for (let c = 0; c < 0x80; c++) {
   const once = JSON.stringify(String.fromCharCode(c)).slice(1, -1);
   if (once.length === 1) continue;
@@ -78,6 +79,13 @@ function plain(c: number): boolean {
 function copy(out: Buffer, at: number, bytes: Uint8Array): number {
   const n = bytes.length;
   if (n > 32) out.set(bytes, at);
+  else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
+  return at + n;
+}
+
+/** The first `n` bytes of `bytes`, as they are. */
+function copyPrefix(out: Buffer, at: number, bytes: Buffer, n: number): number {
+  if (n === bytes.length && n > 32) out.set(bytes, at);
   else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
 }
@@ -119,7 +127,7 @@ function putAscii(out: Buffer, at: number, text: string): number {
  * `text` as JSON writes it inside a string, escaped per `table` (ONCE or TWICE), in UTF-8. Plain
  * ASCII is copied here; the rest from the first other character on by putStringRest.
  */
-function putString(out: Buffer, at: number, text: string, table: (Uint8Array | undefined)[]): number {
+function putString(out: Buffer, at: number, text: string, table: Escapes): number {
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -130,13 +138,7 @@ function putString(out: Buffer, at: number, text: string, table: (Uint8Array | u
 }
 
 /** putString from `text[from]` on. A lone surrogate is written `\udXXX`, as JSON.stringify does. */
-function putStringRest(
-  out: Buffer,
-  at: number,
-  text: string,
-  from: number,
-  table: (Uint8Array | undefined)[],
-): number {
+function putStringRest(out: Buffer, at: number, text: string, from: number, table: Escapes): number {
   let p = at;
   const n = text.length;
   for (let i = from; i < n; i++) {
@@ -172,13 +174,7 @@ function putStringRest(
 }
 
 /** `count` bytes of well-formed UTF-8 as JSON writes their text inside a string, escaped per `table`. */
-function putUtf8(
-  out: Buffer,
-  at: number,
-  bytes: Buffer,
-  count: number,
-  table: (Uint8Array | undefined)[],
-): number {
+function putUtf8(out: Buffer, at: number, bytes: Buffer, count: number, table: Escapes): number {
   let p = at;
   for (let i = 0; i < count; i++) {
     const c = bytes[i]!;
@@ -214,8 +210,14 @@ interface ReasonBytes {
   text: Uint8Array;
 }
 const reasons = new WeakMap<ReasonInfo, ReasonBytes>();
+/** The last one asked for: a line's summary repeats its fields' reason. */
+const lastReason: { info: ReasonInfo | undefined; bytes: ReasonBytes | undefined } = {
+  info: undefined,
+  bytes: undefined,
+};
 
 function reasonBytes(info: ReasonInfo): ReasonBytes {
+  if (info === lastReason.info) return lastReason.bytes!;
   let r = reasons.get(info);
   if (r === undefined) {
     const json = Buffer.from(JSON.stringify(info), 'utf8');
@@ -223,6 +225,8 @@ function reasonBytes(info: ReasonInfo): ReasonBytes {
     r = { json, fields: json.subarray(1), text: Buffer.from(text.slice(1, -1), 'utf8') };
     reasons.set(info, r);
   }
+  lastReason.info = info;
+  lastReason.bytes = r;
   return r;
 }
 
@@ -396,35 +400,37 @@ class LineWriter implements FieldWriter, SummaryWriter {
   }
 
   payload(key: Key, payload: Payload, shape: PreviewShape): void {
-    const encoding = shape.encoding;
-    const n = shape.bytes;
-    this.room(key.json.length + LENGTH.length + 34 + (encoding === undefined ? 0 : ONCE_MAX * n));
+    this.room(key.json.length + LENGTH.length + 32);
     const buf = this.buf;
-    let p = putNumber(buf, copy(buf, copy(buf, this.p, key.json), LENGTH), payload.length);
-    if (encoding !== undefined) {
-      const data = payload.data;
-      if (encoding === 'utf8' && shape.wellFormed) {
-        const from = copy(buf, p, ENCODINGS.utf8);
-        p = putUtf8(buf, from, data, n, ONCE);
-        if (p - from === n) {
-          this.previewData = data;
-          this.previewFrom = from - this.start;
-        }
-      } else if (encoding === 'hex') {
-        p = putHex(buf, copy(buf, p, ENCODINGS.hex), data, 2 * n);
-      } else {
-        this.p = p;
-        const text = previewText(data, shape);
-        this.room(ENCODINGS.base64.length + TRUNCATED_FALSE.length + 1 + ONCE_MAX * text.length);
-        this.p = putString(this.buf, copy(this.buf, this.p, ENCODINGS[encoding]), text, ONCE);
-        this.bytes(shape.truncated ? TRUNCATED_TRUE : TRUNCATED_FALSE);
-        this.buf[this.p++] = 0x7d;
-        return;
+    this.p = putNumber(buf, copy(buf, copy(buf, this.p, key.json), LENGTH), payload.length);
+    if (shape.encoding !== undefined) this.preview(payload.data, shape);
+    this.buf[this.p++] = 0x7d;
+  }
+
+  /** `,"encoding":"E","preview":"…","truncated":B` */
+  private preview(data: Buffer, shape: PreviewShape): void {
+    const encoding = shape.encoding!;
+    const n = shape.bytes;
+    const ends = ENCODINGS.base64.length + TRUNCATED_FALSE.length + 1;
+    if (encoding === 'utf8' && shape.wellFormed) {
+      this.room(ends + ONCE_MAX * n);
+      const buf = this.buf;
+      const from = copy(buf, this.p, ENCODINGS.utf8);
+      const p = shape.plain ? copyPrefix(buf, from, data, n) : putUtf8(buf, from, data, n, ONCE);
+      if (p - from === n) {
+        this.previewData = data;
+        this.previewFrom = from - this.start;
       }
-      p = copy(buf, p, shape.truncated ? TRUNCATED_TRUE : TRUNCATED_FALSE);
+      this.p = p;
+    } else if (encoding === 'hex') {
+      this.room(ends + 2 * n);
+      this.p = putHex(this.buf, copy(this.buf, this.p, ENCODINGS.hex), data, 2 * n);
+    } else {
+      const text = previewText(data, shape);
+      this.room(ends + ONCE_MAX * text.length);
+      this.p = putString(this.buf, copy(this.buf, this.p, ENCODINGS[encoding]), text, ONCE);
     }
-    buf[p++] = 0x7d;
-    this.p = p;
+    this.p = copy(this.buf, this.p, shape.truncated ? TRUNCATED_TRUE : TRUNCATED_FALSE);
   }
 
   json(key: Key, value: unknown): void {
@@ -478,8 +484,6 @@ class LineWriter implements FieldWriter, SummaryWriter {
   }
 
   excerpt(payload: Payload, shape: PreviewShape, quoted: boolean): void {
-    const n = shape.bytes;
-    const max = SUMMARY_PREVIEW_CHARS;
     const ascii = shape.encoding === 'utf8' && shape.wellFormed && shape.ascii;
     if (!ascii && shape.encoding !== 'hex') {
       const text = excerpt(previewText(payload.data, shape));
@@ -488,22 +492,23 @@ class LineWriter implements FieldWriter, SummaryWriter {
       return;
     }
     // Characters are bytes (ASCII text), or two per byte (hex): cut here, not from a string.
-    const chars = ascii ? n : 2 * n;
-    const shown = Math.min(chars, max);
+    const chars = ascii ? shape.bytes : 2 * shape.bytes;
+    const shown = Math.min(chars, SUMMARY_PREVIEW_CHARS);
     this.room(2 * ESCAPED_QUOTE.length + TWICE_MAX * shown + ELLIPSIS.length);
-    if (quoted) this.p = copy(this.buf, this.p, ESCAPED_QUOTE);
-    if (ascii && payload.data === this.previewData) {
+    const buf = this.buf;
+    let p = this.p;
+    if (quoted) p = copy(buf, p, ESCAPED_QUOTE);
+    if (!ascii) p = putHex(buf, p, payload.data, shown);
+    else if (payload.data === this.previewData) {
       // Already in the line with nothing escaped, so nothing to escape here either.
       const from = this.start + this.previewFrom;
-      this.buf.copyWithin(this.p, from, from + shown);
-      this.p += shown;
-    } else {
-      this.p = ascii
-        ? putUtf8(this.buf, this.p, payload.data, shown, quoted ? TWICE : ONCE)
-        : putHex(this.buf, this.p, payload.data, shown);
-    }
-    if (chars > max) this.p = copy(this.buf, this.p, ELLIPSIS);
-    if (quoted) this.p = copy(this.buf, this.p, ESCAPED_QUOTE);
+      buf.copyWithin(p, from, from + shown);
+      p += shown;
+    } else if (shape.plain) p = copyPrefix(buf, p, payload.data, shown);
+    else p = putUtf8(buf, p, payload.data, shown, quoted ? TWICE : ONCE);
+    if (chars > SUMMARY_PREVIEW_CHARS) p = copy(buf, p, ELLIPSIS);
+    if (quoted) p = copy(buf, p, ESCAPED_QUOTE);
+    this.p = p;
   }
 }
 

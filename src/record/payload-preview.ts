@@ -27,15 +27,18 @@ export interface PreviewShape {
   wellFormed: boolean;
   /** No shown byte above 0x7f: one character per byte. */
   ascii: boolean;
+  /** `wellFormed`, and no shown byte JSON escapes (a quote, a backslash, a control). */
+  plain: boolean;
 }
 
 export function newPreviewShape(): PreviewShape {
-  return { encoding: undefined, bytes: 0, truncated: false, wellFormed: false, ascii: true };
+  return { encoding: undefined, bytes: 0, truncated: false, wellFormed: false, ascii: true, plain: false };
 }
 
 /** scanText flags. */
 const CONTROL = 1;
 const HIGH = 2;
+const ESCAPED = 4;
 
 /**
  * The shape of a payload's preview (into `into`, for writers that reuse one). `auto` shows text
@@ -54,6 +57,7 @@ export function previewShape(
   into.truncated = false;
   into.wellFormed = false;
   into.ascii = true;
+  into.plain = false;
   if (mode === 'none' || opts.payloadMax <= 0 || length === 0) return into;
   let n = Math.min(data.length, opts.payloadMax);
   into.truncated = n < length;
@@ -69,6 +73,7 @@ export function previewShape(
     into.encoding = 'utf8';
     into.wellFormed = wellFormed;
     into.ascii = (scan & HIGH) === 0;
+    into.plain = wellFormed && (scan & ESCAPED) === 0;
   } else {
     into.encoding = 'hex';
   }
@@ -92,17 +97,20 @@ export function previewObject(payload: Payload, shape: PreviewShape): PayloadPre
   };
 }
 
-/** CONTROL: a C0 control other than tab, CR and LF, or DEL (not printable); HIGH: a byte above 0x7f. */
+/**
+ * CONTROL: a C0 control other than tab, CR and LF, or DEL (not printable); HIGH: a byte above
+ * 0x7f; ESCAPED: a byte JSON escapes (a C0 control, a quote, a backslash).
+ */
 function scanText(bytes: Buffer, n: number): number {
   let flags = 0;
   for (let i = 0; i < n; i++) {
     const c = bytes[i]!;
-    if (c < 0x20) {
-      if (c !== 0x09 && c !== 0x0a && c !== 0x0d) flags |= CONTROL;
-    } else if (c === 0x7f) {
-      flags |= CONTROL;
-    } else if (c > 0x7f) {
-      flags |= HIGH;
+    if (c >= 0x20 && c < 0x7f) {
+      if (c === 0x22 || c === 0x5c) flags |= ESCAPED;
+    } else if (c < 0x20) {
+      flags |= c === 0x09 || c === 0x0a || c === 0x0d ? ESCAPED : ESCAPED | CONTROL;
+    } else {
+      flags |= c === 0x7f ? CONTROL : HIGH;
     }
   }
   return flags;

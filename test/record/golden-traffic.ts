@@ -9,24 +9,7 @@ import { createTap } from '../../src/proxy/tap.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
 import type { CloseInfo, Direction, OpenInfo, UpstreamErrorInfo } from '../../src/sinks/observer.js';
 import type { RecordSink } from '../../src/sinks/sink.js';
-import {
-  ack,
-  auth,
-  cat,
-  connack,
-  connect,
-  disconnect,
-  frame,
-  P,
-  pingreq,
-  pingresp,
-  prop,
-  publish,
-  suback,
-  subscribe,
-  unsuback,
-  unsubscribe,
-} from '../helpers/packets.js';
+import * as mqtt from '../helpers/packets.js';
 
 /** The clock of the tap's request timings and of the log's `time`. */
 export const T0 = 1_795_722_244_000;
@@ -97,7 +80,7 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
   const clientId = CLIENT_IDS[index % CLIENT_IDS.length]!;
   const steps: Step[] = [
     c(
-      connect({
+      mqtt.connect({
         version: v,
         clientId,
         username: index % 2 === 0 ? 'alice' : 'bob "the" builder',
@@ -109,17 +92,24 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
           payload: Buffer.from('gone'),
           qos: 1,
           retain: true,
-          ...(is5 ? { properties: [prop(P.willDelayInterval, 5), prop(P.contentType, 'text/plain')] } : {}),
+          ...(is5
+            ? {
+                properties: [
+                  mqtt.prop(mqtt.P.willDelayInterval, 5),
+                  mqtt.prop(mqtt.P.contentType, 'text/plain'),
+                ],
+              }
+            : {}),
         },
         ...(is5
           ? {
               properties: [
-                prop(P.sessionExpiryInterval, 3600),
-                prop(P.receiveMaximum, 10),
-                prop(P.topicAliasMaximum, 5),
-                prop(P.userProperty, ['k', 'v "1"']),
-                prop(P.authenticationMethod, 'SCRAM-SHA-1'),
-                prop(P.authenticationData, Buffer.from([1, 2, 3, 0xff])),
+                mqtt.prop(mqtt.P.sessionExpiryInterval, 3600),
+                mqtt.prop(mqtt.P.receiveMaximum, 10),
+                mqtt.prop(mqtt.P.topicAliasMaximum, 5),
+                mqtt.prop(mqtt.P.userProperty, ['k', 'v "1"']),
+                mqtt.prop(mqtt.P.authenticationMethod, 'SCRAM-SHA-1'),
+                mqtt.prop(mqtt.P.authenticationData, Buffer.from([1, 2, 3, 0xff])),
               ],
             }
           : {}),
@@ -127,15 +117,15 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
       { pieces: 7 },
     ),
     b(
-      connack({
+      mqtt.connack({
         version: v,
         code: 0,
         ...(is5
           ? {
               properties: [
-                prop(P.assignedClientIdentifier, 'auto-1'),
-                prop(P.topicAliasMaximum, 5),
-                prop(P.maximumQoS, 1),
+                mqtt.prop(mqtt.P.assignedClientIdentifier, 'auto-1'),
+                mqtt.prop(mqtt.P.topicAliasMaximum, 5),
+                mqtt.prop(mqtt.P.maximumQoS, 1),
               ],
             }
           : {}),
@@ -143,7 +133,7 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
       { after: 1.25 },
     ),
     c(
-      subscribe({
+      mqtt.subscribe({
         version: v,
         packetId: 1,
         subscriptions: [
@@ -151,12 +141,12 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
           { filter: 'b/#', qos: 2, ...(is5 ? { noLocal: true, retainHandling: 1 } : {}) },
           { filter: '$share/g/é', qos: 0 },
         ],
-        ...(is5 ? { properties: [prop(P.subscriptionIdentifier, 7)] } : {}),
+        ...(is5 ? { properties: [mqtt.prop(mqtt.P.subscriptionIdentifier, 7)] } : {}),
       }),
     ),
-    b(suback({ version: v, packetId: 1, codes: is5 ? [1, 0x87, 0] : [1, 0x80, 0] })),
+    b(mqtt.suback({ version: v, packetId: 1, codes: is5 ? [1, 0x87, 0] : [1, 0x80, 0] })),
     // An answer nobody asked for.
-    b(suback({ version: v, packetId: 99, codes: [0] })),
+    b(mqtt.suback({ version: v, packetId: 99, codes: [0] })),
   ];
   let id = 10;
   for (const [i, payload] of PAYLOADS.entries()) {
@@ -164,7 +154,7 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
     const topic = i % 4 === 3 ? `odd "topic" \\ ${i} 🙂\u007f` : `sensors/${i}/temp`;
     steps.push(
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic,
           qos,
@@ -180,108 +170,120 @@ function fullConversation(v: ProtocolVersion, conn: string, index: number): Conv
     );
     if (qos === 1)
       steps.push(
-        b(ack('PUBACK', { version: v, packetId: id, ...(is5 ? { code: i % 2 === 0 ? 0 : 0x10 } : {}) })),
+        b(mqtt.ack('PUBACK', { version: v, packetId: id, ...(is5 ? { code: i % 2 === 0 ? 0 : 0x10 } : {}) })),
       );
     if (qos === 2) {
       steps.push(
-        b(ack('PUBREC', { version: v, packetId: id })),
-        c(ack('PUBREL', { version: v, packetId: id })),
-        b(ack('PUBCOMP', { version: v, packetId: id, ...(is5 ? { code: 0 } : {}) }), { after: 7 }),
+        b(mqtt.ack('PUBREC', { version: v, packetId: id })),
+        c(mqtt.ack('PUBREL', { version: v, packetId: id })),
+        b(mqtt.ack('PUBCOMP', { version: v, packetId: id, ...(is5 ? { code: 0 } : {}) }), { after: 7 }),
       );
     }
     id++;
   }
   // Broker to client, acknowledged by the client.
   steps.push(
-    b(publish({ version: v, topic: 'a/x', qos: 1, packetId: 500, payload: Buffer.from([0x80, 0x81]) })),
-    c(ack('PUBACK', { version: v, packetId: 500 })),
+    b(mqtt.publish({ version: v, topic: 'a/x', qos: 1, packetId: 500, payload: Buffer.from([0x80, 0x81]) })),
+    c(mqtt.ack('PUBACK', { version: v, packetId: 500 })),
     // An acknowledgement for nothing in flight.
-    b(ack('PUBACK', { version: v, packetId: 777, ...(is5 ? { code: 0x92 } : {}) })),
+    b(mqtt.ack('PUBACK', { version: v, packetId: 777, ...(is5 ? { code: 0x92 } : {}) })),
   );
   if (is5) {
     steps.push(
       // Topic alias: defined, then used alone.
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic: 'alias/long/topic',
-          properties: [prop(P.topicAlias, 1)],
+          properties: [mqtt.prop(mqtt.P.topicAlias, 1)],
           payload: Buffer.from('one'),
         }),
       ),
-      c(publish({ version: v, topic: '', properties: [prop(P.topicAlias, 1)], payload: Buffer.from('two') })),
-      // An alias never defined.
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic: '',
-          properties: [prop(P.topicAlias, 4)],
+          properties: [mqtt.prop(mqtt.P.topicAlias, 1)],
+          payload: Buffer.from('two'),
+        }),
+      ),
+      // An alias never defined.
+      c(
+        mqtt.publish({
+          version: v,
+          topic: '',
+          properties: [mqtt.prop(mqtt.P.topicAlias, 4)],
           payload: Buffer.from('three'),
         }),
       ),
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic: 'props/all',
           qos: 1,
           packetId: 600,
           properties: [
-            prop(P.payloadFormatIndicator, 1),
-            prop(P.messageExpiryInterval, 60),
-            prop(P.contentType, 'application/json'),
-            prop(P.responseTopic, 'reply/é'),
-            prop(P.correlationData, Buffer.from([9, 8, 7])),
-            prop(P.userProperty, ['a', '1']),
-            prop(P.userProperty, ['a', '2']),
-            prop(P.subscriptionIdentifier, 3),
+            mqtt.prop(mqtt.P.payloadFormatIndicator, 1),
+            mqtt.prop(mqtt.P.messageExpiryInterval, 60),
+            mqtt.prop(mqtt.P.contentType, 'application/json'),
+            mqtt.prop(mqtt.P.responseTopic, 'reply/é'),
+            mqtt.prop(mqtt.P.correlationData, Buffer.from([9, 8, 7])),
+            mqtt.prop(mqtt.P.userProperty, ['a', '1']),
+            mqtt.prop(mqtt.P.userProperty, ['a', '2']),
+            mqtt.prop(mqtt.P.subscriptionIdentifier, 3),
           ],
           payload: Buffer.from('ctl\u0001 but format indicator says text'),
         }),
       ),
       b(
-        ack('PUBACK', {
+        mqtt.ack('PUBACK', {
           version: v,
           packetId: 600,
           code: 0x87,
-          properties: [prop(P.reasonString, 'denied "here"')],
+          properties: [mqtt.prop(mqtt.P.reasonString, 'denied "here"')],
         }),
       ),
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic: 'fi/binary',
-          properties: [prop(P.payloadFormatIndicator, 1)],
+          properties: [mqtt.prop(mqtt.P.payloadFormatIndicator, 1)],
           payload: Buffer.from([0xff, 0x00]),
         }),
       ),
       c(
-        auth({
+        mqtt.auth({
           code: 0x18,
           properties: [
-            prop(P.authenticationMethod, 'SCRAM-SHA-1'),
-            prop(P.authenticationData, Buffer.from('data')),
+            mqtt.prop(mqtt.P.authenticationMethod, 'SCRAM-SHA-1'),
+            mqtt.prop(mqtt.P.authenticationData, Buffer.from('data')),
           ],
         }),
       ),
-      b(auth({ code: 0x00 })),
-      b(auth()),
+      b(mqtt.auth({ code: 0x00 })),
+      b(mqtt.auth()),
     );
   }
   steps.push(
-    c(unsubscribe({ version: v, packetId: 2, filters: ['a/+', 'b/#'] })),
-    b(unsuback({ version: v, packetId: 2, ...(is5 ? { codes: [0, 0x11] } : {}) })),
-    b(unsuback({ version: v, packetId: 98, ...(is5 ? { codes: [0] } : {}) })),
-    c(pingreq()),
-    b(pingresp(), { after: 0.75 }),
+    c(mqtt.unsubscribe({ version: v, packetId: 2, filters: ['a/+', 'b/#'] })),
+    b(mqtt.unsuback({ version: v, packetId: 2, ...(is5 ? { codes: [0, 0x11] } : {}) })),
+    b(mqtt.unsuback({ version: v, packetId: 98, ...(is5 ? { codes: [0] } : {}) })),
+    c(mqtt.pingreq()),
+    b(mqtt.pingresp(), { after: 0.75 }),
     // Violations: reserved flags, QoS 3, DUP on QoS 0, a wildcard topic, a trailing byte.
-    c(frame(0x80, [0, 3], is5 ? [0] : [], [0, 1, 0x61, 1])),
-    c(frame(0x36, [0, 1, 0x74, 0, 5], is5 ? [0] : [], Buffer.from('q3'))),
-    c(frame(0x38, [0, 3, 0x61, 0x2f, 0x23], is5 ? [0] : [], Buffer.from('dup'))),
-    b(frame(0x40, [0, 9, 0, 0, 0, 0])),
-    b(frame(0xd0, [1])),
-    c(is5 ? disconnect({ code: 0x04, properties: [prop(P.reasonString, 'bye')] }) : disconnect(), {
-      after: 10,
-    }),
+    c(mqtt.frame(0x80, [0, 3], is5 ? [0] : [], [0, 1, 0x61, 1])),
+    c(mqtt.frame(0x36, [0, 1, 0x74, 0, 5], is5 ? [0] : [], Buffer.from('q3'))),
+    c(mqtt.frame(0x38, [0, 3, 0x61, 0x2f, 0x23], is5 ? [0] : [], Buffer.from('dup'))),
+    b(mqtt.frame(0x40, [0, 9, 0, 0, 0, 0])),
+    b(mqtt.frame(0xd0, [1])),
+    c(
+      is5
+        ? mqtt.disconnect({ code: 0x04, properties: [mqtt.prop(mqtt.P.reasonString, 'bye')] })
+        : mqtt.disconnect(),
+      {
+        after: 10,
+      },
+    ),
   );
   return {
     open: openInfo(
@@ -303,25 +305,25 @@ function refused(v: ProtocolVersion, conn: string): Conversation {
       websocket: { path: '/mqtt', protocol: 'mqtt' },
     }),
     steps: [
-      c(connect({ version: v, clientId: '', username: 'mallory', password: Buffer.from([0xc3, 0x28]) })),
+      c(mqtt.connect({ version: v, clientId: '', username: 'mallory', password: Buffer.from([0xc3, 0x28]) })),
       b(
-        connack({
+        mqtt.connack({
           version: v,
           code: is5 ? 0x86 : 4,
           ...(is5
             ? {
                 properties: [
-                  prop(P.reasonString, 'bad user name or password'),
-                  prop(P.serverReference, 'other:1883'),
+                  mqtt.prop(mqtt.P.reasonString, 'bad user name or password'),
+                  mqtt.prop(mqtt.P.serverReference, 'other:1883'),
                 ],
               }
             : {}),
         }),
       ),
       // A code the version does not define.
-      b(connack({ version: v, code: is5 ? 0x01 : 9 })),
-      b(is5 ? disconnect({ code: 0x87 }) : disconnect()),
-      b(is5 ? disconnect({ code: 0x01 }) : frame(0xe1)),
+      b(mqtt.connack({ version: v, code: is5 ? 0x01 : 9 })),
+      b(is5 ? mqtt.disconnect({ code: 0x87 }) : mqtt.disconnect()),
+      b(is5 ? mqtt.disconnect({ code: 0x01 }) : mqtt.frame(0xe1)),
     ],
     close: {
       closedBy: 'broker',
@@ -333,20 +335,24 @@ function refused(v: ProtocolVersion, conn: string): Conversation {
 
 /** Input that is not MQTT, cannot be framed, or stops inside a packet. */
 function broken(conn: string, kind: 'malformed' | 'not-mqtt' | 'truncated'): Conversation {
-  const hello = connect({ version: '3.1.1', clientId: 'x' });
+  const hello = mqtt.connect({ version: '3.1.1', clientId: 'x' });
   const steps: Step[] =
     kind === 'not-mqtt'
       ? [c(Buffer.from('GET /mqtt HTTP/1.1\r\nHost: x\r\n\r\n'))]
       : kind === 'malformed'
         ? [
             c(hello),
-            b(connack({ version: '3.1.1' })),
-            c(cat([0x30, 0xff, 0xff, 0xff, 0xff, 0x01], Buffer.from('rest'))),
+            b(mqtt.connack({ version: '3.1.1' })),
+            c(mqtt.cat([0x30, 0xff, 0xff, 0xff, 0xff, 0x01], Buffer.from('rest'))),
           ]
         : [
             c(hello),
-            b(connack({ version: '3.1.1' })),
-            c(publish({ version: '3.1.1', topic: 'cut', payload: Buffer.from('payload') }).subarray(0, 9)),
+            b(mqtt.connack({ version: '3.1.1' })),
+            c(
+              mqtt
+                .publish({ version: '3.1.1', topic: 'cut', payload: Buffer.from('payload') })
+                .subarray(0, 9),
+            ),
           ];
   return { open: openInfo(conn), steps, close: { closedBy: 'proxy', durationMs: 2 } };
 }
@@ -354,7 +360,7 @@ function broken(conn: string, kind: 'malformed' | 'not-mqtt' | 'truncated'): Con
 function upstreamDown(conn: string): Conversation {
   return {
     open: openInfo(conn),
-    steps: [c(connect({ version: '5.0', clientId: 'early' }))],
+    steps: [c(mqtt.connect({ version: '5.0', clientId: 'early' }))],
     upstreamError: {
       upstream: '127.0.0.1:1',
       code: 'ECONNREFUSED',
@@ -370,35 +376,41 @@ function publishing(v: ProtocolVersion, conn: string): Conversation {
   const is5 = v === '5.0';
   const steps: Step[] = [
     c(
-      connect({
+      mqtt.connect({
         version: v,
         clientId: 'pub',
         password: Buffer.from('pw'),
         will: { topic: 'w', payload: Buffer.from('x'.repeat(80)) },
-        ...(is5 ? { properties: [prop(P.authenticationData, Buffer.from('auth'))] } : {}),
+        ...(is5 ? { properties: [mqtt.prop(mqtt.P.authenticationData, Buffer.from('auth'))] } : {}),
       }),
     ),
-    b(connack({ version: v })),
+    b(mqtt.connack({ version: v })),
   ];
   for (const [i, payload] of PAYLOADS.entries()) {
     const qos = i % 3;
     steps.push(
       c(
-        publish({
+        mqtt.publish({
           version: v,
           topic: `t/${i}`,
           qos,
           packetId: i + 1,
           payload,
-          ...(is5 && i % 5 === 4 ? { properties: [prop(P.payloadFormatIndicator, 1)] } : {}),
+          ...(is5 && i % 5 === 4 ? { properties: [mqtt.prop(mqtt.P.payloadFormatIndicator, 1)] } : {}),
         }),
       ),
     );
-    if (qos === 1) steps.push(b(ack('PUBACK', { version: v, packetId: i + 1 })));
+    if (qos === 1) steps.push(b(mqtt.ack('PUBACK', { version: v, packetId: i + 1 })));
   }
   steps.push(
-    c(subscribe({ version: v, packetId: 40, subscriptions: [{ filter: 'long/filter/'.repeat(4), qos: 1 }] })),
-    b(suback({ version: v, packetId: 40, codes: [1] })),
+    c(
+      mqtt.subscribe({
+        version: v,
+        packetId: 40,
+        subscriptions: [{ filter: 'long/filter/'.repeat(4), qos: 1 }],
+      }),
+    ),
+    b(mqtt.suback({ version: v, packetId: 40, codes: [1] })),
   );
   return { open: openInfo(conn), steps, close: { closedBy: 'client', durationMs: 50 } };
 }

@@ -21,22 +21,7 @@ import { type LineOutput, writePacketLine, writeRecordLine } from '../../src/rec
 import { packetRecord, packetSummaryText } from '../../src/record/object-form.js';
 import { ConnectionSession, type Correlation } from '../../src/session/connection-session.js';
 import { createPinoSink } from '../../src/sinks/pino-logger.js';
-import {
-  ack,
-  auth,
-  connack,
-  connect,
-  disconnect,
-  P,
-  pingreq,
-  pingresp,
-  prop,
-  publish,
-  suback,
-  subscribe,
-  unsuback,
-  unsubscribe,
-} from '../helpers/packets.js';
+import * as mqtt from '../helpers/packets.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);
 const TIME = 1_795_722_244_024;
@@ -122,15 +107,15 @@ const codeArb = fc.oneof(
 const propsArb = fc.option(
   fc
     .subarray([
-      prop(P.reasonString, 'why "not"'),
-      prop(P.userProperty, ['k', 'v é']),
-      prop(P.userProperty, ['k', 'again']),
-      prop(P.correlationData, Buffer.from([0, 1, 0xff])),
-      prop(P.authenticationData, Buffer.from('secret')),
-      prop(P.contentType, 'text/plain'),
-      prop(P.subscriptionIdentifier, 300),
-      prop(P.payloadFormatIndicator, 1),
-      prop(P.topicAlias, 2),
+      mqtt.prop(mqtt.P.reasonString, 'why "not"'),
+      mqtt.prop(mqtt.P.userProperty, ['k', 'v é']),
+      mqtt.prop(mqtt.P.userProperty, ['k', 'again']),
+      mqtt.prop(mqtt.P.correlationData, Buffer.from([0, 1, 0xff])),
+      mqtt.prop(mqtt.P.authenticationData, Buffer.from('secret')),
+      mqtt.prop(mqtt.P.contentType, 'text/plain'),
+      mqtt.prop(mqtt.P.subscriptionIdentifier, 300),
+      mqtt.prop(mqtt.P.payloadFormatIndicator, 1),
+      mqtt.prop(mqtt.P.topicAlias, 2),
     ])
     .map((props) => props),
   { nil: undefined },
@@ -153,7 +138,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     .map(
       (c): Built =>
         (v) => [
-          connect({
+          mqtt.connect({
             version: v,
             clientId: c.clientId,
             ...(c.username === undefined ? {} : { username: c.username }),
@@ -166,7 +151,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     ),
   fc.record({ sessionPresent: fc.boolean(), code: codeArb, props: propsArb }).map(
     (c): Built =>
-      (v) => [connack({ version: v, ...c, ...(c.props ? { properties: c.props } : {}) }), 'broker'],
+      (v) => [mqtt.connack({ version: v, ...c, ...(c.props ? { properties: c.props } : {}) }), 'broker'],
   ),
   fc
     .record({
@@ -181,7 +166,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     })
     .map(
       (p): Built =>
-        (v) => [publish({ version: v, ...p, ...(p.props ? { properties: p.props } : {}) }), p.from],
+        (v) => [mqtt.publish({ version: v, ...p, ...(p.props ? { properties: p.props } : {}) }), p.from],
     ),
   fc
     .record({
@@ -194,7 +179,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     .map(
       (a): Built =>
         (v) => [
-          ack(a.type, {
+          mqtt.ack(a.type, {
             version: v,
             packetId: a.packetId,
             ...(a.code === undefined ? {} : { code: a.code }),
@@ -212,7 +197,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     .map(
       (s): Built =>
         (v) => [
-          subscribe({
+          mqtt.subscribe({
             version: v,
             packetId: s.packetId,
             subscriptions: s.subs,
@@ -230,7 +215,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     .map(
       (s): Built =>
         (v) => [
-          suback({
+          mqtt.suback({
             version: v,
             packetId: s.packetId,
             codes: s.codes,
@@ -241,14 +226,14 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
     ),
   fc.record({ packetId: fc.integer({ min: 1, max: 3 }), filters: fc.array(name(16), { maxLength: 4 }) }).map(
     (u): Built =>
-      (v) => [unsubscribe({ version: v, ...u }), 'client'],
+      (v) => [mqtt.unsubscribe({ version: v, ...u }), 'client'],
   ),
   fc.record({ packetId: fc.integer({ min: 1, max: 3 }), codes: fc.array(codeArb, { maxLength: 4 }) }).map(
     (u): Built =>
-      (v) => [unsuback({ version: v, ...u }), 'broker'],
+      (v) => [mqtt.unsuback({ version: v, ...u }), 'broker'],
   ),
-  fc.constant((): [Buffer, 'client' | 'broker'] => [pingreq(), 'client']),
-  fc.constant((): [Buffer, 'client' | 'broker'] => [pingresp(), 'broker']),
+  fc.constant((): [Buffer, 'client' | 'broker'] => [mqtt.pingreq(), 'client']),
+  fc.constant((): [Buffer, 'client' | 'broker'] => [mqtt.pingresp(), 'broker']),
   fc
     .record({
       code: fc.option(codeArb, { nil: undefined }),
@@ -263,7 +248,7 @@ const packetArb: fc.Arbitrary<Built> = fc.oneof(
             ...(d.code === undefined ? {} : { code: d.code }),
             ...(d.props && d.code !== undefined ? { properties: d.props } : {}),
           };
-          return [d.auth ? auth(spec) : disconnect(spec), d.from];
+          return [d.auth ? mqtt.auth(spec) : mqtt.disconnect(spec), d.from];
         },
     ),
 );
@@ -355,14 +340,14 @@ describe('a packet line is the object form, byte for byte', () => {
       let expected = '';
       for (let code = 0; code < 256; code++) {
         const frames = [
-          connack({ version: v, code }),
-          suback({ version: v, packetId: 1, codes: [code, 0] }),
-          unsuback({ version: v, packetId: 1, codes: [code] }),
+          mqtt.connack({ version: v, code }),
+          mqtt.suback({ version: v, packetId: 1, codes: [code, 0] }),
+          mqtt.unsuback({ version: v, packetId: 1, codes: [code] }),
           ...(['PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP'] as const).map((t) =>
-            ack(t, { version: v, packetId: 1, code }),
+            mqtt.ack(t, { version: v, packetId: 1, code }),
           ),
-          disconnect({ code }),
-          auth({ code }),
+          mqtt.disconnect({ code }),
+          mqtt.auth({ code }),
         ];
         for (const bytes of frames) {
           const packet = decodeFrame(frameOf(bytes), v);
@@ -385,9 +370,18 @@ describe('a packet line is the object form, byte for byte', () => {
     };
     const opts: RecordOptions = { payload: 'auto', payloadMax: 256, showSecrets: true };
     const packets = [
-      publish({ version: '5.0', topic: 'a/"\\/\u0001/🙂', payload: Buffer.from(`x${'🙂'.repeat(40)}`) }),
-      publish({ version: '5.0', topic: 't', payload: Buffer.from('"quoted" \\ and\ttab\r\n'.repeat(4)) }),
-      connect({ version: '5.0', clientId: '\u2028', username: 'u\u007f', password: Buffer.from('pw é') }),
+      mqtt.publish({ version: '5.0', topic: 'a/"\\/\u0001/🙂', payload: Buffer.from(`x${'🙂'.repeat(40)}`) }),
+      mqtt.publish({
+        version: '5.0',
+        topic: 't',
+        payload: Buffer.from('"quoted" \\ and\ttab\r\n'.repeat(4)),
+      }),
+      mqtt.connect({
+        version: '5.0',
+        clientId: '\u2028',
+        username: 'u\u007f',
+        password: Buffer.from('pw é'),
+      }),
     ];
     const out = output(64);
     let expected = '';
@@ -404,7 +398,7 @@ describe('a packet line is the object form, byte for byte', () => {
     const out = output(1024, 10);
     out.reserve = () => false;
     const packet = decodeFrame(
-      frameOf(publish({ version: '5.0', topic: 't', payload: Buffer.from('x') })),
+      frameOf(mqtt.publish({ version: '5.0', topic: 't', payload: Buffer.from('x') })),
       '5.0',
     );
     const head: PacketHead = { event: 'packet', conn: 'c1', from: 'client' };
@@ -480,13 +474,13 @@ describe('through the pino sink', () => {
     const sink = createPinoSink({ level: 'info', destination: file, pretty: false, clock: () => TIME });
     const head: PacketHead = { event: 'packet', conn: 'c1', from: 'client' };
     // User properties of quotes: each escaped, twice the bytes, more than one batch buffer holds.
-    const big = publish({
+    const big = mqtt.publish({
       version: '5.0',
       topic: 'big',
-      properties: Array.from({ length: 12 }, () => prop(P.userProperty, ['k', '"'.repeat(60_000)])),
+      properties: Array.from({ length: 12 }, () => mqtt.prop(mqtt.P.userProperty, ['k', '"'.repeat(60_000)])),
       payload: Buffer.from('p'),
     });
-    const small = publish({ version: '5.0', topic: 'small', payload: Buffer.from('s') });
+    const small = mqtt.publish({ version: '5.0', topic: 'small', payload: Buffer.from('s') });
     const frames: Frame[] = [];
     const framer = new Framer(
       { frame: (f) => frames.push(f), error: () => {} },
