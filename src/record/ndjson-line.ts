@@ -99,6 +99,15 @@ function putInt(out: Buffer, at: number, n: number): number {
   let digits = 1;
   for (let p = 10; p <= n; p *= 10) digits++;
   const end = at + digits;
+  if (n <= 0x7fffffff) {
+    // Small enough for integer division.
+    for (let i = end - 1; i >= at; i--) {
+      const q = (n / 10) | 0;
+      out[i] = 0x30 + n - q * 10;
+      n = q;
+    }
+    return end;
+  }
   for (let i = end - 1; i >= at; i--) {
     const q = Math.floor(n / 10);
     out[i] = 0x30 + (n - q * 10);

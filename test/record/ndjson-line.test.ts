@@ -105,19 +105,17 @@ const codeArb = fc.oneof(
 
 /** MQTT 5 properties of several kinds, binary and user properties included (ignored in 3.x). */
 const propsArb = fc.option(
-  fc
-    .subarray([
-      mqtt.prop(mqtt.P.reasonString, 'why "not"'),
-      mqtt.prop(mqtt.P.userProperty, ['k', 'v é']),
-      mqtt.prop(mqtt.P.userProperty, ['k', 'again']),
-      mqtt.prop(mqtt.P.correlationData, Buffer.from([0, 1, 0xff])),
-      mqtt.prop(mqtt.P.authenticationData, Buffer.from('secret')),
-      mqtt.prop(mqtt.P.contentType, 'text/plain'),
-      mqtt.prop(mqtt.P.subscriptionIdentifier, 300),
-      mqtt.prop(mqtt.P.payloadFormatIndicator, 1),
-      mqtt.prop(mqtt.P.topicAlias, 2),
-    ])
-    .map((props) => props),
+  fc.subarray([
+    mqtt.prop(mqtt.P.reasonString, 'why "not"'),
+    mqtt.prop(mqtt.P.userProperty, ['k', 'v é']),
+    mqtt.prop(mqtt.P.userProperty, ['k', 'again']),
+    mqtt.prop(mqtt.P.correlationData, Buffer.from([0, 1, 0xff])),
+    mqtt.prop(mqtt.P.authenticationData, Buffer.from('secret')),
+    mqtt.prop(mqtt.P.contentType, 'text/plain'),
+    mqtt.prop(mqtt.P.subscriptionIdentifier, 300),
+    mqtt.prop(mqtt.P.payloadFormatIndicator, 1),
+    mqtt.prop(mqtt.P.topicAlias, 2),
+  ]),
   { nil: undefined },
 );
 
