@@ -4,9 +4,9 @@
  */
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import type { PayloadMode } from '../annotate/payload-preview.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
 import type { TapOptions } from '../proxy/tap-options.js';
+import { DEFAULT_RECORD_OPTIONS, PAYLOAD_MODES, type PayloadMode } from '../record/defaults.js';
 import { DEFAULT_SESSION_STATE_MAX } from '../session/state-budget.js';
 import { MIN_LINE_BATCH_LIMIT } from '../sinks/line-batch.js';
 import { DEFAULT_LOG_BUFFER_BYTES } from '../sinks/log-sink.js';
@@ -17,14 +17,6 @@ import { parseSize } from './parse-size.js';
 export class UsageError extends Error {
   override name = 'UsageError';
 }
-
-export const PAYLOAD_MODES = [
-  'none',
-  'auto',
-  'text',
-  'hex',
-  'base64',
-] as const satisfies readonly PayloadMode[];
 
 /** A flag given twice (or by flag and variable) keeps the last value for single-valued options. */
 export function lastValue<T>(value: T | T[]): T {
@@ -119,12 +111,12 @@ export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
   return y
     .option('payload', {
       choices: PAYLOAD_MODES,
-      default: 'auto' as PayloadMode,
+      default: DEFAULT_RECORD_OPTIONS.payload,
       describe: 'how PUBLISH payloads are previewed',
     })
     .option('payload-max', {
       type: 'number',
-      default: 256,
+      default: DEFAULT_RECORD_OPTIONS.payloadMax,
       describe: 'bytes of payload shown in a preview',
       coerce: nonNegativeInteger('payload-max', 1024 * 1024),
     })
@@ -136,7 +128,7 @@ export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
     })
     .option('show-secrets', {
       type: 'boolean',
-      default: false,
+      default: DEFAULT_RECORD_OPTIONS.showSecrets,
       describe:
         'CONNECT passwords and AUTH data in clear (default: length and a per-run keyed hash; recordings hold * in their place)',
     })

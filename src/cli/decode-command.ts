@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { decodeBuffer } from '../annotate/decode-buffer.js';
-import type { PayloadMode } from '../annotate/payload-preview.js';
 import type { ProtocolVersion } from '../protocol/constants.js';
+import { decodeBuffer } from '../record/decode-buffer.js';
+import { DEFAULT_RECORD_OPTIONS, PAYLOAD_MODES, type PayloadMode } from '../record/defaults.js';
 import { looksLikeHexText, parseHex } from './hex-input.js';
 
 interface DecodeArgs {
@@ -38,18 +38,18 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
           'version to decode with until a CONNECT in the input says otherwise (default 5.0; packets that only make sense in 3.1.1, such as a 2-byte CONNACK, are read as 3.1.1)',
       })
       .option('payload', {
-        choices: ['none', 'auto', 'text', 'hex', 'base64'] as const,
-        default: 'auto' as const,
+        choices: PAYLOAD_MODES,
+        default: DEFAULT_RECORD_OPTIONS.payload,
         describe: 'payload preview encoding',
       })
       .option('payload-max', {
         type: 'number',
-        default: 256,
+        default: DEFAULT_RECORD_OPTIONS.payloadMax,
         describe: 'bytes of payload shown in a preview',
       })
       .option('show-secrets', {
         type: 'boolean',
-        default: false,
+        default: DEFAULT_RECORD_OPTIONS.showSecrets,
         describe: 'show CONNECT passwords and AUTH data in clear',
       })
       .example('$0 decode 20 02 00 04', 'a 3.1.1 CONNACK: return code 4, bad user name or password')

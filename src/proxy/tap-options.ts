@@ -1,9 +1,9 @@
-import type { AnnotateOptions } from '../annotate/packet-record.js';
+import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
 
-export type { PayloadMode } from '../annotate/payload-preview.js';
+export type { PayloadMode } from '../record/defaults.js';
 
 /** How the tap decodes, what it puts in records and what it selects; set from the CLI. */
-export interface TapOptions extends AnnotateOptions {
+export interface TapOptions extends RecordOptions {
   /** Body bytes of one packet kept for decoding (default 64 KiB); the rest is counted. */
   captureCap: number;
   /** Only log packets of connections whose client id matches this glob (`*`, `?`). */
@@ -20,7 +20,5 @@ export interface TapOptions extends AnnotateOptions {
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {
   captureCap: 64 * 1024,
-  payload: 'auto',
-  payloadMax: 256,
-  showSecrets: false,
+  ...DEFAULT_RECORD_OPTIONS,
 };

@@ -454,6 +454,11 @@ class ReplayConn {
  */
 export function createSummarySink(emit: (line: string) => void): RecordSink {
   const conns = new Map<string, { client: string; errors: number; startedAt?: number }>();
+  /** A record of a connection other than its open and close: only its level counts. */
+  const seen = (level: Level, conn: string): void => {
+    const c = conns.get(conn);
+    if (c !== undefined && (level === 'warn' || level === 'error')) c.errors++;
+  };
   return {
     isLevelEnabled: (level) => level === 'info' || level === 'warn' || level === 'error',
     write(level, record) {
@@ -469,12 +474,15 @@ export function createSummarySink(emit: (line: string) => void): RecordSink {
       const c = conns.get(conn);
       if (c === undefined) return;
       if (record.event !== 'close') {
-        if (level === 'warn' || level === 'error') c.errors++;
+        seen(level, conn);
         return;
       }
       conns.delete(conn);
       if (record.error !== undefined) c.errors++;
       emit(summaryLine(conn, c.client, record, c.errors));
+    },
+    writePacket(level, head) {
+      seen(level, head.conn);
     },
     flush: () => Promise.resolve(),
   };

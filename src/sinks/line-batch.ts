@@ -3,63 +3,8 @@
  * a bound: the bytes waiting for the destination never exceed the limit. A line beyond it is
  * dropped and counted; once the backlog has halved, a notice line says how many were lost.
  */
-import type { AnnotateOptions } from '../annotate/packet-record.js';
-import type { Packet } from '../protocol/types.js';
-import type { Correlation } from '../session/connection-session.js';
+import type { LineOutput } from '../record/ndjson-line.js';
 import type { LogDestination } from './log-destination.js';
-import type { PacketHead } from './sink.js';
-
-/** Where a line is written in place: `reserve(n)` makes n free bytes at `buf[used..]`, the writer then advances `used`. */
-export interface LineBuffer {
-  buf: Buffer;
-  used: number;
-  /** False when the line would exceed the bound: it is dropped, and counted by the buffer. */
-  reserve(n: number): boolean;
-}
-
-/** Writes one packet's line in place: at most `bound` bytes; `write` returns the line's end, or -1. */
-export interface PacketLineWriter {
-  /** Most bytes the line may take; undefined: this writer does not write this packet's line. */
-  bound(
-    head: PacketHead,
-    packet: Packet,
-    corr: Correlation | undefined,
-    opts: AnnotateOptions,
-  ): number | undefined;
-  write(
-    buf: Buffer,
-    at: number,
-    level: number,
-    time: number,
-    head: PacketHead,
-    packet: Packet,
-    corr: Correlation | undefined,
-    opts: AnnotateOptions,
-  ): number;
-}
-
-/**
- * Reserves, writes and commits one packet line. True when the line is dealt with (written, or
- * dropped for want of room); false when `writer` cannot write it and the caller must.
- */
-export function writePacketLine(
-  out: LineBuffer,
-  writer: PacketLineWriter,
-  level: number,
-  time: number,
-  head: PacketHead,
-  packet: Packet,
-  corr: Correlation | undefined,
-  opts: AnnotateOptions,
-): boolean {
-  const bound = writer.bound(head, packet, corr, opts);
-  if (bound === undefined) return false;
-  if (!out.reserve(bound)) return true;
-  const end = writer.write(out.buf, out.used, level, time, head, packet, corr, opts);
-  if (end < 0) return false;
-  out.used = end;
-  return true;
-}
 
 /** Bytes of a batch buffer (a quarter of the bound at most): the most one write() carries, unless a single line is longer. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -69,8 +14,8 @@ const POOL_SIZE = 4;
 export const MIN_LINE_BATCH_LIMIT = 64 * 1024;
 
 export interface LineBatchHooks {
-  /** The line that reports `dropped` lost lines, written once lines fit again. */
-  dropNotice(dropped: number): string;
+  /** Writes into `out` the line that reports `dropped` lost lines, once lines fit again. */
+  dropNotice(out: LineBatch, dropped: number): void;
   /** The destination failed: called once; from then on lines are discarded and nothing is held. */
   failed(err: Error): void;
 }
@@ -82,7 +27,8 @@ interface Handed {
 
 type State = 'open' | 'dropping' | 'failed' | 'closed';
 
-export class LineBatch implements LineBuffer {
+/** A LineOutput whose reserve() is false (the line dropped, and counted) beyond the bound. */
+export class LineBatch implements LineOutput {
   buf: Buffer;
   used = 0;
   /** reserve() has nothing to check while `used + n` stays within this; -1 while lines are refused. */
@@ -213,7 +159,7 @@ export class LineBatch implements LineBuffer {
     this.state = 'open';
     this.updateEnd();
     // At most half the bound is held, and the bound leaves room for this line.
-    this.putText(this.hooks.dropNotice(n));
+    this.hooks.dropNotice(this, n);
   }
 
   private updateEnd(): void {

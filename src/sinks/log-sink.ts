@@ -4,30 +4,14 @@
  * reported, never memory or time; a failed one is reported once and logging stops.
  */
 import { createRequire } from 'node:module';
-import type { AnnotateOptions } from '../annotate/packet-record.js';
-import type {
-  AckPacket,
-  ConnackPacket,
-  DisconnectPacket,
-  Packet,
-  PublishPacket,
-  SubackPacket,
-} from '../protocol/types.js';
+import type { Packet } from '../protocol/types.js';
+import type { RecordOptions } from '../record/defaults.js';
+import { LEVEL_VALUES } from '../record/log-record.js';
+import { writePacketLine, writeRecordLine } from '../record/ndjson-line.js';
+import { packetEntry } from '../record/object-form.js';
 import type { Correlation } from '../session/connection-session.js';
-import { LineBatch, type PacketLineWriter, writePacketLine } from './line-batch.js';
+import { LineBatch } from './line-batch.js';
 import { openLogDestination } from './log-destination.js';
-import { LEVEL_VALUES, ndjsonLine } from './ndjson-line.js';
-import {
-  ackLineBound,
-  publishLineBound,
-  reasonLineBound,
-  subackLineBound,
-  writeAckLine,
-  writeConnackLine,
-  writeDisconnectLine,
-  writePublishLine,
-  writeSubackLine,
-} from './packet-line.js';
 import { formatPrettyLine } from './pretty-line.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from './sink.js';
 
@@ -66,47 +50,9 @@ export interface LogSink extends RecordSink {
   close(timeoutMs?: number): Promise<boolean>;
 }
 
-const publishLine: PacketLineWriter = {
-  bound: (head, packet, corr, opts) => publishLineBound(head, packet as PublishPacket, corr, opts),
-  write: (buf, at, level, time, head, packet, _corr, opts) =>
-    writePublishLine(buf, at, level, time, head, packet as PublishPacket, opts),
-};
-const ackLine: PacketLineWriter = {
-  bound: (head, packet, corr) => ackLineBound(head, packet as AckPacket, corr),
-  write: (buf, at, level, time, head, packet, corr) =>
-    writeAckLine(buf, at, level, time, head, packet as AckPacket, corr),
-};
-const connackLine: PacketLineWriter = {
-  bound: (head, packet, corr) => reasonLineBound(head, packet as ConnackPacket, corr),
-  write: (buf, at, level, time, head, packet, corr) =>
-    writeConnackLine(buf, at, level, time, head, packet as ConnackPacket, corr),
-};
-const disconnectLine: PacketLineWriter = {
-  bound: (head, packet, corr) => reasonLineBound(head, packet as DisconnectPacket, corr),
-  write: (buf, at, level, time, head, packet, corr) =>
-    writeDisconnectLine(buf, at, level, time, head, packet as DisconnectPacket, corr),
-};
-const subackLine: PacketLineWriter = {
-  bound: (head, packet, corr) => subackLineBound(head, packet as SubackPacket, corr),
-  write: (buf, at, level, time, head, packet, corr) =>
-    writeSubackLine(buf, at, level, time, head, packet as SubackPacket, corr),
-};
-
-/** The packets whose lines are written straight from the packet (packet-line.ts). */
-const PACKET_LINES: Partial<Record<Packet['type'], PacketLineWriter>> = {
-  PUBLISH: publishLine,
-  PUBACK: ackLine,
-  PUBREC: ackLine,
-  PUBREL: ackLine,
-  PUBCOMP: ackLine,
-  CONNACK: connackLine,
-  DISCONNECT: disconnectLine,
-  SUBACK: subackLine,
-};
-
 /**
- * The line pino writes for records ndjsonLine leaves to it (an `err` field, values JSON cannot
- * hold). Loaded on the first such record: most runs never see one.
+ * The line pino writes for records writeRecordLine leaves to it (an `err` field, values JSON
+ * cannot hold). Loaded on the first such record: most runs never see one.
  */
 function pinoLines(clock: () => number): (level: Level, record: LogRecord, msg: string) => string {
   const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
@@ -131,16 +77,18 @@ export function createLogSink(options: LogSinkOptions): LogSink {
   const clock = options.clock ?? Date.now;
   const colorize = options.colorize ?? false;
   let pinoLine: ((level: Level, record: LogRecord, msg: string) => string) | undefined;
-  const jsonLine = (level: Level, record: LogRecord, msg: string): string => {
-    const line = ndjsonLine(level, record, msg, clock());
-    if (line !== undefined) return line;
+  /** A record's line into `out`: record/ndjson-line.ts writes it, or pino what only pino gets right. */
+  const putRecord = (out: LineBatch, level: Level, record: LogRecord, msg: string): void => {
+    if (options.pretty) {
+      out.putText(`${formatPrettyLine(LEVEL_VALUES[level], clock(), record, msg, colorize)}\n`);
+      return;
+    }
+    // An `err` field is pino's to shape (its error serialiser).
+    if (!Object.hasOwn(record, 'err') && writeRecordLine(out, level, clock(), record, msg) !== undefined)
+      return;
     pinoLine ??= pinoLines(clock);
-    return pinoLine(level, record, msg);
+    out.putText(pinoLine(level, record, msg));
   };
-  const render = options.pretty
-    ? (level: Level, record: LogRecord, msg: string): string =>
-        `${formatPrettyLine(LEVEL_VALUES[level], clock(), record, msg, colorize)}\n`
-    : jsonLine;
 
   /** The least level written; none once the destination has failed. */
   let threshold = LEVEL_VALUES[options.level];
@@ -148,8 +96,9 @@ export function createLogSink(options: LogSinkOptions): LogSink {
     options.bufferBytes ?? DEFAULT_LOG_BUFFER_BYTES,
     openLogDestination(options.destination),
     {
-      dropNotice: (n) =>
-        render(
+      dropNotice: (out, n) =>
+        putRecord(
+          out,
           'warn',
           { event: 'log-dropped', lines: n },
           `the log could not keep up: ${n} line${n === 1 ? '' : 's'} dropped`,
@@ -171,19 +120,23 @@ export function createLogSink(options: LogSinkOptions): LogSink {
   return {
     isLevelEnabled: (level) => LEVEL_VALUES[level] >= threshold,
     write(level: Level, record: LogRecord, msg: string): void {
-      if (LEVEL_VALUES[level] >= threshold) batch.putText(render(level, record, msg));
+      if (LEVEL_VALUES[level] >= threshold) putRecord(batch, level, record, msg);
     },
     writePacket(
       level: Level,
-      head: PacketHead,
+      head: Readonly<PacketHead>,
       packet: Packet,
       corr: Correlation | undefined,
-      opts: AnnotateOptions,
-    ): boolean {
-      const value = LEVEL_VALUES[level];
-      const writer = PACKET_LINES[packet.type];
-      if (options.pretty || value < threshold || writer === undefined) return false;
-      return writePacketLine(batch, writer, value, clock(), head, packet, corr, opts);
+      opts: RecordOptions,
+    ): void {
+      if (LEVEL_VALUES[level] < threshold) return;
+      if (!options.pretty) {
+        writePacketLine(batch, level, clock(), head, packet, corr, opts);
+        return;
+      }
+      // The pretty view reads the object form.
+      const { record, msg } = packetEntry(head, packet, corr, opts);
+      putRecord(batch, level, record, msg);
     },
     flush: () => batch.flush(),
     droppedLines: () => batch.droppedLines(),

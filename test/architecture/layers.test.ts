@@ -3,17 +3,17 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Imports point one way: cli → proxy/replay → sinks → annotate → session → protocol.
+ * Imports point one way: cli → proxy/replay → sinks → record → session → protocol.
  * A layer may import itself and the layers listed for it, nothing else.
  */
 const ALLOWED: Record<string, readonly string[]> = {
   protocol: ['protocol'],
   session: ['session', 'protocol'],
-  annotate: ['annotate', 'session', 'protocol'],
-  sinks: ['sinks', 'annotate', 'session', 'protocol'],
-  proxy: ['proxy', 'sinks', 'annotate', 'session', 'protocol'],
-  replay: ['replay', 'proxy', 'sinks', 'annotate', 'session', 'protocol'],
-  cli: ['cli', 'replay', 'proxy', 'sinks', 'annotate', 'session', 'protocol'],
+  record: ['record', 'session', 'protocol'],
+  sinks: ['sinks', 'record', 'session', 'protocol'],
+  proxy: ['proxy', 'sinks', 'record', 'session', 'protocol'],
+  replay: ['replay', 'proxy', 'sinks', 'record', 'session', 'protocol'],
+  cli: ['cli', 'replay', 'proxy', 'sinks', 'record', 'session', 'protocol'],
 };
 
 /** The codec is pure: no I/O, no clock, no logger. */

@@ -1,4 +1,5 @@
 /** A RecordSink that keeps records in memory, for asserting exact records. */
+import { packetEntry } from '../../src/record/object-form.js';
 import type { Level, LogRecord, RecordSink } from '../../src/sinks/sink.js';
 import { LEVELS } from '../../src/sinks/sink.js';
 
@@ -27,25 +28,31 @@ export function createCollectSink(level: Level = 'trace'): CollectSink {
     predicate: (r: CollectedRecord) => boolean;
     resolve: (r: CollectedRecord) => void;
   }>();
+  const write = (l: Level, record: LogRecord, msg: string): void => {
+    if (LEVELS.indexOf(l) < threshold) return;
+    // A copy taken now: later mutation by the writer must not change what the test asserts.
+    const entry: CollectedRecord = {
+      level: l,
+      msg,
+      record: JSON.parse(JSON.stringify(record)),
+      raw: record,
+    };
+    records.push(entry);
+    for (const w of waiters) {
+      if (w.predicate(entry)) {
+        waiters.delete(w);
+        w.resolve(entry);
+      }
+    }
+  };
   return {
     records,
     isLevelEnabled: (l) => LEVELS.indexOf(l) >= threshold,
-    write(l, record, msg) {
+    write,
+    writePacket(l, head, packet, corr, opts) {
       if (LEVELS.indexOf(l) < threshold) return;
-      // A copy taken now: later mutation by the writer must not change what the test asserts.
-      const entry: CollectedRecord = {
-        level: l,
-        msg,
-        record: JSON.parse(JSON.stringify(record)),
-        raw: record,
-      };
-      records.push(entry);
-      for (const w of waiters) {
-        if (w.predicate(entry)) {
-          waiters.delete(w);
-          w.resolve(entry);
-        }
-      }
+      const { record, msg } = packetEntry(head, packet, corr, opts);
+      write(l, record, msg);
     },
     flush: () => Promise.resolve(),
     events: (event) => records.filter((r) => r.record.event === event),

@@ -1,8 +1,8 @@
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { decodeBuffer } from '../../src/annotate/decode-buffer.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { MASK_BYTE, maskRanges, secretLocators } from '../../src/protocol/secret-mask.js';
+import { decodeBuffer } from '../../src/record/decode-buffer.js';
 import { hex } from '../helpers/hex.js';
 
 type Side = 'client' | 'broker';

@@ -1,4 +1,5 @@
 /** Record collection and comparison for replay tests (live tap vs replayed capture). */
+import { packetEntry } from '../../src/record/object-form.js';
 import type { Level, LogRecord, RecordSink } from '../../src/sinks/sink.js';
 import { LEVELS } from '../../src/sinks/sink.js';
 
@@ -23,6 +24,10 @@ export function collector(level: Level = 'trace'): Collector {
     write(l, record, msg) {
       if (LEVELS.indexOf(l) >= threshold)
         records.push({ level: l, msg, record: JSON.parse(JSON.stringify(record)) });
+    },
+    writePacket(l, head, packet, corr, opts) {
+      const { record, msg } = packetEntry(head, packet, corr, opts);
+      this.write(l, record, msg);
     },
     flush: () => Promise.resolve(),
     events: (event) => records.filter((r) => r.record.event === event),

@@ -70,6 +70,9 @@ function stalledSink(limit: number) {
     write(): void {
       sink.records++;
     },
+    writePacket(): void {
+      sink.records++;
+    },
     flush: (): Promise<void> => Promise.resolve(),
     backlog(): Promise<void> | undefined {
       if (released || sink.records < limit) return undefined;
@@ -212,6 +215,7 @@ describe('replay waits for its output', () => {
         write: (_level, record) => {
           if (record.event === 'open') conns.push(record.conn);
         },
+        writePacket: () => {},
         flush: () => Promise.resolve(),
       },
       tap: DEFAULT_TAP_OPTIONS,

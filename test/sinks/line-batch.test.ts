@@ -4,11 +4,15 @@
  * failed destination holds nothing.
  */
 import { describe, expect, it } from 'vitest';
-import type { AnnotateOptions } from '../../src/annotate/packet-record.js';
-import type { Packet } from '../../src/protocol/types.js';
-import { LineBatch, type PacketLineWriter, writePacketLine } from '../../src/sinks/line-batch.js';
+import { decodeFrame } from '../../src/protocol/decode/index.js';
+import { Framer } from '../../src/protocol/framer.js';
+import type { Frame } from '../../src/protocol/types.js';
+import { DEFAULT_RECORD_OPTIONS } from '../../src/record/defaults.js';
+import { writePacketLine, writeRecordLine } from '../../src/record/ndjson-line.js';
+import { LineBatch } from '../../src/sinks/line-batch.js';
 import type { LogDestination } from '../../src/sinks/log-destination.js';
 import type { PacketHead } from '../../src/sinks/sink.js';
+import * as mqtt from '../helpers/packets.js';
 
 const LIMIT = 256 * 1024;
 
@@ -50,7 +54,7 @@ class HeldDestination implements LogDestination {
 
 function batchOn(dest: LogDestination, failures: Error[] = []): LineBatch {
   return new LineBatch(LIMIT, dest, {
-    dropNotice: (n) => `{"event":"log-dropped","lines":${n}}\n`,
+    dropNotice: (out, n) => out.putText(`{"event":"log-dropped","lines":${n}}\n`),
     failed: (err) => failures.push(err),
   });
 }
@@ -190,38 +194,43 @@ describe('LineBatch', () => {
   });
 });
 
-describe('writePacketLine: the one reserve/write/commit of a packet line', () => {
+describe('record/ writes its lines into the batch: reserve, write in place, commit', () => {
   const head: PacketHead = { event: 'packet', conn: 'c1', from: 'client' };
-  const packet = { type: 'PINGREQ' } as unknown as Packet;
-  const opts: AnnotateOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
-  const writer = (bound: number | undefined, text: string | undefined): PacketLineWriter => ({
-    bound: () => bound,
-    write: (buf, at) => (text === undefined ? -1 : at + buf.write(text, at, 'latin1')),
-  });
+  const frames: Frame[] = [];
+  new Framer({ frame: (f) => frames.push(f), error: () => {} }).push(
+    mqtt.publish({ version: '5.0', topic: 't', payload: Buffer.from('x') }),
+  );
+  const packet = decodeFrame(frames[0]!, '5.0');
 
-  it('commits what the writer wrote', async () => {
+  it('commits the line written', async () => {
     const dest = new HeldDestination();
     const batch = batchOn(dest);
-    expect(writePacketLine(batch, writer(64, 'ping\n'), 30, 1, head, packet, undefined, opts)).toBe(true);
+    expect(writePacketLine(batch, 'info', 1, head, packet, undefined, DEFAULT_RECORD_OPTIONS)).toBe(true);
+    expect(writeRecordLine(batch, 'info', 1, { event: 'open' }, 'm')).toBe(true);
     const flushed = batch.flush();
     dest.drain();
     await flushed;
-    expect(dest.text()).toBe('ping\n');
+    const lines = dest.text().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, time: 1, event: 'packet', topic: 't' });
+    expect(lines[1]).toBe('{"level":30,"time":1,"event":"open","msg":"m"}');
   });
 
-  it('leaves to the caller a line the writer does not write: no bound, or -1 after reserving', () => {
+  it('a line with no room is dropped and counted once', () => {
     const batch = batchOn(new HeldDestination());
-    expect(writePacketLine(batch, writer(undefined, 'x\n'), 30, 1, head, packet, undefined, opts)).toBe(
-      false,
-    );
-    expect(writePacketLine(batch, writer(64, undefined), 30, 1, head, packet, undefined, opts)).toBe(false);
-    expect(batch.heldBytes()).toBe(0);
-    expect(batch.droppedLines()).toBe(0);
-  });
-
-  it('a line with no room is dealt with (dropped and counted once), not handed back', () => {
-    const batch = batchOn(new HeldDestination());
-    expect(writePacketLine(batch, writer(LIMIT + 1, 'x\n'), 30, 1, head, packet, undefined, opts)).toBe(true);
+    const big = { event: 'x', pad: 'y'.repeat(LIMIT) };
+    expect(writeRecordLine(batch, 'info', 1, big, 'm')).toBe(false);
     expect(batch.droppedLines()).toBe(1);
+    expect(batch.heldBytes()).toBe(0);
+  });
+
+  it('never holds more than its bound, even from lines that outgrow their first reservation', () => {
+    const dest = new HeldDestination();
+    const batch = batchOn(dest);
+    // Lines of many lengths, most longer than the room a line first asks for.
+    for (let i = 0; i < 2000; i++) {
+      writeRecordLine(batch, 'info', 1, { event: 'x', pad: 'y'.repeat((i * 397) % 9000) }, 'm');
+      expect(batch.heldBytes()).toBeLessThanOrEqual(LIMIT);
+    }
+    expect(batch.droppedLines()).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reasonInfo } from '../../src/annotate/reason.js';
-import { secretRecord } from '../../src/annotate/secrets.js';
+import { reasonInfo } from '../../src/record/reason.js';
+import { secretRecord } from '../../src/record/secrets.js';
 
 describe('reason annotation per packet type', () => {
   it('names 0x00 after the packet it is in (5.0 Table 2-6)', () => {

@@ -1,4 +1,8 @@
 import type { Packet, Violation } from '../protocol/types.js';
+import type { Correlation } from '../session/connection-session.js';
+import type { RecordOptions } from './defaults.js';
+import type { LogRecord, PacketHead } from './log-record.js';
+import { packetEntry } from './object-form.js';
 
 /**
  * What a record says in place of client bytes that may be credentials: the rest of a password
@@ -18,8 +22,32 @@ export interface WithheldRecord {
   violations?: Violation[];
 }
 
-/** Adds the withheld record of `packet` to `head` (the tap's event/conn/from), as packetRecord does. */
-export function withheldRecord<H extends object>(packet: Packet, head: H): H & WithheldRecord {
+/** The withheld record of `packet` (on a copy of the head), with its summary. */
+export function withheldEntry(
+  head: Readonly<PacketHead>,
+  packet: Packet,
+): { record: PacketHead & WithheldRecord; msg: string } {
+  const record = withheldRecord(packet, { ...head });
+  return { record, msg: withheldSummary(record) };
+}
+
+/**
+ * The record of a CONNECT or AUTH whose properties may be made of its Authentication Data
+ * (mayShiftSecret): the packet's record with its properties withheld.
+ */
+export function shiftedEntry(
+  head: Readonly<PacketHead>,
+  packet: Packet,
+  corr: Correlation | undefined,
+  opts: RecordOptions,
+): { record: LogRecord; msg: string } {
+  const { record, msg } = packetEntry(head, packet, corr, opts);
+  (record as LogRecord).properties = WITHHELD;
+  return { record, msg };
+}
+
+/** Adds the withheld record of `packet` to `head`. */
+function withheldRecord<H extends object>(packet: Packet, head: H): H & WithheldRecord {
   const rec = head as H & WithheldRecord;
   rec.type = packet.type;
   rec.protocol = packet.protocol;
@@ -36,7 +64,7 @@ export function withheldRecord<H extends object>(packet: Packet, head: H): H & W
 }
 
 /** `PUBREL withheld: may contain credentials [1 violation: MQTT_RESERVED_FLAGS]`. */
-export function withheldSummary(rec: WithheldRecord): string {
+function withheldSummary(rec: WithheldRecord): string {
   const v = rec.violations;
   const violations =
     v === undefined

@@ -4,7 +4,8 @@ import { Framer } from '../protocol/framer.js';
 import { sniffNonMqtt } from '../protocol/sniff.js';
 import type { FramingError } from '../protocol/types.js';
 import { ConnectionSession } from '../session/connection-session.js';
-import { type AnnotateOptions, type PacketRecord, packetRecord } from './packet-record.js';
+import type { RecordOptions } from './defaults.js';
+import { type PacketRecord, packetRecord } from './object-form.js';
 
 export interface DecodedBuffer {
   records: PacketRecord[];
@@ -20,7 +21,7 @@ export interface DecodedBuffer {
 export function decodeBuffer(
   bytes: Buffer,
   version: ProtocolVersion,
-  opts: AnnotateOptions,
+  opts: RecordOptions,
   /**
    * The version was not given: until a CONNECT says, decode each packet as 5.0 and as 3.1.1 and keep
    * the reading with fewer violations (a 3.1.1 CONNACK `20 02 00 04` is short for 5.0).

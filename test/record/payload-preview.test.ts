@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { previewPayload } from '../../src/annotate/payload-preview.js';
+import type { PayloadMode } from '../../src/record/defaults.js';
+import { type PayloadPreview, previewObject, previewShape } from '../../src/record/payload-preview.js';
+
+function previewPayload(
+  data: Buffer,
+  length: number,
+  mode: PayloadMode,
+  max: number,
+  fi?: number,
+): PayloadPreview {
+  const payload = { data, length };
+  return previewObject(payload, previewShape(payload, { payload: mode, payloadMax: max }, fi));
+}
 
 describe('payload preview', () => {
   it('auto shows printable UTF-8 as text', () => {
@@ -52,5 +64,27 @@ describe('payload preview', () => {
       encoding: 'base64',
       preview: 'aGk=',
     });
+  });
+
+  it('says when the shown bytes are the text as they are (the NDJSON writer copies them)', () => {
+    const shape = (text: Buffer | string, mode: PayloadMode = 'auto', fi?: number) => {
+      const data = Buffer.from(text);
+      const { encoding, wellFormed, ascii } = previewShape(
+        { data, length: data.length },
+        { payload: mode, payloadMax: 256 },
+        fi,
+      );
+      return { encoding, wellFormed, ascii };
+    };
+    expect(shape('plain "json"\n')).toEqual({ encoding: 'utf8', wellFormed: true, ascii: true });
+    expect(shape('Köln')).toEqual({ encoding: 'utf8', wellFormed: true, ascii: false });
+    expect(shape('a\u0001b', 'auto', 1)).toEqual({ encoding: 'utf8', wellFormed: true, ascii: true });
+    // Text mode takes any bytes: ill-formed ones must go through a string (replacement characters).
+    expect(shape(Buffer.from([0x61, 0xff]), 'text')).toEqual({
+      encoding: 'utf8',
+      wellFormed: false,
+      ascii: false,
+    });
+    expect(shape(Buffer.from([0x61, 0xff])).encoding).toBe('hex');
   });
 });

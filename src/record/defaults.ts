@@ -1,0 +1,29 @@
+/** What goes into a packet's record, and the defaults every command and the programmatic API share. */
+
+export type PayloadMode = 'none' | 'auto' | 'text' | 'hex' | 'base64';
+
+export const PAYLOAD_MODES = [
+  'none',
+  'auto',
+  'text',
+  'hex',
+  'base64',
+] as const satisfies readonly PayloadMode[];
+
+export interface RecordOptions {
+  /** How payloads are previewed: `auto` shows printable UTF-8 as text, anything else as hex. */
+  payload: PayloadMode;
+  /** Bytes of a payload a preview shows. */
+  payloadMax: number;
+  /** CONNECT passwords and AUTH data in clear instead of a length and a keyed hash. */
+  showSecrets: boolean;
+}
+
+export const DEFAULT_RECORD_OPTIONS: RecordOptions = {
+  payload: 'auto',
+  payloadMax: 256,
+  showSecrets: false,
+};
+
+/** Characters of a payload preview the one-line summary (`msg`) repeats. */
+export const SUMMARY_PREVIEW_CHARS = 60;
