@@ -284,8 +284,11 @@ class Recorder implements PcapngRecorder {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopReopening();
-      await this.opening;
-      await this.flush();
+      // Writing out what is queued may rotate, and so open one more file: wait for that one too.
+      do {
+        await this.opening;
+        await this.flush();
+      } while (this.opening !== undefined);
       // Still without a file (out of descriptors): what waited for one is lost.
       this.dropQueue();
       const stream = this.stream;
