@@ -5,7 +5,14 @@ import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
 import { hexByte, reasonInfo } from '../record/reason.js';
-import { mayShiftSecret, shiftedEntry, WITHHELD, withheldEntry } from '../record/withheld.js';
+import {
+  connectMayHoldSecret,
+  mayShiftSecret,
+  shiftedEntry,
+  WITHHELD,
+  withheldEntry,
+  withoutCredentials,
+} from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
 import type {
@@ -224,7 +231,10 @@ class ConnectionTap implements ConnectionObserver {
       this.onWithheldFrame(frame);
       return;
     }
-    const packet = decodeFrame(frame, this.session.version, from);
+    const decoded = decodeFrame(frame, this.session.version, from);
+    // A CONNECT whose lengths lie may show password bytes in any field: only its shape is shown.
+    const hidden = from === 'client' && this.secrets !== undefined && connectMayHoldSecret(decoded);
+    const packet = hidden ? withoutCredentials(decoded) : decoded;
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
@@ -236,6 +246,11 @@ class ConnectionTap implements ConnectionObserver {
     if (this.clientIdPattern !== undefined && this.selected !== true) return;
     if (this.opts.topic !== undefined && !passesTopic(this.opts.topic, packet, corr)) return;
     const head = this.head(from);
+    if (hidden) {
+      const { record, msg } = withheldEntry(head, packet);
+      this.sink.write(level, record, msg);
+      return;
+    }
     if (from === 'client' && this.secrets !== undefined && mayShiftSecret(packet)) {
       const { record, msg } = shiftedEntry(head, packet, corr, this.opts);
       this.sink.write(level, record, msg);

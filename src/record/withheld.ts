@@ -1,4 +1,4 @@
-import type { Packet, Violation } from '../protocol/types.js';
+import type { ConnectPacket, Packet, Violation } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
 import type { RecordOptions } from './defaults.js';
 import type { LogRecord, PacketHead } from './log-record.js';
@@ -83,4 +83,27 @@ export function mayShiftSecret(packet: Packet): boolean {
     packet.violations.length > 0 &&
     packet.properties?.authenticationData !== undefined
   );
+}
+
+/** Codes by which a CONNECT shows that its own lengths do not add up. */
+const SHIFTED_FIELDS = new Set([
+  'MQTT_TRUNCATED',
+  'MQTT_TRAILING_BYTES',
+  'MQTT_PROTOCOL_NAME',
+  'MQTT_INVALID_UTF8',
+  'MQTT_NULL_CHARACTER',
+]);
+
+/**
+ * Whether a CONNECT's fields may be made of its password: one length that lies shifts every field
+ * after it, so the client id, user name or will may hold password bytes.
+ */
+export function connectMayHoldSecret(packet: Packet): packet is ConnectPacket {
+  return packet.type === 'CONNECT' && packet.violations.some((v) => SHIFTED_FIELDS.has(v.code));
+}
+
+/** What the session may learn from such a CONNECT: its version and flags, none of its strings. */
+export function withoutCredentials(packet: ConnectPacket): ConnectPacket {
+  const { username: _username, password: _password, will: _will, ...rest } = packet;
+  return { ...rest, clientId: WITHHELD };
 }

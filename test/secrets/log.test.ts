@@ -27,6 +27,11 @@ const FLAG_CLEAR = hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12
 /** The Password Flag clear and a Remaining Length that ends with the user name: the password follows the packet. */
 const FLAG_CLEAR_SHORT = hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
 
+/** A User Name length (8) that runs past "u" into the password: the password length then lies too. */
+const LONG_USERNAME = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 08 75 00 0e ${PASSWORD}`;
+/** A Client Identifier length (12) that swallows the user name and the start of the password. */
+const LONG_CLIENT_ID = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 0c 64 00 01 75 00 0e ${PASSWORD}`;
+
 /** Everything the tap writes about `chunks` of client bytes, as NDJSON text. */
 function logOf(chunks: Buffer[]): string {
   const sink = createCollectSink('trace');
@@ -56,6 +61,17 @@ describe('secrets in the log: a CONNECT whose lengths lie', () => {
 
   it('Password Flag clear and a Remaining Length ending before the password', () => {
     const log = logOf([FLAG_CLEAR_SHORT]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
+  it('a User Name length that runs into the password: no field shows what it swallowed', () => {
+    const log = logOf([LONG_USERNAME, hex`c0 00`]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+    expect(log).toContain('"content":"withheld: may contain credentials"');
+  });
+
+  it('a Client Identifier length that runs into the password: nor in the records after it', () => {
+    const log = logOf([LONG_CLIENT_ID, hex`c0 00`]);
     expect(findInText(log, PASSWORD)).toBeUndefined();
   });
 
@@ -95,8 +111,8 @@ describe('what a record withholds, and what it keeps', () => {
       event: 'packet',
       conn: 'c1',
       from: 'client',
-      clientId: 'd',
-      username: 'u',
+      // A CONNECT whose lengths lie shows none of its strings: which one swallowed what is unknown.
+      clientId: WITHHELD,
       type: 'PUBLISH',
       protocol: '3.1.1',
       flags: 0,
@@ -105,13 +121,12 @@ describe('what a record withholds, and what it keeps', () => {
       content: WITHHELD,
     });
     expect(packets[2]!.msg).toBe(`PUBLISH ${WITHHELD}`);
-    // The session never sees them: the client id stays the one of the real CONNECT.
+    // The session never sees them: the client id stays the (withheld) one of the real CONNECT.
     const close = got.find((r) => r.record.event === 'close')!.record;
-    expect(close).toMatchObject({ clientId: 'd', packets: { fromClient: 4 } });
-    expect(got.find((r) => r.record.type === 'CONNACK')!.record).toMatchObject({
-      clientId: 'd',
-      username: 'u',
-    });
+    expect(close).toMatchObject({ clientId: WITHHELD, packets: { fromClient: 4 } });
+    const connack = got.find((r) => r.record.type === 'CONNACK')!.record;
+    expect(connack).toMatchObject({ clientId: WITHHELD });
+    expect(connack).not.toHaveProperty('username');
   });
 
   it('violation details of those packets are withheld, their codes kept', () => {
