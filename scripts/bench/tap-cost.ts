@@ -20,10 +20,25 @@ if (root === undefined || (level !== 'info' && level !== 'warn') || logFile === 
 const n = Number(countArg ?? 200_000);
 
 const load = (rel: string): Promise<unknown> => import(pathToFileURL(join(root, 'dist/src', rel)).href);
-const { createTap } = (await load('proxy/tap.js')) as typeof import('../../src/proxy/tap.js');
-const { DEFAULT_TAP_OPTIONS } = (await load(
+/** The first of `paths` that ROOT's build has: modules moved between layers over time. */
+async function loadFirst(...paths: string[]): Promise<unknown> {
+  for (const [i, rel] of paths.entries()) {
+    try {
+      return await load(rel);
+    } catch (err) {
+      if (i === paths.length - 1) throw err;
+    }
+  }
+  throw new Error('no path given');
+}
+const { createTap } = (await loadFirst(
+  'observe/tap.js',
+  'proxy/tap.js',
+)) as typeof import('../../src/observe/tap.js');
+const { DEFAULT_TAP_OPTIONS } = (await loadFirst(
+  'observe/tap-options.js',
   'proxy/tap-options.js',
-)) as typeof import('../../src/proxy/tap-options.js');
+)) as typeof import('../../src/observe/tap-options.js');
 type SinkModule = typeof import('../../src/sinks/log-sink.js');
 /** The log sink of ROOT: sinks/log-sink.js, or sinks/pino-logger.js in checkouts from before it. */
 async function loadSinkFactory(): Promise<SinkModule['createLogSink']> {

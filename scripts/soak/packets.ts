@@ -11,7 +11,10 @@ import type { Markers } from './secrets.js';
 
 /** MQTT protocol levels: 3 = 3.1, 4 = 3.1.1, 5 = 5.0. */
 export type Level = 3 | 4 | 5;
-export type Side = 'client' | 'broker';
+
+import type { Direction } from '../../src/protocol/direction.js';
+
+export type { Direction };
 
 export const CONNECT = 1;
 export const CONNACK = 2;
@@ -264,7 +267,7 @@ export interface Context {
   level: Level;
   /** The level of the connection it is sent on (a packet may be of another version). */
   stream: Level;
-  side: Side;
+  side: Direction;
   markers: Markers;
 }
 

@@ -16,6 +16,7 @@ import {
   CONNECT,
   type Context,
   DISCONNECT,
+  type Direction,
   type Level,
   PINGREQ,
   PINGRESP,
@@ -24,7 +25,6 @@ import {
   PUBLISH,
   PUBREC,
   PUBREL,
-  type Side,
   SUBACK,
   SUBSCRIBE,
   UNSUBACK,
@@ -34,7 +34,7 @@ import type { Rng } from './rng.js';
 import { type Markers, sanitize } from './secrets.js';
 
 export interface StreamSpec {
-  side: Side;
+  side: Direction;
   level: Level;
   inputs: number;
   /** Chance that a mutation moves later frame boundaries. */
@@ -56,7 +56,7 @@ export interface Stream {
   mutations: Partial<Record<Mutation, number>>;
 }
 
-const TYPES: Record<Side, readonly (readonly [number, number])[]> = {
+const TYPES: Record<Direction, readonly (readonly [number, number])[]> = {
   client: [
     [PUBLISH, 30],
     [SUBSCRIBE, 10],
@@ -111,7 +111,7 @@ function garbageOpening(rng: Rng): Buffer {
  * from `side`, packet type 0, a Remaining Length longer than four bytes) and at a packet cut off by
  * the end of the data; `end === data.length` means the data frames cleanly to its end.
  */
-export function frameWalk(data: Buffer, side: Side): { starts: number[]; end: number } {
+export function frameWalk(data: Buffer, side: Direction): { starts: number[]; end: number } {
   const starts: number[] = [];
   if (data.length === 0) return { starts, end: 0 };
   const first = data[0];

@@ -4,8 +4,8 @@
  */
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import type { TapOptions } from '../observe/tap-options.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
-import type { TapOptions } from '../proxy/tap-options.js';
 import { DEFAULT_RECORD_OPTIONS, PAYLOAD_MODES, type PayloadMode } from '../record/defaults.js';
 import { DEFAULT_SESSION_STATE_MAX } from '../session/state-budget.js';
 import { MIN_LINE_BATCH_LIMIT } from '../sinks/line-batch.js';

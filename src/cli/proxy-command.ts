@@ -8,6 +8,10 @@ import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { type DeferredObserver, deferredObserver } from '../observe/deferred-observer.js';
+import { fanOut } from '../observe/observer.js';
+import type { PcapngRecorder } from '../observe/pcapng-recorder.js';
+import { createTap } from '../observe/tap.js';
 import {
   AddressError,
   formatAddress,
@@ -17,7 +21,6 @@ import {
   parseUpstream,
   type TransportAddress,
 } from '../proxy/address.js';
-import { type DeferredObserver, deferredObserver } from '../proxy/deferred-observer.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
 import {
   DEFAULT_MAX_CONNECTIONS,
@@ -27,11 +30,8 @@ import {
 } from '../proxy/limits.js';
 import { normalizeOrigin } from '../proxy/origin.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
-import { createTap } from '../proxy/tap.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
-import { fanOut } from '../sinks/observer.js';
-import type { PcapngRecorder } from '../sinks/pcapng-recorder.js';
 import type { Level } from '../sinks/sink.js';
 import {
   type DecodeArgs,
@@ -489,7 +489,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       upstream = { host: embedded.host, port: embedded.port, transport: 'tcp' };
     }
     if (args.record !== undefined) {
-      const { createPcapngRecorder } = await import('../sinks/pcapng-recorder.js');
+      const { createPcapngRecorder } = await import('../observe/pcapng-recorder.js');
       recorder = await createPcapngRecorder({
         file: args.record,
         broker: await captureEndpoint(upstream),

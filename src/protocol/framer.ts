@@ -1,6 +1,7 @@
 import { DEFAULT_CAPTURE_CAP, PACKET_TYPE_NAMES } from './constants.js';
+import type { Direction } from './direction.js';
 import { hexExcerpt } from './hex.js';
-import { isMqttOpening, SNIFF_BYTES, type StreamSide, sniffNonMqtt } from './sniff.js';
+import { isMqttOpening, SNIFF_BYTES, sniffNonMqtt } from './sniff.js';
 import type { Frame, FramingError } from './types.js';
 
 /** fixedHeaderAt: the bytes given end inside the fixed header. */
@@ -44,7 +45,7 @@ export interface FramerOptions {
   /** Body bytes kept per frame; the rest is counted (default 64 KiB). */
   captureCap?: number;
   /** Check that the stream opens like MQTT from this side and classify it when not. */
-  sniff?: StreamSide;
+  sniff?: Direction;
 }
 
 enum State {
@@ -67,7 +68,7 @@ export class Framer {
   /** Stream offset of the next byte to consume. */
   private offset = 0;
   private readonly cap: number;
-  private readonly side: StreamSide | undefined;
+  private readonly side: Direction | undefined;
 
   // Frame under construction.
   private frameOffset = 0;

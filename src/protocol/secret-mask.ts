@@ -33,8 +33,9 @@ import {
   REQUIRED_FLAGS,
 } from './constants.js';
 import { versionOfLevel } from './decode/connect.js';
+import type { Direction } from './direction.js';
 import { fixedHeaderAt, HEADER_MALFORMED, isReservedType } from './framer.js';
-import { isMqttOpening, SNIFF_BYTES, type StreamSide, sniffNonMqtt } from './sniff.js';
+import { isMqttOpening, SNIFF_BYTES, sniffNonMqtt } from './sniff.js';
 
 export const MASK_BYTE = 0x2a;
 
@@ -150,7 +151,7 @@ export class SecretLocator {
   private readonly waitAtChunkEnd: boolean;
 
   constructor(
-    private readonly side: StreamSide,
+    private readonly side: Direction,
     private readonly ctx: MaskContext,
     options: SecretLocatorOptions = {},
   ) {
@@ -703,7 +704,7 @@ export function maskRanges(chunk: Buffer, ranges: readonly number[]): Buffer {
 }
 
 /** Both directions of one connection. */
-export function secretLocators(): Record<StreamSide, SecretLocator> {
+export function secretLocators(): Record<Direction, SecretLocator> {
   const ctx: MaskContext = { version: undefined };
   return { client: new SecretLocator('client', ctx), broker: new SecretLocator('broker', ctx) };
 }

@@ -3,7 +3,7 @@
  * report says "TLS ClientHello on a plain listener" instead of "malformed packet".
  */
 
-export type StreamSide = 'client' | 'broker';
+import type { Direction } from './direction.js';
 
 export interface SniffResult {
   looksLike: 'tls' | 'http' | 'proxy-v1' | 'proxy-v2' | 'ssh' | 'unknown';
@@ -12,7 +12,7 @@ export interface SniffResult {
 }
 
 /** First bytes that open an MQTT conversation [MQTT-3.1.0-1]: CONNECT from clients; CONNACK, AUTH or DISCONNECT from brokers. */
-export function isMqttOpening(side: StreamSide, firstByte: number): boolean {
+export function isMqttOpening(side: Direction, firstByte: number): boolean {
   return side === 'client'
     ? firstByte === 0x10
     : firstByte === 0x20 || firstByte === 0xf0 || firstByte === 0xe0;
@@ -20,12 +20,12 @@ export function isMqttOpening(side: StreamSide, firstByte: number): boolean {
 
 interface Signature {
   bytes: Buffer;
-  result: (side: StreamSide) => SniffResult;
+  result: (side: Direction) => SniffResult;
 }
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-const tlsResult = (side: StreamSide): SniffResult =>
+const tlsResult = (side: Direction): SniffResult =>
   side === 'client'
     ? {
         looksLike: 'tls',
@@ -38,7 +38,7 @@ const tlsResult = (side: StreamSide): SniffResult =>
         hint: 'Use --upstream mqtts://HOST:PORT',
       };
 
-const httpRequest = (side: StreamSide): SniffResult => ({
+const httpRequest = (side: Direction): SniffResult => ({
   looksLike: 'http',
   detail:
     side === 'client'
@@ -59,7 +59,7 @@ const SIGNATURES: readonly Signature[] = [
   ),
   {
     bytes: ascii('HTTP/'),
-    result: (side: StreamSide): SniffResult => ({
+    result: (side: Direction): SniffResult => ({
       looksLike: 'http',
       detail:
         side === 'broker'
@@ -99,7 +99,7 @@ export const SNIFF_BYTES = 12;
  * Classifies the first bytes of a stream that did not open with an MQTT packet. Returns undefined
  * while the bytes seen so far could still become a known signature and more may come.
  */
-export function sniffNonMqtt(first: Buffer, side: StreamSide, final: boolean): SniffResult | undefined {
+export function sniffNonMqtt(first: Buffer, side: Direction, final: boolean): SniffResult | undefined {
   let couldGrow = false;
   for (const sig of SIGNATURES) {
     const n = Math.min(first.length, sig.bytes.length);

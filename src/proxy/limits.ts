@@ -2,7 +2,7 @@
  * The proxy's limits and their defaults, in one place: startProxy applies them when not told
  * otherwise, and the CLI shows and checks them.
  */
-import { DEFAULT_TAP_OPTIONS } from './tap-options.js';
+import { DEFAULT_TAP_OPTIONS } from '../observe/tap-options.js';
 
 /** Forwarded connections at once; one more is closed at once, never dialled upstream. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;

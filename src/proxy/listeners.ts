@@ -13,7 +13,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import type { Endpoint, HandshakeFailure } from '../sinks/observer.js';
+import type { Endpoint, HandshakeFailure } from '../observe/observer.js';
 import {
   DEFAULT_WS_PATH,
   formatAddress,

@@ -12,7 +12,7 @@
  * - `writable` is false once nothing written can reach the peer any more (closed, or a WebSocket
  *   close frame sent or received): the pair then neither counts nor shows those bytes as forwarded.
  */
-import type { Endpoint, ProxiedInfo } from '../sinks/observer.js';
+import type { Endpoint, ProxiedInfo } from '../observe/observer.js';
 
 export interface PeerStream {
   write(chunk: Buffer): boolean;

@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import type { Endpoint, HandshakeFailure, ProxiedInfo } from '../observe/observer.js';
 import { hexExcerpt } from '../protocol/hex.js';
 import {
   encodeProxyHeader,
@@ -14,7 +15,6 @@ import {
   type ProxyHeaderError,
   ProxyHeaderReader,
 } from '../protocol/proxy-header.js';
-import type { Endpoint, HandshakeFailure, ProxiedInfo } from '../sinks/observer.js';
 import type { HostPort, TransportAddress } from './address.js';
 import { hintFor, socketUpstream, tlsConnectOptions } from './dialers.js';
 import { type AcceptedClient, type DialedUpstream, socketEndpoint } from './peer.js';

@@ -23,7 +23,7 @@ import type {
   ProxyObserver,
   RefusedClient,
   UpstreamErrorInfo,
-} from '../sinks/observer.js';
+} from '../observe/observer.js';
 import {
   formatAddress,
   type HostPort,

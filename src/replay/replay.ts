@@ -12,8 +12,6 @@
  * Other TCP connections are skipped (counted in the result).
  */
 
-import { createTap } from '../proxy/tap.js';
-import type { TapOptions } from '../proxy/tap-options.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -22,11 +20,14 @@ import type {
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
-} from '../sinks/observer.js';
+} from '../observe/observer.js';
+import { COMMENT_PREFIX } from '../observe/pcapng-recorder.js';
+import { createTap } from '../observe/tap.js';
+import type { TapOptions } from '../observe/tap-options.js';
 import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
 import { DEFAULT_MQTT_PORTS } from './default-ports.js';
 import { type CaptureEvent, decodeTcp, readCapture } from './pcap-reader.js';
-import { type Side, TcpReassembler, type TcpStream } from './tcp-reassembly.js';
+import { type PeerIndex, TcpReassembler, type TcpStream } from './tcp-reassembly.js';
 
 /** The capture time records are stamped with; the command's pino `timestamp` reads it. */
 export interface ReplayClock {
@@ -63,7 +64,6 @@ export interface ReplayResult {
   gaps: number;
 }
 
-const COMMENT_PREFIX = 'mqtt-tap ';
 /** Bytes held from a connection not yet known to be MQTT. */
 const SNIFF_LIMIT = 64;
 
@@ -226,7 +226,7 @@ class Replay {
   /** Starts the tap's view of a connection; called once its roles are known. */
   startTap(
     stream: TcpStream,
-    clientSide: Side,
+    clientSide: PeerIndex,
     ours: Record<string, unknown> | undefined,
   ): { observer: ConnectionObserver; conn: string } {
     this.result.mqttConnections++;
@@ -287,12 +287,12 @@ function isEndpoint(v: unknown): v is Endpoint {
 
 /** One TCP connection of the capture, as the tap sees it once known to be MQTT. */
 class ReplayConn {
-  private clientSide: Side | undefined;
+  private clientSide: PeerIndex | undefined;
   private observer: ConnectionObserver | undefined;
   private conn = '?';
   private skipped = false;
   /** First bytes per side while the roles are unknown. */
-  private held: { side: Side; bytes: Buffer; tsUs: number }[] = [];
+  private held: { side: PeerIndex; bytes: Buffer; tsUs: number }[] = [];
   private heldBytes: [number, number] = [0, 0];
   /** A direction that lost bytes is no longer decoded (its framing is unknown past the hole). */
   private readonly broken: [boolean, boolean] = [false, false];
@@ -303,7 +303,7 @@ class ReplayConn {
     private readonly stream: TcpStream,
   ) {}
 
-  decide(clientSide: Side, ours?: Record<string, unknown>): void {
+  decide(clientSide: PeerIndex, ours?: Record<string, unknown>): void {
     this.clientSide = clientSide;
     const { observer, conn } = this.replay.startTap(this.stream, clientSide, ours);
     this.observer = observer;
@@ -313,11 +313,11 @@ class ReplayConn {
     for (const h of held) this.data(h.side, h.bytes, h.tsUs);
   }
 
-  private dir(side: Side): Direction {
+  private dir(side: PeerIndex): Direction {
     return side === this.clientSide ? 'client' : 'broker';
   }
 
-  data(side: Side, bytes: Buffer, tsUs: number): void {
+  data(side: PeerIndex, bytes: Buffer, tsUs: number): void {
     if (this.skipped) return;
     this.bytes[side] += bytes.length;
     if (this.observer === undefined) {
@@ -330,7 +330,7 @@ class ReplayConn {
   }
 
   /** Roles unknown: the first bytes tell (a CONNECT comes from the client). */
-  private hold(side: Side, bytes: Buffer, tsUs: number): void {
+  private hold(side: PeerIndex, bytes: Buffer, tsUs: number): void {
     this.held.push({ side, bytes, tsUs });
     this.heldBytes[side] += bytes.length;
     const first = Buffer.concat(this.held.filter((h) => h.side === side).map((h) => h.bytes));
@@ -340,7 +340,7 @@ class ReplayConn {
     } else if (verdict === false || this.heldBytes[side] >= SNIFF_LIMIT) {
       // The first thing this side said is not a CONNECT; if the other side has not spoken yet it may
       // still, so only give up once both have spoken or too much has been held.
-      const otherSide: Side = side === 0 ? 1 : 0;
+      const otherSide: PeerIndex = side === 0 ? 1 : 0;
       if (this.heldBytes[otherSide] > 0 || this.heldBytes[side] >= SNIFF_LIMIT) this.skip();
     }
   }
@@ -351,7 +351,7 @@ class ReplayConn {
     this.replay.skipped();
   }
 
-  gap(side: Side, bytes: number, offset: number, tsUs: number): void {
+  gap(side: PeerIndex, bytes: number, offset: number, tsUs: number): void {
     this.bytes[side] += bytes;
     this.replay.gapSeen();
     if (this.observer === undefined || this.skipped || this.broken[side]) return;
@@ -406,7 +406,7 @@ class ReplayConn {
     const s = this.stream;
     const end = s.end!;
     const c = this.clientSide!;
-    const b: Side = c === 0 ? 1 : 0;
+    const b: PeerIndex = c === 0 ? 1 : 0;
     const ours = ourComment(s, 'close');
     if (ours !== undefined && typeof ours.durationMs === 'number' && typeof ours.closedBy === 'string') {
       const info: CloseInfo = {

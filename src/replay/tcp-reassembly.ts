@@ -32,14 +32,15 @@ export interface SegmentIn {
   length: number;
 }
 
-export type Side = 0 | 1;
+/** Which end of a captured TCP conversation: 0 is the first address seen, 1 the other. */
+export type PeerIndex = 0 | 1;
 
 export interface TcpStream {
   /** 1-based, in order of first appearance. */
   id: number;
   endpoints: [Endpoint, Endpoint];
   /** The side that opened the connection (sent the SYN), when the handshake was captured. */
-  initiator: Side | undefined;
+  initiator: PeerIndex | undefined;
   firstTsUs: number;
   lastTsUs: number;
   /** Bytes delivered per side (gaps not included). */
@@ -51,14 +52,14 @@ export interface TcpStream {
   /** Comments of the packets of this connection (pcapng opt_comment), in order; at most 16. */
   comments: string[];
   /** Set once ended. */
-  end?: { how: 'fin' | 'rst' | 'capture-end'; by: Side | undefined; tsUs: number };
+  end?: { how: 'fin' | 'rst' | 'capture-end'; by: PeerIndex | undefined; tsUs: number };
 }
 
 export interface ReassemblyHandler {
   open(stream: TcpStream): void;
-  data(stream: TcpStream, from: Side, bytes: Buffer, tsUs: number): void;
+  data(stream: TcpStream, from: PeerIndex, bytes: Buffer, tsUs: number): void;
   /** `bytes` of `from`'s stream are missing from the capture, at stream offset `offset`. */
-  gap(stream: TcpStream, from: Side, bytes: number, offset: number, tsUs: number): void;
+  gap(stream: TcpStream, from: PeerIndex, bytes: number, offset: number, tsUs: number): void;
   close(stream: TcpStream): void;
 }
 
@@ -256,7 +257,7 @@ class Conn {
     return this.synSeq !== undefined && seg.seq !== this.synSeq;
   }
 
-  private sideOf(seg: SegmentIn): Side {
+  private sideOf(seg: SegmentIn): PeerIndex {
     const e = this.stream.endpoints[0];
     return seg.src.port === e.port && seg.src.address === e.address ? 0 : 1;
   }
@@ -265,7 +266,7 @@ class Conn {
     const s = this.stream;
     s.lastTsUs = tsUs;
     const from = this.sideOf(seg);
-    const to: Side = from === 0 ? 1 : 0;
+    const to: PeerIndex = from === 0 ? 1 : 0;
     const half = this.halves[from];
     const flags = seg.flags;
 
@@ -320,7 +321,7 @@ class Conn {
     if (s.end === undefined) this.checkFin(to, tsUs);
   }
 
-  private accept(from: Side, abs: number, payload: Buffer, length: number, tsUs: number): void {
+  private accept(from: PeerIndex, abs: number, payload: Buffer, length: number, tsUs: number): void {
     const half = this.halves[from];
     // Bytes the capture cut (snap length) are gone: deliver what there is, then a gap.
     const cut = length - payload.length;
@@ -331,7 +332,7 @@ class Conn {
     }
   }
 
-  private place(from: Side, abs: number, data: Buffer, tsUs: number): void {
+  private place(from: PeerIndex, abs: number, data: Buffer, tsUs: number): void {
     const half = this.halves[from];
     const next = half.next!;
     const end = abs + data.length;
@@ -359,7 +360,7 @@ class Conn {
     this.total.bytes += bytes;
   }
 
-  private deliver(from: Side, data: Buffer, tsUs: number): void {
+  private deliver(from: PeerIndex, data: Buffer, tsUs: number): void {
     const half = this.halves[from];
     half.next! += data.length;
     this.stream.bytes[from] += data.length;
@@ -367,7 +368,7 @@ class Conn {
   }
 
   /** Delivers the pending segments the stream has reached. */
-  private drain(from: Side, tsUs: number): void {
+  private drain(from: PeerIndex, tsUs: number): void {
     const half = this.halves[from];
     const p = half.pending;
     while (p.length > 0 && p[0]!.abs <= half.next!) {
@@ -379,7 +380,7 @@ class Conn {
   }
 
   /** Declares everything before `abs` that was not captured lost, and moves on. */
-  private skipTo(from: Side, abs: number, tsUs: number): void {
+  private skipTo(from: PeerIndex, abs: number, tsUs: number): void {
     const half = this.halves[from];
     for (;;) {
       this.drain(from, tsUs);
@@ -394,7 +395,7 @@ class Conn {
     }
   }
 
-  private checkFin(side: Side, tsUs: number): void {
+  private checkFin(side: PeerIndex, tsUs: number): void {
     const half = this.halves[side];
     if (half.fin === undefined || half.finDone || half.next === undefined) return;
     if (half.next >= half.fin) {
@@ -405,10 +406,10 @@ class Conn {
     }
   }
 
-  private firstFin: Side | undefined;
+  private firstFin: PeerIndex | undefined;
 
   /** Ends the connection: what waits behind holes is delivered after a gap. */
-  finish(how: 'fin' | 'rst' | 'capture-end', by: Side | undefined, tsUs: number): void {
+  finish(how: 'fin' | 'rst' | 'capture-end', by: PeerIndex | undefined, tsUs: number): void {
     if (this.stream.end !== undefined) return;
     for (const side of [0, 1] as const) {
       const half = this.halves[side];

@@ -1,13 +1,13 @@
 import type { ProtocolVersion } from '../protocol/constants.js';
+import { type Direction, opposite } from '../protocol/direction.js';
 import type { Packet, Violation } from '../protocol/types.js';
 import { BoundedMap } from './bounded-map.js';
 import type { Contract } from './contract.js';
 import { InFlightTable } from './in-flight-table.js';
 import { type PendingRequest, SessionChecks } from './session-checks.js';
-import { other, type Side } from './side.js';
 import { ENTRY_COST, StateBudget, stringCost } from './state-budget.js';
 
-export type { Side };
+export type { Direction };
 
 /** What the session can tell about a packet from what came before it on the connection. */
 export interface Correlation {
@@ -35,17 +35,17 @@ export class ConnectionSession {
   clientId: string | undefined;
   username: string | undefined;
   /** The last CONNACK or DISCONNECT reason code seen, and from whom. */
-  lastReason: { type: 'CONNACK' | 'DISCONNECT'; code: number; from: Side } | undefined;
+  lastReason: { type: 'CONNACK' | 'DISCONNECT'; code: number; from: Direction } | undefined;
   /** A DISCONNECT with 0x00 (or any in 3.x) came from the client before the end. */
   cleanDisconnect = false;
 
   /** Bytes of state kept for the tables below, all of them together. */
   private readonly budget: StateBudget;
-  private readonly publishes: Record<Side, InFlightTable>;
+  private readonly publishes: Record<Direction, InFlightTable>;
   private readonly subscribes: BoundedMap<number, PendingRequest>;
   private readonly unsubscribes: BoundedMap<number, PendingRequest>;
   /** Topic aliases are per direction: each side sets the ones it sends (5.0 §3.3.2.3.4). */
-  private readonly aliases: Record<Side, Map<number, string>>;
+  private readonly aliases: Record<Direction, Map<number, string>>;
   private connectAt: number | undefined;
   private pingAt: number | undefined;
   /** The stateful rule checks, for a connection seen from its start in both directions. */
@@ -92,12 +92,12 @@ export class ConnectionSession {
   }
 
   /** Bytes from `from` arrived at `now` (a chunk, whether or not it ends a packet). */
-  heard(from: Side, now: number): void {
+  heard(from: Direction, now: number): void {
     this.checks?.heard(from, now);
   }
 
   /** `from`'s direction is no longer decoded (malformed, not MQTT, bytes missing from a capture). */
-  lostSight(from: Side): void {
+  lostSight(from: Direction): void {
     this.checks?.lostSight(from);
   }
 
@@ -116,7 +116,7 @@ export class ConnectionSession {
   }
 
   /** Updates the state with `packet` (sent by `from` at `now` ms) and returns what it answers. */
-  observe(from: Side, packet: Packet, now: number): Correlation | undefined {
+  observe(from: Direction, packet: Packet, now: number): Correlation | undefined {
     this.checks?.check(from, packet, now);
     switch (packet.type) {
       case 'CONNECT':
@@ -139,10 +139,10 @@ export class ConnectionSession {
         );
       case 'PUBACK':
       case 'PUBCOMP':
-        return this.answer(this.publishes[other(from)], packet.packetId, now, true);
+        return this.answer(this.publishes[opposite(from)], packet.packetId, now, true);
       case 'PUBREC':
         // A failure code ends the QoS 2 flow (5.0 §4.3.3); otherwise PUBREL follows.
-        return this.answer(this.publishes[other(from)], packet.packetId, now, packet.code >= 0x80);
+        return this.answer(this.publishes[opposite(from)], packet.packetId, now, packet.code >= 0x80);
       case 'PUBREL':
         return this.answer(this.publishes[from], packet.packetId, now, false, true);
       case 'SUBSCRIBE':
@@ -182,7 +182,7 @@ export class ConnectionSession {
   }
 
   private publish(
-    from: Side,
+    from: Direction,
     topic: string,
     qos: number,
     packetId: number | undefined,

@@ -6,6 +6,7 @@
  * directions decoded from their start and nothing forgotten or dropped by the state bounds.
  */
 import type { ProtocolVersion } from '../protocol/constants.js';
+import { type Direction, opposite } from '../protocol/direction.js';
 import type {
   AckPacket,
   AuthPacket,
@@ -33,7 +34,6 @@ import {
   settle,
 } from './contract.js';
 import type { InFlightTable } from './in-flight-table.js';
-import { other, type Side } from './side.js';
 import type { StateBudget } from './state-budget.js';
 
 /** A SUBSCRIBE or UNSUBSCRIBE waiting for its answer, as the session keeps it. */
@@ -46,10 +46,10 @@ export interface PendingRequest {
 
 /** The session's tables the checks read (and never change, but for late answers they count). */
 export interface SessionTables {
-  publishes: Record<Side, InFlightTable>;
+  publishes: Record<Direction, InFlightTable>;
   subscribes: Map<number, PendingRequest>;
   unsubscribes: Map<number, PendingRequest>;
-  aliases: Record<Side, Map<number, string>>;
+  aliases: Record<Direction, Map<number, string>>;
   budget: StateBudget;
 }
 
@@ -89,9 +89,9 @@ export class SessionChecks {
   private emptyClientId = false;
   /** The broker resumed a session: PUBRELs (and their PUBCOMPs) of the earlier connection may follow. */
   private resumed = false;
-  private readonly disconnected: Record<Side, boolean> = { client: false, broker: false };
+  private readonly disconnected: Record<Direction, boolean> = { client: false, broker: false };
   /** A direction no longer decoded (malformed, not MQTT, a capture gap): its packets are unknown. */
-  private readonly blind: Record<Side, boolean> = { client: false, broker: false };
+  private readonly blind: Record<Direction, boolean> = { client: false, broker: false };
   private lastClientAt = 0;
   /** 1.5 times the keep-alive in force, in ms; 0 while none applies. */
   private silenceLimit = 0;
@@ -99,22 +99,22 @@ export class SessionChecks {
   constructor(private readonly tables: SessionTables) {}
 
   /** Bytes from `from` arrived at `now`: a client in the middle of a long packet is not silent. */
-  heard(from: Side, now: number): void {
+  heard(from: Direction, now: number): void {
     if (from === 'client') this.lastClientAt = now;
   }
 
   /** `from`'s direction is no longer decoded. */
-  lostSight(from: Side): void {
+  lostSight(from: Direction): void {
     this.blind[from] = true;
   }
 
   /** Checks `packet`, sent by `from` at `now`, against what came before it; run before the session takes it in. */
-  check(from: Side, p: Packet, now: number): void {
+  check(from: Direction, p: Packet, now: number): void {
     if (!sends(p.type, from, p.protocol)) {
       report(
         p,
         'MQTT_WRONG_DIRECTION',
-        `${p.type} comes from the ${other(from)} only${p.type === 'DISCONNECT' ? ` in MQTT ${p.protocol}` : ''}`,
+        `${p.type} comes from the ${opposite(from)} only${p.type === 'DISCONNECT' ? ` in MQTT ${p.protocol}` : ''}`,
       );
       return;
     }
@@ -136,7 +136,7 @@ export class SessionChecks {
       case 'PUBACK':
       case 'PUBREC':
       case 'PUBCOMP':
-        this.answer(other(from), p);
+        this.answer(opposite(from), p);
         break;
       case 'PUBREL':
         this.answer(from, p);
@@ -300,7 +300,7 @@ export class SessionChecks {
     }
   }
 
-  private publish(from: Side, p: PublishPacket): void {
+  private publish(from: Direction, p: PublishPacket): void {
     const v5 = p.protocol === '5.0';
     const to = from === 'client' ? this.brokerSide : this.clientSide;
     const id = p.packetId;
@@ -320,7 +320,7 @@ export class SessionChecks {
         report(
           p,
           'MQTT_RECEIVE_MAXIMUM_EXCEEDED',
-          `${table.size} QoS 1 and 2 PUBLISH packets from the ${from} are unacknowledged; the ${other(from)}'s Receive Maximum is ${to.receiveMaximum}`,
+          `${table.size} QoS 1 and 2 PUBLISH packets from the ${from} are unacknowledged; the ${opposite(from)}'s Receive Maximum is ${to.receiveMaximum}`,
           `from ${from}`,
         );
       }
@@ -347,7 +347,7 @@ export class SessionChecks {
       report(
         p,
         'MQTT_TOPIC_ALIAS_ABOVE_MAXIMUM',
-        `Topic Alias ${alias} above the ${other(from)}'s Topic Alias Maximum ${max}`,
+        `Topic Alias ${alias} above the ${opposite(from)}'s Topic Alias Maximum ${max}`,
         max === 0 ? `from ${from}, none accepted` : `from ${from}`,
       );
     } else if (p.topic === '' && this.whole && !this.tables.aliases[from].has(alias)) {
@@ -360,7 +360,7 @@ export class SessionChecks {
   }
 
   /** A PUBACK, PUBREC, PUBREL or PUBCOMP for a PUBLISH sent by `sender`. */
-  private answer(sender: Side, p: AckPacket): void {
+  private answer(sender: Direction, p: AckPacket): void {
     if (!this.whole) return;
     const table = this.tables.publishes[sender];
     const id = p.packetId;
@@ -451,7 +451,7 @@ export class SessionChecks {
     }
   }
 
-  private auth(from: Side, p: AuthPacket): void {
+  private auth(from: Direction, p: AuthPacket): void {
     if (p.protocol !== '5.0' || this.connects === 0) return;
     if (this.authMethod === undefined) {
       report(
@@ -468,7 +468,7 @@ export class SessionChecks {
   }
 
   /** What the receiver declared it accepts: its Maximum Packet Size, and what the client asked of failures. */
-  private limits(from: Side, p: Packet): void {
+  private limits(from: Direction, p: Packet): void {
     const props = (p as { properties?: Properties }).properties;
     const to = from === 'client' ? this.brokerSide : this.clientSide;
     if (p.length > to.maximumPacketSize) {
@@ -483,7 +483,7 @@ export class SessionChecks {
       report(
         p,
         'MQTT_PACKET_TOO_LARGE',
-        `${p.length} bytes, above the ${other(from)}'s Maximum Packet Size ${to.maximumPacketSize}`,
+        `${p.length} bytes, above the ${opposite(from)}'s Maximum Packet Size ${to.maximumPacketSize}`,
         context,
       );
     }
@@ -509,7 +509,7 @@ export class SessionChecks {
 }
 
 /** Who may send `type` (Table 2-1); AUTH outside 5.0 is the decoder's to report. */
-function sends(type: Packet['type'], from: Side, v: ProtocolVersion): boolean {
+function sends(type: Packet['type'], from: Direction, v: ProtocolVersion): boolean {
   switch (type) {
     case 'PUBLISH':
     case 'PUBACK':
@@ -538,7 +538,7 @@ function report(p: Packet, code: ViolationCode, detail: string, context?: string
   p.violations.push(violation(code, p.protocol, detail, context));
 }
 
-function inUse(id: number, from: Side): string {
+function inUse(id: number, from: Direction): string {
   return `packet id ${id} is still in use by an unanswered request from the ${from}`;
 }
 

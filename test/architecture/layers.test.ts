@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Imports point one way: cli → proxy/replay → sinks → record → session → protocol.
+ * Imports point one way: cli → proxy/replay → observe → sinks → record → session → protocol.
  * A layer may import itself and the layers listed for it, nothing else.
  */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -11,9 +11,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   session: ['session', 'protocol'],
   record: ['record', 'session', 'protocol'],
   sinks: ['sinks', 'record', 'session', 'protocol'],
-  proxy: ['proxy', 'sinks', 'record', 'session', 'protocol'],
-  replay: ['replay', 'proxy', 'sinks', 'record', 'session', 'protocol'],
-  cli: ['cli', 'replay', 'proxy', 'sinks', 'record', 'session', 'protocol'],
+  observe: ['observe', 'sinks', 'record', 'session', 'protocol'],
+  proxy: ['proxy', 'observe', 'sinks', 'record', 'session', 'protocol'],
+  replay: ['replay', 'observe', 'sinks', 'record', 'session', 'protocol'],
+  cli: ['cli', 'replay', 'proxy', 'observe', 'sinks', 'record', 'session', 'protocol'],
 };
 
 /** The codec is pure: no I/O, no clock, no logger. */

@@ -258,7 +258,7 @@ describe('mqtt-tap CLI: proxying', () => {
       '/node_modules/pino/',
       '/node_modules/aedes/',
       '/dist/src/proxy/embedded-broker.js',
-      '/dist/src/sinks/pcapng-recorder.js',
+      '/dist/src/observe/pcapng-recorder.js',
       '/dist/src/replay/replay.js',
       '/dist/src/replay/pcap-reader.js',
       '/dist/src/protocol/catalogue/rules.js',

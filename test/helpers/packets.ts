@@ -7,8 +7,8 @@
 import { PROPERTY_BY_ID } from '../../src/protocol/catalogue/lookup.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import { Framer, type FramerOptions } from '../../src/protocol/framer.js';
-import type { StreamSide } from '../../src/protocol/sniff.js';
 import type { Frame, FramingError, Packet } from '../../src/protocol/types.js';
 
 type Bytes = Buffer | readonly number[];
@@ -327,7 +327,7 @@ export function decodeStream(
   chunks: Buffer | readonly Buffer[],
   version: ProtocolVersion = '5.0',
   options: FramerOptions = {},
-  from?: StreamSide,
+  from?: Direction,
 ): Decoded {
   const out: Decoded = { packets: [], frames: [], errors: [] };
   let v = version;

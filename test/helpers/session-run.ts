@@ -5,12 +5,13 @@
  */
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import { Framer } from '../../src/protocol/framer.js';
 import type { Packet, Violation } from '../../src/protocol/types.js';
-import { ConnectionSession, type Side } from '../../src/session/connection-session.js';
+import { ConnectionSession } from '../../src/session/connection-session.js';
 
 export interface Step {
-  from: Side;
+  from: Direction;
   /** One packet (or several); omitted with `lost`. */
   bytes?: Buffer;
   /** When it arrived, in ms (default: 10 ms after the step before). */
@@ -22,7 +23,7 @@ export interface Step {
 export interface SessionRun {
   session: ConnectionSession;
   /** Every packet decoded, in order, with the index of the step that carried it. */
-  packets: { step: number; from: Side; packet: Packet }[];
+  packets: { step: number; from: Direction; packet: Packet }[];
   /** What the close at `closeAt` reported, when asked. */
   atClose: Violation | undefined;
 }
@@ -36,7 +37,7 @@ export function runSession(
   const run: SessionRun = { session, packets: [], atClose: undefined };
   let step = 0;
   let now = 0;
-  const framer = (from: Side): Framer =>
+  const framer = (from: Direction): Framer =>
     new Framer({
       frame(frame) {
         const packet = decodeFrame(frame, session.version, from);

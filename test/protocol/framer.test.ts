@@ -5,8 +5,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPTURE_CAP, MAX_REMAINING_LENGTH } from '../../src/protocol/constants.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import { Framer, type FramerOptions } from '../../src/protocol/framer.js';
-import { SNIFF_BYTES, type StreamSide } from '../../src/protocol/sniff.js';
+import { SNIFF_BYTES } from '../../src/protocol/sniff.js';
 import type { Frame, FramingError } from '../../src/protocol/types.js';
 import { bytewise, chunksOf, everySplit, hex, splitAt } from '../helpers/hex.js';
 import {
@@ -335,7 +336,7 @@ describe('unframeable streams: reported once, then bytes only counted', () => {
 describe('not MQTT at all: said plainly, not as a malformed packet', () => {
   const tlsClientHello = hex`16 03 01 02 00 01 00 01 fc 03 03 ab cd ef`;
   const proxyV2 = hex`0d 0a 0d 0a 00 0d 0a 51 55 49 54 0a 21 11 00 0c`;
-  const cases: [string, StreamSide, Buffer, string, RegExp][] = [
+  const cases: [string, Direction, Buffer, string, RegExp][] = [
     [
       'TLS ClientHello',
       'client',

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RULE_VERSIONS, RULES, type RuleRow, type RuleVersion } from '../../src/protocol/catalogue/rules.js';
-import type { StreamSide } from '../../src/protocol/sniff.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import type { Violation } from '../../src/protocol/types.js';
 import { VIOLATIONS } from '../../src/protocol/violations.js';
 import { hex } from '../helpers/hex.js';
@@ -49,7 +49,7 @@ function specIds(version: RuleVersion): string[] {
 interface Vector {
   /** One direction of a connection: a packet or several, decoded in order. */
   bytes?: Buffer;
-  from?: StreamSide;
+  from?: Direction;
   /** Which field the violation is about, where the statement names one. */
   detail?: RegExp;
   /** A stateful check's vector: a connection's packets both ways (test/helpers/stateful-cases.ts). */

@@ -1,16 +1,15 @@
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import { MASK_BYTE, maskRanges, secretLocators } from '../../src/protocol/secret-mask.js';
 import { decodeBuffer } from '../../src/record/decode-buffer.js';
 import { hex } from '../helpers/hex.js';
 
-type Side = 'client' | 'broker';
-
 /** Runs the locators over `chunks` of one side and returns the recorded (masked) stream. */
-function record(chunks: { side: Side; bytes: Buffer }[]): Record<Side, Buffer> {
+function record(chunks: { side: Direction; bytes: Buffer }[]): Record<Direction, Buffer> {
   const loc = secretLocators();
-  const out: Record<Side, Buffer[]> = { client: [], broker: [] };
+  const out: Record<Direction, Buffer[]> = { client: [], broker: [] };
   for (const { side, bytes } of chunks) {
     const ranges = loc[side].done ? undefined : loc[side].scan(bytes);
     out[side].push(ranges === undefined ? bytes : maskRanges(bytes, ranges));
@@ -136,7 +135,7 @@ describe('secret masking of recordings', () => {
     const clientStream = Buffer.concat([connect, auth('client-final'), publish]);
     const brokerStream = Buffer.concat([auth('server-first'), connack, hex`e0 00`]);
     for (const size of [1, 2, 3, 7, 1000]) {
-      const chunks: { side: Side; bytes: Buffer }[] = [];
+      const chunks: { side: Direction; bytes: Buffer }[] = [];
       const c = cuts(clientStream, size);
       const b = cuts(brokerStream, size);
       for (let i = 0; i < Math.max(c.length, b.length); i++) {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
-import type { StreamSide } from '../../src/protocol/sniff.js';
+import type { Direction } from '../../src/protocol/direction.js';
 import type { Frame, Packet, Violation } from '../../src/protocol/types.js';
 import { ruleOf, VIOLATIONS, type ViolationCode } from '../../src/protocol/violations.js';
 import { hex } from '../helpers/hex.js';
@@ -37,7 +37,7 @@ interface Case {
   version: ProtocolVersion;
   bytes: Buffer;
   /** The sender, where the rule depends on it. */
-  from?: StreamSide;
+  from?: Direction;
   code: ViolationCode;
   /** The id expected on the violation (undefined: none). */
   rule: string | undefined;
@@ -978,7 +978,7 @@ describe('what the rules allow is not reported', () => {
     name: string;
     version: ProtocolVersion;
     bytes: Buffer;
-    from?: StreamSide;
+    from?: Direction;
     packet?: Record<string, unknown>;
   }[] = [
     ...(

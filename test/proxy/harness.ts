@@ -8,7 +8,7 @@ import type {
   OpenInfo,
   ProxyObserver,
   UpstreamErrorInfo,
-} from '../../src/sinks/observer.js';
+} from '../../src/observe/observer.js';
 
 export const sha256 = (buf: Buffer | Uint8Array): string => createHash('sha256').update(buf).digest('hex');
 

@@ -4,10 +4,11 @@
  * not packets (open, close, malformed, not-mqtt, truncated, upstream and handshake failures).
  * output-unchanged.test.ts feeds it through the tap and compares the log with a golden file.
  */
+
+import type { CloseInfo, Direction, OpenInfo, UpstreamErrorInfo } from '../../src/observe/observer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
-import type { CloseInfo, Direction, OpenInfo, UpstreamErrorInfo } from '../../src/sinks/observer.js';
 import type { RecordSink } from '../../src/sinks/sink.js';
 import * as mqtt from '../helpers/packets.js';
 

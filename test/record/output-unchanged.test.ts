@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
+import { DEFAULT_TAP_OPTIONS } from '../../src/observe/tap-options.js';
 import { decodeBuffer } from '../../src/record/decode-buffer.js';
 import { createLogSink } from '../../src/sinks/log-sink.js';
 import { createCollectSink } from '../helpers/collect-sink.js';

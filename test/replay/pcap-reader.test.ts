@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type Segment, TcpConversation } from '../../src/observe/pcapng-writer.js';
 import {
   type CapturedPacket,
   decodeTcp,
@@ -11,7 +12,6 @@ import {
   LINKTYPE_RAW,
   parseCapture,
 } from '../../src/replay/pcap-reader.js';
-import { type Segment, TcpConversation } from '../../src/sinks/pcapng-writer.js';
 
 /** Ethernet frames of a small conversation, from the writer (already checked against tshark). */
 function frames(v6 = false): Buffer[] {

@@ -15,8 +15,8 @@ import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { replayCommand } from '../../src/cli/replay-command.js';
+import { fileHeader, type Segment, TcpConversation } from '../../src/observe/pcapng-writer.js';
 import { type CapturedPacket, parseCapture } from '../../src/replay/pcap-reader.js';
-import { fileHeader, type Segment, TcpConversation } from '../../src/sinks/pcapng-writer.js';
 
 let dir: string;
 beforeEach(() => {

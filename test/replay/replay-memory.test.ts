@@ -9,9 +9,9 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
+import { fileHeader, TcpConversation } from '../../src/observe/pcapng-writer.js';
+import { DEFAULT_TAP_OPTIONS } from '../../src/observe/tap-options.js';
 import { replayCapture } from '../../src/replay/replay.js';
-import { fileHeader, TcpConversation } from '../../src/sinks/pcapng-writer.js';
 import type { RecordSink } from '../../src/sinks/sink.js';
 import { BIN } from '../e2e/helpers/build-dist.js';
 import { connack, connect, publish } from '../helpers/packets.js';

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
+import { fanOut, type OpenInfo } from '../../src/observe/observer.js';
+import { createPcapngRecorder } from '../../src/observe/pcapng-recorder.js';
+import { fileHeader, TcpConversation } from '../../src/observe/pcapng-writer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS } from '../../src/observe/tap-options.js';
 import { createSummarySink, type ReplayClock, replayCapture } from '../../src/replay/replay.js';
-import { fanOut, type OpenInfo } from '../../src/sinks/observer.js';
-import { createPcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
-import { fileHeader, TcpConversation } from '../../src/sinks/pcapng-writer.js';
 import { type Collected, collector, comparable } from './compare.js';
 
 let dir: string;

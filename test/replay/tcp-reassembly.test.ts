@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type PeerIndex,
   type SegmentIn,
-  type Side,
   TcpReassembler,
   type TcpStream,
 } from '../../src/replay/tcp-reassembly.js';
@@ -16,9 +16,9 @@ const ACK = 0x10;
 
 type Ev =
   | { e: 'open'; id: number }
-  | { e: 'data'; id: number; side: Side; text: string }
-  | { e: 'gap'; id: number; side: Side; bytes: number; offset: number }
-  | { e: 'close'; id: number; how: string; by: Side | undefined; refused: boolean };
+  | { e: 'data'; id: number; side: PeerIndex; text: string }
+  | { e: 'gap'; id: number; side: PeerIndex; bytes: number; offset: number }
+  | { e: 'close'; id: number; how: string; by: PeerIndex | undefined; refused: boolean };
 
 function harness(maxPendingBytes?: number) {
   const events: Ev[] = [];
@@ -49,7 +49,7 @@ function harness(maxPendingBytes?: number) {
     r.push(s, ++ts);
   };
   /** Text delivered per side of stream `id`, gaps shown as `[n]`. */
-  const text = (id: number, side: Side): string =>
+  const text = (id: number, side: PeerIndex): string =>
     events
       .filter((e) => (e.e === 'data' || e.e === 'gap') && e.id === id && e.side === side)
       .map((e) => (e.e === 'data' ? e.text : e.e === 'gap' ? `[${e.bytes}]` : ''))

@@ -1,8 +1,8 @@
 /** The log never shows a password whose packet lies about its lengths, nor what is made of it. */
 import { describe, expect, it } from 'vitest';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
-import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
+import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
 import { type CollectedRecord, createCollectSink } from '../helpers/collect-sink.js';
 import { hex } from '../helpers/hex.js';
 import { findInText } from '../helpers/secret-finder.js';

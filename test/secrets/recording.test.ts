@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
-import { createPcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
+import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
+import { createPcapngRecorder } from '../../src/observe/pcapng-recorder.js';
 import { hex } from '../helpers/hex.js';
 import { findInBytes } from '../helpers/secret-finder.js';
-import { readConnections } from '../record/capture-helpers.js';
+import { readConnections } from '../recording/capture-helpers.js';
 
 const OPEN: OpenInfo = {
   conn: 'c1',

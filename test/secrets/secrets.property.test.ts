@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deferredObserver } from '../../src/observe/deferred-observer.js';
+import { fanOut, type OpenInfo } from '../../src/observe/observer.js';
+import { createPcapngRecorder, type PcapngRecorder } from '../../src/observe/pcapng-recorder.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type PayloadMode } from '../../src/observe/tap-options.js';
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
-import { deferredObserver } from '../../src/proxy/deferred-observer.js';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type PayloadMode } from '../../src/proxy/tap-options.js';
 import { createLogSink, type LogSink } from '../../src/sinks/log-sink.js';
-import { fanOut, type OpenInfo } from '../../src/sinks/observer.js';
-import { createPcapngRecorder, type PcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
 import {
   bin,
   cat,

@@ -1,7 +1,7 @@
 import { reasonCode } from '../catalogue/lookup.js';
 import type { PacketTypeName } from '../constants.js';
+import type { Direction } from '../direction.js';
 import type { Reader } from '../reader.js';
-import type { StreamSide } from '../sniff.js';
 import { topicFilterProblem } from '../topic-match.js';
 
 /** A code not in `packet`'s own table is reported, never dropped: users must see what was sent. */
@@ -19,7 +19,7 @@ export function checkReasonCode(r: Reader, packet: PacketTypeName, code: number)
 }
 
 /** A zero Packet Identifier; 5.0 states the rule for a PUBLISH per sender (`from`, when known). */
-export function checkPacketId(r: Reader, packet: PacketTypeName, id: number, from?: StreamSide): void {
+export function checkPacketId(r: Reader, packet: PacketTypeName, id: number, from?: Direction): void {
   if (id !== 0 || r.stopped) return;
   const context = packet === 'PUBLISH' && from !== undefined ? `PUBLISH from ${from}` : packet;
   r.report('MQTT_PACKET_ID_ZERO', `${packet} has Packet Identifier 0`, context);

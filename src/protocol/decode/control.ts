@@ -1,5 +1,5 @@
+import type { Direction } from '../direction.js';
 import type { Reader } from '../reader.js';
-import type { StreamSide } from '../sniff.js';
 import type { AuthPacket, DisconnectPacket, PacketHeader, PingPacket } from '../types.js';
 import { checkReasonCode, checkTrailing } from './checks.js';
 import { setProps } from './connect.js';
@@ -20,13 +20,13 @@ export function decodeDisconnectOrAuth<T extends 'DISCONNECT' | 'AUTH'>(
   r: Reader,
   h: PacketHeader,
   type: T,
-  from?: StreamSide,
+  from?: Direction,
 ): T extends 'AUTH' ? AuthPacket : DisconnectPacket;
 export function decodeDisconnectOrAuth(
   r: Reader,
   h: PacketHeader,
   type: 'DISCONNECT' | 'AUTH',
-  from?: StreamSide,
+  from?: Direction,
 ): DisconnectPacket | AuthPacket {
   const packet: DisconnectPacket | AuthPacket = { type, ...h, code: 0 };
   if (type === 'AUTH' && r.version !== '5.0') {

@@ -1,6 +1,6 @@
 import { PACKET_TYPE_NAMES, type ProtocolVersion, REQUIRED_FLAGS } from '../constants.js';
+import type { Direction } from '../direction.js';
 import { Reader } from '../reader.js';
-import type { StreamSide } from '../sniff.js';
 import type { Frame, Packet, PacketHeader, Violation } from '../types.js';
 import { violation } from '../violations.js';
 import { decodeConnack, decodeConnect, peekConnectVersion } from './connect.js';
@@ -15,7 +15,7 @@ export { peekConnectVersion, versionOfLevel } from './connect.js';
  * when known, picks the rule where the spec states one per sender and enables the checks that
  * need it. Never throws: whatever is wrong is in `violations`.
  */
-export function decodeFrame(frame: Frame, version: ProtocolVersion, from?: StreamSide): Packet {
+export function decodeFrame(frame: Frame, version: ProtocolVersion, from?: Direction): Packet {
   const type = frame.type;
   const v = type === 1 ? (peekConnectVersion(frame.body) ?? version) : version;
   const violations: Violation[] = [];

@@ -1,5 +1,5 @@
+import type { Direction } from '../direction.js';
 import type { Reader } from '../reader.js';
-import type { StreamSide } from '../sniff.js';
 import type { AckPacket, PacketHeader, PublishPacket } from '../types.js';
 import { checkPacketId, checkReasonCode, checkTrailing } from './checks.js';
 import { setProps } from './connect.js';
@@ -13,7 +13,7 @@ export function decodePublish(
   r: Reader,
   h: PacketHeader,
   remainingLength: number,
-  from?: StreamSide,
+  from?: Direction,
 ): PublishPacket {
   const flags = h.flags;
   const qos = (flags >> 1) & 0x03;

@@ -5,9 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import mqtt from 'mqtt';
+import { createTap } from '../../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../../src/observe/tap-options.js';
 import { type RunningProxy, startProxy } from '../../../src/proxy/server.js';
-import { createTap } from '../../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../../src/proxy/tap-options.js';
 import type { LogRecord } from '../../../src/sinks/sink.js';
 import { type CollectedRecord, type CollectSink, createCollectSink } from '../../helpers/collect-sink.js';
 

@@ -2,9 +2,10 @@
  * The real proxy with the real tap writing into a collect sink, whatever the transports, plus the
  * few questions the transport tests ask of its records.
  */
+
+import { createTap } from '../../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS } from '../../../src/observe/tap-options.js';
 import { type RunningProxy, type StartProxyOptions, startProxy } from '../../../src/proxy/server.js';
-import { createTap } from '../../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS } from '../../../src/proxy/tap-options.js';
 import type { LogRecord } from '../../../src/sinks/sink.js';
 import { type CollectSink, createCollectSink } from '../../helpers/collect-sink.js';
 

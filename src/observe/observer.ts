@@ -3,7 +3,9 @@
  * the bytes, inside try/catch: an observer can never delay, change or break forwarding.
  */
 
-export type Direction = 'client' | 'broker';
+import type { Direction } from '../protocol/direction.js';
+
+export type { Direction };
 
 export interface Endpoint {
   address: string;

@@ -4,9 +4,9 @@
  * longer decoded, a client in the middle of a long packet).
  */
 import { describe, expect, it } from 'vitest';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
-import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
+import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS } from '../../src/observe/tap-options.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
 import { ack, connack, connect, P, pingreq, prop, publish } from '../helpers/packets.js';
 

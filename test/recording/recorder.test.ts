@@ -5,13 +5,13 @@ import { Writable } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSize } from '../../src/cli/parse-size.js';
-import type { OpenInfo, ProxyObserver } from '../../src/sinks/observer.js';
+import type { OpenInfo, ProxyObserver } from '../../src/observe/observer.js';
 import {
   createPcapngRecorder,
   type PcapngRecorder,
   rotatedName,
   upstreamEndpoint,
-} from '../../src/sinks/pcapng-recorder.js';
+} from '../../src/observe/pcapng-recorder.js';
 import { readConnections } from './capture-helpers.js';
 
 let dir: string;

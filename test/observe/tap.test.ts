@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
-import type { CloseInfo, OpenInfo } from '../../src/sinks/observer.js';
+import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -35,7 +35,7 @@ const CONNECT_311 = '10 23 0004 4d515454 04 c2 003c 0004 64657631 0005 757365723
 
 describe('tap: timings', () => {
   it('times requests by when chunks arrived when the caller says so, not when it decodes them', () => {
-    // A deferred observer (proxy/deferred-observer.ts) shows chunks later than they arrived.
+    // A deferred observer (observe/deferred-observer.ts) shows chunks later than they arrived.
     const t = tap();
     t.at(50_000);
     t.conn.data('client', hex(CONNECT_311), 1000);

@@ -8,7 +8,7 @@ import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
+import { createPcapngRecorder } from '../../src/observe/pcapng-recorder.js';
 import { ROOT } from '../e2e/helpers/build-dist.js';
 import { readConnections } from './capture-helpers.js';
 
@@ -37,7 +37,7 @@ describe('pcapng recorder out of file descriptors', () => {
         '-c',
         `ulimit -n 64 && exec "${process.execPath}" "$@"`,
         'sh',
-        join(ROOT, 'test/record/fixtures/recorder-out-of-fds.mjs'),
+        join(ROOT, 'test/recording/fixtures/recorder-out-of-fds.mjs'),
         ROOT,
         dir,
       ],

@@ -3,9 +3,9 @@
  * PUBLISHes, or sets aliases for ever longer topics, cannot make the tap keep them all.
  */
 import { describe, expect, it } from 'vitest';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/proxy/tap-options.js';
-import type { OpenInfo } from '../../src/sinks/observer.js';
+import type { OpenInfo } from '../../src/observe/observer.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
 import { ack, connack, connect, P, prop, publish } from '../helpers/packets.js';
 

@@ -21,14 +21,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fanOut } from '../../src/observe/observer.js';
+import { createPcapngRecorder, type PcapngRecorder } from '../../src/observe/pcapng-recorder.js';
+import { createTap } from '../../src/observe/tap.js';
+import { DEFAULT_TAP_OPTIONS } from '../../src/observe/tap-options.js';
 import { PACKET_TYPE_NAMES } from '../../src/protocol/constants.js';
 import { type RunningProxy, startProxy } from '../../src/proxy/server.js';
-import { createTap } from '../../src/proxy/tap.js';
-import { DEFAULT_TAP_OPTIONS } from '../../src/proxy/tap-options.js';
 import { parseCapture } from '../../src/replay/pcap-reader.js';
 import { replayCapture } from '../../src/replay/replay.js';
-import { fanOut } from '../../src/sinks/observer.js';
-import { createPcapngRecorder, type PcapngRecorder } from '../../src/sinks/pcapng-recorder.js';
 import { denyTopicDynsec, type Mosquitto, requireMosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { type Collected, type Collector, collector, comparable } from '../replay/compare.js';
 

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { deferredObserver } from '../../src/proxy/deferred-observer.js';
-import type { CloseInfo, ConnectionObserver, OpenInfo, ProxyObserver } from '../../src/sinks/observer.js';
+import { deferredObserver } from '../../src/observe/deferred-observer.js';
+import type { CloseInfo, ConnectionObserver, OpenInfo, ProxyObserver } from '../../src/observe/observer.js';
 
 const OPEN = (conn: string): OpenInfo => ({
   conn,

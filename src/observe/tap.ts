@@ -15,6 +15,7 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -26,8 +27,7 @@ import type {
   ProxyObserver,
   RefusedClient,
   UpstreamErrorInfo,
-} from '../sinks/observer.js';
-import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
+} from './observer.js';
 import type { TapOptions } from './tap-options.js';
 
 /**

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type CapturedPacket,
-  decodeTcp,
-  parseCapture,
-  type TcpSegment,
-} from '../../src/replay/pcap-reader.js';
-import {
   fileHeader,
   ipBytes,
   pairAddresses,
@@ -16,7 +10,13 @@ import {
   TCP_RST,
   TCP_SYN,
   TcpConversation,
-} from '../../src/sinks/pcapng-writer.js';
+} from '../../src/observe/pcapng-writer.js';
+import {
+  type CapturedPacket,
+  decodeTcp,
+  parseCapture,
+  type TcpSegment,
+} from '../../src/replay/pcap-reader.js';
 
 function blocks(conv: TcpConversation, segs: Segment[]): Buffer {
   const parts = [fileHeader({ userAppl: 'test' })];

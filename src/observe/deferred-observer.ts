@@ -31,7 +31,7 @@ import type {
   ProxyObserver,
   RefusedClient,
   UpstreamErrorInfo,
-} from '../sinks/observer.js';
+} from './observer.js';
 
 export interface DeferredObserverOptions {
   /** Largest piece of a chunk shown in one call (default 16 KiB). */
