@@ -1,3 +1,4 @@
+import type { FlappingRule } from '../record/client-id-records.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
 
 export type { PayloadMode } from '../record/defaults.js';
@@ -16,6 +17,10 @@ export interface TapOptions extends RecordOptions {
   now?: () => number;
   /** Fields another sink adds to a connection's `close` record (e.g. bytes the recorder dropped). */
   closeExtra?: (conn: string) => Record<string, unknown> | undefined;
+  /** Takeovers of one client id within a time that make a `flapping` warning (default 3 in 60 s). */
+  flapping?: FlappingRule;
+  /** Client ids without an open connection kept for their history (default 10,000). */
+  clientIdsMax?: number;
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {

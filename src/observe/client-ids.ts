@@ -1,0 +1,192 @@
+/**
+ * The client ids of one process (one per createTap factory): which open connection holds each
+ * id, so that a second CONNECT with the same id is seen as a session takeover and linked to the
+ * connection it takes over, and how often each id was taken over lately (flapping). Client ids
+ * are chosen by clients: ids no open connection holds are kept up to a cap, least recently used
+ * first out, and counted when dropped. Work is O(1) per CONNECT, CONNACK and close; none per packet.
+ */
+import type {
+  ConnRef,
+  Flapping,
+  FlappingRule,
+  LastConnection,
+  Takeover,
+} from '../record/client-id-records.js';
+
+export type { ConnRef, Flapping, FlappingRule, LastConnection, Takeover };
+
+/** Defaults of `--flapping`: three takeovers of one client id within 60 s. */
+export const DEFAULT_FLAPPING: FlappingRule = { count: 3, windowMs: 60_000 };
+/** Largest `count` of a flapping rule: the takeovers of one id kept to check it. */
+export const MAX_FLAPPING_COUNT = 100;
+/** Client ids no open connection holds, kept for their history. */
+export const DEFAULT_CLIENT_IDS_MAX = 10_000;
+
+/** Which connection took over, as the old connection's tap carries it (`takenOverBy`). */
+export interface TakenOverBy {
+  conn: string;
+  address: string;
+  port: number;
+  username?: string;
+  /** How long the old connection had been open when the new CONNECT came, in ms. */
+  afterMs: number;
+}
+
+/** A connection as the registry sees it: the tap implements it. */
+export interface IdHolder {
+  readonly conn: string;
+  readonly address: string;
+  readonly port: number;
+  readonly username: string | undefined;
+  readonly openedAt: number;
+  /** Set by the registry when a newer connection claims this one's client id. */
+  takenOverBy?: TakenOverBy;
+}
+
+/** What a CONNECT's claim left to settle once its CONNACK is seen. */
+export interface Claim {
+  readonly entry: Entry;
+  readonly holder: IdHolder;
+  readonly at: number;
+  /** The open connection that held the id, if any. */
+  readonly previous: IdHolder | undefined;
+  /** How the last connection that held the id ended, if the registry still knows. */
+  readonly last: LastConnection | undefined;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly clientId: string;
+  holder: IdHolder | undefined;
+  /** The accepted takeovers of this id, at most `rule.count`, oldest first. */
+  takeovers: Takeover[] | undefined;
+  lastFlappingAt: number | undefined;
+  last: LastConnection | undefined;
+}
+
+export interface ClientIdStats {
+  /** Ids an open connection holds. */
+  held: number;
+  /** Ids kept for their history only. */
+  idle: number;
+  /** Idle ids forgotten to stay within the cap. */
+  dropped: number;
+}
+
+export class ClientIdRegistry {
+  /** Ids an open connection holds: as many as open connections, at most. */
+  private readonly held = new Map<string, Entry>();
+  /** Ids no open connection holds, least recently released first. */
+  private readonly idle = new Map<string, Entry>();
+  private droppedIds = 0;
+
+  constructor(
+    readonly rule: FlappingRule = DEFAULT_FLAPPING,
+    readonly maxIdle: number = DEFAULT_CLIENT_IDS_MAX,
+    /** Called once, when the first idle id is forgotten. */
+    private readonly onFirstDrop?: () => void,
+  ) {}
+
+  /**
+   * A CONNECT with `clientId` on `holder`'s connection (to `scope`, the broker). An open
+   * connection that held the id gets `takenOverBy`. Empty ids (the broker assigns one) claim nothing.
+   */
+  claim(holder: IdHolder, scope: string, clientId: string, at: number): Claim | undefined {
+    if (clientId === '') return undefined;
+    const key = `${scope}\u0000${clientId}`;
+    let entry = this.held.get(key);
+    if (entry === undefined) {
+      entry = this.idle.get(key);
+      if (entry !== undefined) this.idle.delete(key);
+      else
+        entry = {
+          key,
+          clientId,
+          holder: undefined,
+          takeovers: undefined,
+          lastFlappingAt: undefined,
+          last: undefined,
+        };
+      this.held.set(key, entry);
+    }
+    const previous = entry.holder !== holder ? entry.holder : undefined;
+    if (previous !== undefined) {
+      const by: TakenOverBy = {
+        conn: holder.conn,
+        address: holder.address,
+        port: holder.port,
+        afterMs: Math.max(0, Math.round(at - previous.openedAt)),
+      };
+      if (holder.username !== undefined) by.username = holder.username;
+      previous.takenOverBy = by;
+    }
+    entry.holder = holder;
+    return { entry, holder, at, previous, last: entry.last };
+  }
+
+  /**
+   * The claim's CONNACK: accepted, a takeover of the previous holder is confirmed (and may make
+   * the id flapping); refused, the broker kept the previous holder, which holds the id again.
+   */
+  settle(claim: Claim, accepted: boolean): { takeover?: Takeover; flapping?: Flapping } {
+    const { entry, previous, holder } = claim;
+    if (previous === undefined) return {};
+    if (!accepted) {
+      if (previous.takenOverBy?.conn === holder.conn) delete previous.takenOverBy;
+      if (entry.holder === holder && !this.closed.has(previous)) entry.holder = previous;
+      return {};
+    }
+    const takeover: Takeover = {
+      clientId: entry.clientId,
+      at: claim.at,
+      by: ref(holder),
+      old: ref(previous),
+      afterMs: Math.max(0, Math.round(claim.at - previous.openedAt)),
+    };
+    if (entry.takeovers === undefined) entry.takeovers = [];
+    const list = entry.takeovers;
+    if (list.length >= this.rule.count) list.shift();
+    list.push(takeover);
+    const { count, windowMs } = this.rule;
+    const first = list[0]!;
+    if (
+      list.length >= count &&
+      takeover.at - first.at <= windowMs &&
+      (entry.lastFlappingAt === undefined || takeover.at - entry.lastFlappingAt > windowMs)
+    ) {
+      entry.lastFlappingAt = takeover.at;
+      return { takeover, flapping: { clientId: entry.clientId, takeovers: [...list], rule: this.rule } };
+    }
+    return { takeover };
+  }
+
+  /** Holders whose connection closed while a claim on their id was unsettled. */
+  private readonly closed = new WeakSet<IdHolder>();
+
+  /** `holder`'s connection closed: its id, if it still holds it, becomes idle. */
+  release(holder: IdHolder, claim: Claim | undefined, last: Omit<LastConnection, 'conn'>): void {
+    this.closed.add(holder);
+    if (claim === undefined) return;
+    const { entry } = claim;
+    if (entry.holder !== holder) return;
+    entry.holder = undefined;
+    entry.last = { conn: holder.conn, ...last };
+    this.held.delete(entry.key);
+    this.idle.set(entry.key, entry);
+    if (this.idle.size > this.maxIdle) {
+      const oldest = this.idle.keys().next().value as string;
+      this.idle.delete(oldest);
+      if (this.droppedIds++ === 0) this.onFirstDrop?.();
+    }
+  }
+
+  stats(): ClientIdStats {
+    return { held: this.held.size, idle: this.idle.size, dropped: this.droppedIds };
+  }
+}
+
+function ref(h: IdHolder): ConnRef {
+  const r: ConnRef = { conn: h.conn, address: h.address, port: h.port };
+  if (h.username !== undefined) r.username = h.username;
+  return r;
+}
