@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { DEFAULT_FLAPPING, type FlappingRule, MAX_FLAPPING_COUNT } from '../observe/client-ids.js';
 import type { TapOptions } from '../observe/tap-options.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
 import { DEFAULT_RECORD_OPTIONS, PAYLOAD_MODES, type PayloadMode } from '../record/defaults.js';
@@ -78,7 +79,26 @@ export interface DecodeArgs {
   sessionMax: number;
   clientId?: string;
   topic?: string;
+  flapping: FlappingRule;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** `--flapping N/DURATION`: N takeovers (2 to MAX_FLAPPING_COUNT) within DURATION (`60s`, `2m`, `500ms`; bare: seconds). */
+export function parseFlapping(raw: unknown): FlappingRule {
+  const text = String(lastValue(raw)).trim();
+  const m = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/.exec(text);
+  const count = m === null ? Number.NaN : Number(m[1]);
+  const windowMs = m === null ? Number.NaN : Number(m[2]) * DURATION_UNITS[m[3] ?? 's']!;
+  if (!Number.isInteger(count) || count < 2 || count > MAX_FLAPPING_COUNT || !(windowMs > 0)) {
+    throw new UsageError(
+      `--flapping must be N/DURATION, N takeovers of one client id (2 to ${MAX_FLAPPING_COUNT}) within DURATION (60s, 2m, 500ms), got "${text}"`,
+    );
+  }
+  return { count, windowMs };
+}
+
+export const DEFAULT_FLAPPING_TEXT = `${DEFAULT_FLAPPING.count}/${DEFAULT_FLAPPING.windowMs / 1000}s`;
 
 export function logOptions<T>(y: Argv<T>): Argv<T & LogArgs> {
   return y
@@ -155,6 +175,13 @@ export function decodeOptions<T>(y: Argv<T>): Argv<T & DecodeArgs> {
       type: 'string',
       describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
       coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
+    })
+    .option('flapping', {
+      type: 'string',
+      default: DEFAULT_FLAPPING_TEXT,
+      describe:
+        'N/DURATION: a flapping warning when one client id is taken over N times within DURATION (e.g. 5/2m)',
+      coerce: parseFlapping,
     }) as unknown as Argv<T & DecodeArgs>;
 }
 
@@ -165,6 +192,7 @@ export function tapOptionsFrom(args: DecodeArgs): TapOptions {
     payloadMax: args.payloadMax,
     showSecrets: args.showSecrets,
     sessionMax: args.sessionMax,
+    flapping: args.flapping,
   };
   if (args.clientId !== undefined) tap.clientId = args.clientId;
   if (args.topic !== undefined) tap.topic = args.topic;

@@ -33,6 +33,7 @@ import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { Level } from '../sinks/sink.js';
+import { summarizing, VerdictSummary } from '../sinks/verdict-summary.js';
 import {
   type DecodeArgs,
   decodeOptions,
@@ -83,6 +84,8 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   acceptProxyProtocol?: boolean;
   /** Each upstream connection opens with a PROXY protocol header naming the client. */
   upstreamProxyProtocol?: 'v1' | 'v2';
+  /** At shutdown, the verdicts by cause with their top client ids, on stderr. */
+  summary?: boolean;
 }
 
 /** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
@@ -313,6 +316,11 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
           'also write every chunk of every connection to this pcapng file (Wireshark, tshark, tcpdump; mqtt-tap replay); passwords and AUTH data masked unless --show-secrets',
         coerce: (v: string | string[]) => resolve(lastValue(v)),
       })
+      .option('summary', {
+        type: 'boolean',
+        describe:
+          'at shutdown, print to stderr the verdicts of the closed connections by cause with their top client ids, takeovers and flapping client ids',
+      })
       .option('record-rotate', {
         type: 'string',
         describe:
@@ -459,6 +467,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   });
 
   const tapOptions = tapOptionsFrom(args);
+  const summary = args.summary === true ? new VerdictSummary() : undefined;
 
   const reportInternal = (err: unknown, ctx: ProxyErrorContext): void => {
     const record = {
@@ -523,7 +532,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       };
     }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
-    tap = deferredObserver(createTap(sink, tapOptions), {
+    tap = deferredObserver(createTap(summary === undefined ? sink : summarizing(sink, summary), tapOptions), {
       onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
     });
     proxy = await startProxy({
@@ -636,6 +645,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       `recorded ${st.recordedBytes} bytes to ${st.files.join(', ')}${st.droppedBytes > 0 ? `; ${st.droppedBytes} bytes dropped (disk too slow)` : ''}`,
     );
   }
+  if (summary !== undefined) for (const line of summary.lines()) stderrLine(line);
   const dropped = sink.droppedLines();
   sink.write(
     'info',

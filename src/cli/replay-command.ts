@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULT_MQTT_PORTS } from '../replay/default-ports.js';
-import type { ReplayClock, ReplayResult } from '../replay/replay.js';
+import type { ReplayClock, ReplayResult, SummarySink } from '../replay/replay.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { RecordSink } from '../sinks/sink.js';
 import {
@@ -57,7 +57,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       .option('summary', {
         type: 'boolean',
         default: false,
-        describe: 'one line per connection: client id, duration, packets each way, last reason code, errors',
+        describe:
+          'one line per connection (client id, duration, packets each way, last reason code, errors, verdict), then the verdicts by cause with their top client ids, takeovers and flapping client ids',
       })
       .example('$0 replay session.pcapng', 'the records of a recording, with their original times')
       .example('$0 replay --port 8883 --pretty capture.pcap', 'a tcpdump capture of a broker on port 8883')
@@ -70,9 +71,11 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const { createSummarySink, replayCapture } = await import('../replay/replay.js');
     const clock: ReplayClock = { ms: 0 };
     let logSink: LogSink | undefined;
+    let summary: SummarySink | undefined;
     let sink: RecordSink;
     if (argv.summary) {
-      sink = createSummarySink((line) => process.stdout.write(`${line}\n`));
+      summary = createSummarySink((line) => process.stdout.write(`${line}\n`));
+      sink = summary;
     } else {
       const tty = process.stdout.isTTY === true;
       const pretty = prettyWanted(argv, tty);
@@ -104,6 +107,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         ...(logSink !== undefined ? { outputBacklog: logSink.whenRoom } : {}),
         ...(argv.port === undefined || argv.port.length === 0 ? {} : { ports: argv.port }),
       });
+      summary?.end();
       process.stderr.write(`mqtt-tap replay: ${describeResult(result)}\n`);
       if (result.packets === 0 && result.warnings > 0) process.exitCode = 1;
     } catch (err) {
