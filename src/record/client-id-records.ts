@@ -99,8 +99,10 @@ export function flappingEntry(f: Flapping): Entry {
       const key = `${r.address}\u0000${r.username ?? ''}\u0000${r.username === undefined}`;
       let c = clients.get(key);
       if (c === undefined) {
-        c = { address: r.address, conns: [] };
-        if (r.username !== undefined) c.username = r.username;
+        c =
+          r.username === undefined
+            ? { address: r.address, conns: [] }
+            : { address: r.address, username: r.username, conns: [] };
         clients.set(key, c);
       }
       if (!c.conns.includes(r.conn)) c.conns.push(r.conn);
