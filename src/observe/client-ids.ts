@@ -41,6 +41,8 @@ export interface IdHolder {
   readonly openedAt: number;
   /** Set by the registry when a newer connection claims this one's client id. */
   takenOverBy?: TakenOverBy;
+  /** Set by the registry when the connection closed. */
+  idReleased?: boolean;
 }
 
 /** What a CONNECT's claim left to settle once its CONNACK is seen. */
@@ -62,6 +64,9 @@ interface Entry {
   takeovers: Takeover[] | undefined;
   lastFlappingAt: number | undefined;
   last: LastConnection | undefined;
+  /** Neighbours in the list of idle ids, least recently released first; unset while held. */
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 export interface ClientIdStats {
@@ -74,10 +79,12 @@ export interface ClientIdStats {
 }
 
 export class ClientIdRegistry {
-  /** Ids an open connection holds: as many as open connections, at most. */
-  private readonly held = new Map<string, Entry>();
-  /** Ids no open connection holds, least recently released first. */
-  private readonly idle = new Map<string, Entry>();
+  /** Every id known: held by an open connection (as many as those, at most), or idle. */
+  private readonly entries = new Map<string, Entry>();
+  /** The idle ids, a list from the least recently released (evicted first) to the most. */
+  private oldestIdle: Entry | undefined;
+  private newestIdle: Entry | undefined;
+  private idleCount = 0;
   private droppedIds = 0;
 
   constructor(
@@ -94,20 +101,21 @@ export class ClientIdRegistry {
   claim(holder: IdHolder, scope: string, clientId: string, at: number): Claim | undefined {
     if (clientId === '') return undefined;
     const key = `${scope}\u0000${clientId}`;
-    let entry = this.held.get(key);
+    let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = this.idle.get(key);
-      if (entry !== undefined) this.idle.delete(key);
-      else
-        entry = {
-          key,
-          clientId,
-          holder: undefined,
-          takeovers: undefined,
-          lastFlappingAt: undefined,
-          last: undefined,
-        };
-      this.held.set(key, entry);
+      entry = {
+        key,
+        clientId,
+        holder: undefined,
+        takeovers: undefined,
+        lastFlappingAt: undefined,
+        last: undefined,
+        older: undefined,
+        newer: undefined,
+      };
+      this.entries.set(key, entry);
+    } else if (entry.holder === undefined) {
+      this.unlinkIdle(entry);
     }
     const previous = entry.holder !== holder ? entry.holder : undefined;
     if (previous !== undefined) {
@@ -133,7 +141,7 @@ export class ClientIdRegistry {
     if (previous === undefined) return {};
     if (!accepted) {
       if (previous.takenOverBy?.conn === holder.conn) delete previous.takenOverBy;
-      if (entry.holder === holder && !this.closed.has(previous)) entry.holder = previous;
+      if (entry.holder === holder && previous.idReleased !== true) entry.holder = previous;
       return {};
     }
     const takeover: Takeover = {
@@ -160,28 +168,44 @@ export class ClientIdRegistry {
     return { takeover };
   }
 
-  /** Holders whose connection closed while a claim on their id was unsettled. */
-  private readonly closed = new WeakSet<IdHolder>();
-
   /** `holder`'s connection closed: its id, if it still holds it, becomes idle. */
   release(holder: IdHolder, claim: Claim | undefined, last: Omit<LastConnection, 'conn'>): void {
-    this.closed.add(holder);
+    holder.idReleased = true;
     if (claim === undefined) return;
     const { entry } = claim;
     if (entry.holder !== holder) return;
     entry.holder = undefined;
     entry.last = { conn: holder.conn, ...last };
-    this.held.delete(entry.key);
-    this.idle.set(entry.key, entry);
-    if (this.idle.size > this.maxIdle) {
-      const oldest = this.idle.keys().next().value as string;
-      this.idle.delete(oldest);
+    this.linkIdle(entry);
+    if (this.idleCount > this.maxIdle) {
+      const oldest = this.oldestIdle!;
+      this.unlinkIdle(oldest);
+      this.entries.delete(oldest.key);
       if (this.droppedIds++ === 0) this.onFirstDrop?.();
     }
   }
 
   stats(): ClientIdStats {
-    return { held: this.held.size, idle: this.idle.size, dropped: this.droppedIds };
+    return { held: this.entries.size - this.idleCount, idle: this.idleCount, dropped: this.droppedIds };
+  }
+
+  private linkIdle(entry: Entry): void {
+    entry.older = this.newestIdle;
+    entry.newer = undefined;
+    if (this.newestIdle !== undefined) this.newestIdle.newer = entry;
+    else this.oldestIdle = entry;
+    this.newestIdle = entry;
+    this.idleCount++;
+  }
+
+  private unlinkIdle(entry: Entry): void {
+    if (entry.older !== undefined) entry.older.newer = entry.newer;
+    else this.oldestIdle = entry.newer;
+    if (entry.newer !== undefined) entry.newer.older = entry.older;
+    else this.newestIdle = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
+    this.idleCount--;
   }
 }
 

@@ -102,7 +102,7 @@ export function endpoint(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
-export class ConnectionTap implements ConnectionObserver, IdHolder {
+class ConnectionTap implements ConnectionObserver, IdHolder {
   /** Set when a newer connection's CONNECT claimed this one's client id (see client-ids.ts). */
   takenOverBy?: TakenOverBy;
   private readonly session: ConnectionSession;
