@@ -105,6 +105,7 @@ export function endpoint(e: Endpoint): string {
 class ConnectionTap implements ConnectionObserver, IdHolder {
   /** Set when a newer connection's CONNECT claimed this one's client id (see client-ids.ts). */
   takenOverBy?: TakenOverBy;
+  idReleased?: boolean;
   private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
