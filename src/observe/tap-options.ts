@@ -1,3 +1,4 @@
+import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
 import type { FlappingRule } from '../record/client-id-records.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
 
@@ -24,6 +25,6 @@ export interface TapOptions extends RecordOptions {
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {
-  captureCap: 64 * 1024,
+  captureCap: DEFAULT_CAPTURE_CAP,
   ...DEFAULT_RECORD_OPTIONS,
 };
