@@ -7,10 +7,17 @@
  * (a) `--ids` connections one after another, each with a new 64-character client id (an attacker
  *     cycling ids): ns per connection, heap after, ids kept (at most DEFAULT_CLIENT_IDS_MAX);
  * (b) the same number of connections over 100 ids, each taking over the one before (flapping):
- *     ns per connection, flapping events.
+ *     ns per connection, flapping events;
+ * (c) the worst case of memory: DEFAULT_CLIENT_IDS_MAX idle ids, each with MAX_FLAPPING_COUNT
+ *     takeovers kept (a rule of 20/1h): heap.
  */
 import { performance } from 'node:perf_hooks';
-import { ClientIdRegistry, DEFAULT_CLIENT_IDS_MAX, type IdHolder } from '../src/observe/client-ids.js';
+import {
+  ClientIdRegistry,
+  DEFAULT_CLIENT_IDS_MAX,
+  type IdHolder,
+  MAX_FLAPPING_COUNT,
+} from '../src/observe/client-ids.js';
 
 const arg = process.argv.indexOf('--ids');
 const N = arg === -1 ? 1_000_000 : Number(process.argv[arg + 1]);
@@ -55,4 +62,23 @@ for (let i = 0; i < N; i++) {
 const flapNs = ((performance.now() - t0) * 1e6) / N;
 console.log(
   `(b) ${N} connections over 100 ids, each a takeover: ${flapNs.toFixed(0)} ns/connection; ${flaps} flapping events; kept ${JSON.stringify(flappy.stats())}`,
+);
+
+const heapBefore = heapMiB();
+const worst = new ClientIdRegistry({ count: MAX_FLAPPING_COUNT, windowMs: 3_600_000 });
+let n = 0;
+for (let id = 0; id < DEFAULT_CLIENT_IDS_MAX; id++) {
+  const clientId = `worst-${String(id).padStart(58, '0')}`;
+  let previous: { h: IdHolder; claim: ReturnType<ClientIdRegistry['claim']> } | undefined;
+  for (let k = 0; k <= MAX_FLAPPING_COUNT; k++) {
+    const h = holder(n++, n);
+    const claim = worst.claim(h, '127.0.0.1:1883', clientId, n);
+    if (claim !== undefined) worst.settle(claim, true);
+    if (previous !== undefined) worst.release(previous.h, previous.claim, { closedAt: n, clean: true });
+    previous = { h, claim };
+  }
+  worst.release(previous!.h, previous!.claim, { closedAt: n, clean: true });
+}
+console.log(
+  `(c) ${DEFAULT_CLIENT_IDS_MAX} idle ids with ${MAX_FLAPPING_COUNT} takeovers each: kept ${JSON.stringify(worst.stats())}; heap ${heapBefore.toFixed(1)} → ${heapMiB().toFixed(1)} MiB`,
 );

@@ -17,8 +17,8 @@ export type { ConnRef, Flapping, FlappingRule, LastConnection, Takeover };
 
 /** Defaults of `--flapping`: three takeovers of one client id within 60 s. */
 export const DEFAULT_FLAPPING: FlappingRule = { count: 3, windowMs: 60_000 };
-/** Largest `count` of a flapping rule: the takeovers of one id kept to check it. */
-export const MAX_FLAPPING_COUNT = 100;
+/** Largest `count` of a flapping rule: each id keeps that many takeovers to check it. */
+export const MAX_FLAPPING_COUNT = 20;
 /** Client ids no open connection holds, kept for their history. */
 export const DEFAULT_CLIENT_IDS_MAX = 10_000;
 
@@ -49,9 +49,12 @@ export interface IdHolder {
 export interface Claim {
   readonly entry: Entry;
   readonly holder: IdHolder;
+  /** The holder as takeover records name it, made once and shared by the takeovers it is in. */
+  readonly ref: ConnRef;
   readonly at: number;
   /** The open connection that held the id, if any. */
   readonly previous: IdHolder | undefined;
+  readonly previousRef: ConnRef | undefined;
   /** How the last connection that held the id ended, if the registry still knows. */
   readonly last: LastConnection | undefined;
 }
@@ -60,6 +63,7 @@ interface Entry {
   readonly key: string;
   readonly clientId: string;
   holder: IdHolder | undefined;
+  holderRef: ConnRef | undefined;
   /** The accepted takeovers of this id, at most `rule.count`, oldest first. */
   takeovers: Takeover[] | undefined;
   lastFlappingAt: number | undefined;
@@ -107,6 +111,7 @@ export class ClientIdRegistry {
         key,
         clientId,
         holder: undefined,
+        holderRef: undefined,
         takeovers: undefined,
         lastFlappingAt: undefined,
         last: undefined,
@@ -128,8 +133,11 @@ export class ClientIdRegistry {
       if (holder.username !== undefined) by.username = holder.username;
       previous.takenOverBy = by;
     }
+    const previousRef = previous === undefined ? undefined : entry.holderRef;
+    const own = entry.holder === holder && entry.holderRef !== undefined ? entry.holderRef : ref(holder);
     entry.holder = holder;
-    return { entry, holder, at, previous, last: entry.last };
+    entry.holderRef = own;
+    return { entry, holder, ref: own, at, previous, previousRef, last: entry.last };
   }
 
   /**
@@ -141,14 +149,17 @@ export class ClientIdRegistry {
     if (previous === undefined) return {};
     if (!accepted) {
       if (previous.takenOverBy?.conn === holder.conn) delete previous.takenOverBy;
-      if (entry.holder === holder && previous.idReleased !== true) entry.holder = previous;
+      if (entry.holder === holder && previous.idReleased !== true) {
+        entry.holder = previous;
+        entry.holderRef = claim.previousRef;
+      }
       return {};
     }
     const takeover: Takeover = {
       clientId: entry.clientId,
       at: claim.at,
-      by: ref(holder),
-      old: ref(previous),
+      by: claim.ref,
+      old: claim.previousRef ?? ref(previous),
       afterMs: Math.max(0, Math.round(claim.at - previous.openedAt)),
     };
     if (entry.takeovers === undefined) entry.takeovers = [];
@@ -175,6 +186,7 @@ export class ClientIdRegistry {
     const { entry } = claim;
     if (entry.holder !== holder) return;
     entry.holder = undefined;
+    entry.holderRef = undefined;
     entry.last = { conn: holder.conn, ...last };
     this.linkIdle(entry);
     if (this.idleCount > this.maxIdle) {
