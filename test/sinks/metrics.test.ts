@@ -57,7 +57,12 @@ async function scrape(m: PacketMetrics): Promise<Map<string, number>> {
 describe('metrics: what the tap counts', () => {
   it('the wrong password in 5.0: CONNACK 0x87 by type, code and name; packets, bytes, connections, closes', async () => {
     const { m, conn } = metered();
-    const c = connect({ version: '5.0', clientId: 'dev1', username: 'user1', password: Buffer.from('wrong_pass') });
+    const c = connect({
+      version: '5.0',
+      clientId: 'dev1',
+      username: 'user1',
+      password: Buffer.from('wrong_pass'),
+    });
     conn.data('client', c, 1000);
     conn.data('broker', connack({ version: '5.0', code: 0x87 }), 1007);
     conn.close(CLOSE);
