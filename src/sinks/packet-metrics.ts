@@ -12,6 +12,7 @@ import type { FramingError, Packet } from '../protocol/types.js';
 import { VIOLATIONS } from '../protocol/violations.js';
 import { hexByte, reasonInfo } from '../record/reason.js';
 import type { Correlation } from '../session/connection-session.js';
+import { DEFAULT_TOPIC_MAX } from './metrics-limits.js';
 
 export const DIRECTIONS: readonly Direction[] = ['client', 'broker'];
 
@@ -131,8 +132,6 @@ export interface ConnectionMetrics {
   /** `cause`: the close verdict's cause, when the close information has one. */
   closed(closedBy: string, cause: string | undefined): void;
 }
-
-export const DEFAULT_TOPIC_MAX = 1000;
 
 export class PacketMetrics {
   readonly reasonSeries: readonly ReasonSeries[];
