@@ -7,7 +7,7 @@ import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
 import { createTap } from '../../src/observe/tap.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
 import { CLOSE_CAUSES, PacketMetrics } from '../../src/sinks/packet-metrics.js';
-import { createMetricsRegistry } from '../../src/sinks/prometheus.js';
+import { createMetricsRegistry, type MetricsSources } from '../../src/sinks/prometheus.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
 import {
   ack,
@@ -43,8 +43,8 @@ function metered(
 }
 
 /** `name{labels} value` lines of a scrape, as a map. */
-async function scrape(m: PacketMetrics): Promise<Map<string, number>> {
-  const text = await createMetricsRegistry(m).metrics();
+async function scrape(m: PacketMetrics, sources: MetricsSources = {}): Promise<Map<string, number>> {
+  const text = await createMetricsRegistry(m, sources).metrics();
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -226,5 +226,23 @@ describe('metrics: what the tap counts', () => {
     const s = await scrape(m);
     expect(s.get('mqtt_tap_handshake_failures_total{transport="tls"}')).toBe(1);
     expect(s.get('mqtt_tap_connections_refused_total{code="MAX_CONNECTIONS"}')).toBe(1);
+  });
+
+  it('the broker unreachable; log lines and recording bytes dropped and the tap backlog, read when scraped', async () => {
+    const { m, conn } = metered();
+    conn.upstreamError({ upstream: '127.0.0.1:1883', code: 'ECONNREFUSED', message: 'refused' });
+    let dropped = 0;
+    const sources: MetricsSources = {
+      logDroppedLines: () => dropped,
+      recordDroppedBytes: () => 4096,
+      tapPendingBytes: () => 123,
+    };
+    expect((await scrape(m, sources)).get('mqtt_tap_log_dropped_lines_total')).toBe(0);
+    dropped = 17;
+    const s = await scrape(m, sources);
+    expect(s.get('mqtt_tap_upstream_errors_total')).toBe(1);
+    expect(s.get('mqtt_tap_log_dropped_lines_total')).toBe(17);
+    expect(s.get('mqtt_tap_record_dropped_bytes_total')).toBe(4096);
+    expect(s.get('mqtt_tap_tap_pending_bytes')).toBe(123);
   });
 });
