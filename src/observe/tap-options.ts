@@ -1,6 +1,7 @@
 import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
 import type { FlappingRule } from '../record/client-id-records.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
+import type { PacketMetrics } from '../sinks/packet-metrics.js';
 
 export type { PayloadMode } from '../record/defaults.js';
 
@@ -22,6 +23,8 @@ export interface TapOptions extends RecordOptions {
   flapping?: FlappingRule;
   /** Client ids without an open connection kept for their history (default 10,000). */
   clientIdsMax?: number;
+  /** --metrics: counts every connection, packet and failure, whatever the level and selection. */
+  metrics?: PacketMetrics;
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {

@@ -21,6 +21,7 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import { type Claim, ClientIdRegistry, type IdHolder, type TakenOverBy } from './client-ids.js';
 import type {
@@ -54,6 +55,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern, ids);
     },
     refused(info: RefusedClient): void {
+      opts.metrics?.refused(info.code);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'refused',
@@ -71,6 +73,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
+      opts.metrics?.handshakeFailed(info.transport);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'handshake-failed',
@@ -127,6 +130,8 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
   /** What the CONNECT asked of its session, told to the registry at close. */
   private askedClean = true;
   private sessionExpiryInterval: number | undefined;
+  /** --metrics: this connection's counters; undefined without the flag. */
+  private readonly metrics: ConnectionMetrics | undefined;
 
   constructor(
     private readonly sink: RecordSink,
@@ -136,6 +141,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     private readonly ids: ClientIdRegistry,
   ) {
     this.now = opts.now ?? Date.now;
+    this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
     const framer = (from: Direction): Framer =>
       new Framer(
@@ -196,6 +202,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     // Before the framer: it then knows what the bytes of each frame and excerpt may hold.
     if (from === 'client' && this.secrets !== undefined && !this.secrets.done) this.secrets.scan(chunk);
     const now = at ?? this.now();
+    this.metrics?.chunk(from, chunk.length);
     this.arrivedAt = now;
     this.framers[from].push(chunk);
     this.arrivedAt = undefined;
@@ -213,6 +220,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {
+    this.metrics?.upstreamError();
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
     record.error = err.message;
@@ -235,8 +243,14 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
         ? ended
         : { ...ended, sessionExpiryInterval: this.sessionExpiryInterval },
     );
-    if (!this.sink.isLevelEnabled('info')) return;
+    const logged = this.sink.isLevelEnabled('info');
+    if (!logged && this.metrics === undefined) return;
     const silence = this.session.end(this.info.startedAt + info.durationMs);
+    if (this.metrics !== undefined) {
+      if (silence !== undefined) this.metrics.violation(silence.code);
+      this.metrics.closed(info.closedBy, verdictCause(info));
+    }
+    if (!logged) return;
     const s = this.session;
     const last = s.lastReason;
     const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
@@ -291,6 +305,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     const at = this.arrivedAt ?? this.now();
     const corr = this.session.observe(from, packet, at);
     if (from === 'client' && !hidden) this.onSessionRequest(packet, at);
+    this.metrics?.packet(from, packet, corr);
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {
@@ -321,6 +336,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
    */
   private onWithheldFrame(frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version, 'client');
+    this.metrics?.withheld('client', packet);
     this.packets.client++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     const level = levelOf(packet);
@@ -411,6 +427,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
 
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
+    this.metrics?.framingError(from, error);
     const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
     if (!this.sink.isLevelEnabled(level)) return;
     const record: LogRecord = {
@@ -432,6 +449,15 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
 function sessionExpiry(properties: Properties | undefined): number | undefined {
   const value = properties?.sessionExpiryInterval;
   return typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * The close verdict's cause, for the verdict counter: read from the close information when it
+ * carries a `verdict` (the verdict work adds it); undefined until then.
+ */
+function verdictCause(info: CloseInfo): string | undefined {
+  const verdict = (info as CloseInfo & { verdict?: { cause?: unknown } }).verdict;
+  return typeof verdict?.cause === 'string' ? verdict.cause : undefined;
 }
 
 function newHead(

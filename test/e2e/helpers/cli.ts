@@ -36,7 +36,7 @@ export interface Cli {
 export async function startCli(
   cleanups: Cleanups,
   args: string[],
-  /** Runs it under `ulimit -n fdLimit` (through sh); `env`: MQTT_TAP_* variables to set. */
+  /** Runs it under `ulimit -n fdLimit` (through sh); `env`: variables added (MQTT_TAP_*...). */
   opts: { fdLimit?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Cli> {
   // dist/ is built by the globalSetup (build-dist.ts) before any test file runs.
