@@ -213,8 +213,7 @@ class ConnectionTap implements ConnectionObserver {
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
     if (silence !== undefined) record.violations = [silence];
-    const extra = this.opts.closeExtra?.(this.info.conn);
-    if (extra !== undefined) Object.assign(record, extra);
+    if (info.fields !== undefined) Object.assign(record, info.fields);
     record.clean = clean;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
