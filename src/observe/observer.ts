@@ -130,42 +130,12 @@ export interface ProxyObserver {
 export function fanOut(observers: readonly ProxyObserver[], onError: (err: unknown) => void): ProxyObserver {
   if (observers.length === 1) return observers[0]!;
   return {
-    handshakeFailed(info: HandshakeFailure): void {
-      for (const o of observers) {
-        try {
-          o.handshakeFailed?.(info);
-        } catch (err) {
-          onError(err);
-        }
-      }
-    },
-    refused(info: RefusedClient): void {
-      for (const o of observers) {
-        try {
-          o.refused?.(info);
-        } catch (err) {
-          onError(err);
-        }
-      }
-    },
+    handshakeFailed: (info) => isolated(observers, (o) => o.handshakeFailed?.(info), onError),
+    refused: (info) => isolated(observers, (o) => o.refused?.(info), onError),
     open(info: OpenInfo): ConnectionObserver {
       const conns: ConnectionObserver[] = [];
-      for (const o of observers) {
-        try {
-          conns.push(o.open(info));
-        } catch (err) {
-          onError(err);
-        }
-      }
-      const each = (fn: (c: ConnectionObserver) => void): void => {
-        for (const c of conns) {
-          try {
-            fn(c);
-          } catch (err) {
-            onError(err);
-          }
-        }
-      };
+      isolated(observers, (o) => conns.push(o.open(info)), onError);
+      const each = (fn: (c: ConnectionObserver) => void): void => isolated(conns, fn, onError);
       const fieldsOf = (c: ConnectionObserver): Record<string, unknown> | undefined => {
         try {
           return c.closeFields?.();
@@ -196,18 +166,29 @@ export function fanOut(observers: readonly ProxyObserver[], onError: (err: unkno
         close: (i) => {
           // Each observer is given what the others add to the close record.
           const fields = conns.map(fieldsOf);
-          for (const [n, c] of conns.entries()) {
-            const others = merge([i.fields, ...fields.filter((_, m) => m !== n)]);
-            try {
+          isolated(
+            [...conns.entries()],
+            ([n, c]) => {
+              const others = merge([i.fields, ...fields.filter((_, m) => m !== n)]);
               c.close(others === undefined ? i : { ...i, fields: others });
-            } catch (err) {
-              onError(err);
-            }
-          }
+            },
+            onError,
+          );
         },
       };
     },
   };
+}
+
+/** Calls `fn` on each item; a throw is reported and the others still run. */
+function isolated<T>(items: readonly T[], fn: (item: T) => void, onError: (err: unknown) => void): void {
+  for (const item of items) {
+    try {
+      fn(item);
+    } catch (err) {
+      onError(err);
+    }
+  }
 }
 
 /** The fields of several observers in one object; undefined when none adds any. */

@@ -1,4 +1,5 @@
 import { decodeFrame } from '../protocol/decode/index.js';
+import type { Direction } from '../protocol/direction.js';
 import { Framer } from '../protocol/framer.js';
 import { compileGlob, type Glob } from '../protocol/glob.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
@@ -19,7 +20,6 @@ import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js'
 import type {
   CloseInfo,
   ConnectionObserver,
-  Direction,
   Endpoint,
   HandshakeFailure,
   OpenInfo,
@@ -42,32 +42,15 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
     },
     refused(info: RefusedClient): void {
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'refused',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-        code: info.code,
-        error: info.message,
-      };
-      if (info.hint !== undefined) record.hint = info.hint;
       sink.write(
         'warn',
-        record,
+        clientRecord('refused', info),
         `refused ${endpoint(info.client)} on ${info.listener}: ${info.message}${info.hint !== undefined ? ` (${info.hint})` : ''}`,
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'handshake-failed',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-      };
-      if (info.code !== undefined) record.code = info.code;
-      record.error = info.message;
-      if (info.hint !== undefined) record.hint = info.hint;
+      const record = clientRecord('handshake-failed', info);
       if (info.received !== undefined) record.received = info.received;
       sink.write(
         'warn',
@@ -76,6 +59,20 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
   };
+}
+
+/** The record of a client that never became a connection: refused, or its handshake failed. */
+function clientRecord(event: string, info: HandshakeFailure): LogRecord {
+  const record: LogRecord = {
+    event,
+    listener: info.listener,
+    client: endpoint(info.client),
+    transport: info.transport,
+  };
+  if (info.code !== undefined) record.code = info.code;
+  record.error = info.message;
+  if (info.hint !== undefined) record.hint = info.hint;
+  return record;
 }
 
 /** `{version, via, destination}` of a client that came through a PROXY protocol header. */
