@@ -1,5 +1,6 @@
 import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
+import type { PacketMetrics } from '../sinks/packet-metrics.js';
 
 export type { PayloadMode } from '../record/defaults.js';
 
@@ -15,6 +16,8 @@ export interface TapOptions extends RecordOptions {
   sessionMax?: number;
   /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
   now?: () => number;
+  /** --metrics: counts every connection, packet and failure, whatever the level and selection. */
+  metrics?: PacketMetrics;
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {
