@@ -2,6 +2,7 @@ import { decodeFrame } from '../protocol/decode/index.js';
 import type { Direction } from '../protocol/direction.js';
 import { Framer } from '../protocol/framer.js';
 import { compileGlob, type Glob } from '../protocol/glob.js';
+import { codeAt, codeCount } from '../protocol/packet-codes.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
@@ -371,27 +372,10 @@ function newHead(
 function levelOf(packet: Packet): Level {
   if (packet.type === 'PINGREQ' || packet.type === 'PINGRESP') return 'debug';
   if (packet.violations.length > 0) return 'warn';
-  switch (packet.type) {
-    case 'CONNACK':
-    case 'PUBACK':
-    case 'PUBREC':
-    case 'PUBREL':
-    case 'PUBCOMP':
-    case 'DISCONNECT':
-    case 'AUTH':
-      return packet.protocol === '5.0' || packet.type === 'CONNACK'
-        ? reasonInfo(packet.protocol, packet.type, packet.code).error
-          ? 'warn'
-          : 'info'
-        : 'info';
-    case 'SUBACK':
-    case 'UNSUBACK':
-      for (const code of packet.codes)
-        if (reasonInfo(packet.protocol, packet.type, code).error) return 'warn';
-      return 'info';
-    default:
-      return 'info';
+  for (let i = 0, n = codeCount(packet); i < n; i++) {
+    if (reasonInfo(packet.protocol, packet.type, codeAt(packet, i)).error) return 'warn';
   }
+  return 'info';
 }
 
 /** --topic selects PUBLISH traffic (and its acks) and subscriptions; other packets always pass. */
