@@ -32,7 +32,8 @@ import { normalizeOrigin } from '../proxy/origin.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
-import type { Level } from '../sinks/sink.js';
+import type { Level, RecordSink } from '../sinks/sink.js';
+import type { UiServer } from '../ui/server.js';
 import {
   type DecodeArgs,
   decodeOptions,
@@ -46,6 +47,7 @@ import {
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
 import { parseSize } from './parse-size.js';
 import { stderrLine } from './stderr-line.js';
+import { type UiArgs, uiOptions, uiToken } from './ui-options.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
@@ -54,7 +56,7 @@ export const SHUTDOWN_GRACE_MS = 2000;
 export const SHUTDOWN_LOG_MS = 1000;
 
 /** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
-export interface ProxyArgs extends LogArgs, DecodeArgs {
+export interface ProxyArgs extends LogArgs, DecodeArgs, UiArgs {
   listen: TransportAddress[];
   upstream?: TransportAddress;
   /** PEM files for mqtts:// and wss:// listeners. */
@@ -222,7 +224,7 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
   describe:
     'Run the proxy: forward every byte unchanged and log every packet with its reason codes explained',
   builder: (y: Argv) =>
-    decodeOptions(logOptions(y))
+    uiOptions(decodeOptions(logOptions(y)))
       // Here rather than globally: a container's MQTT_TAP_LISTEN must not break `mqtt-tap decode`.
       .env('MQTT_TAP')
       .option('listen', {
@@ -387,6 +389,7 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
       )
       .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
+      .example('$0 -u 10.0.0.5:1883 --ui 8080', 'and watch it live at http://127.0.0.1:8080/')
       .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
       .epilogue(
         'Every option can also be set with an environment variable MQTT_TAP_<OPTION> ' +
@@ -472,6 +475,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   };
 
   let embedded: EmbeddedBroker | undefined;
+  let ui: UiServer | undefined;
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
   let tap: DeferredObserver | undefined;
@@ -522,8 +526,18 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
     }
+    // The web view reads the records beside the log: loaded and teed in only with --ui.
+    let records: RecordSink = sink;
+    if (args.ui !== undefined) {
+      const { UiHub, teeSink } = await import('../ui/hub.js');
+      const { startUiServer } = await import('../ui/server.js');
+      const hub = new UiHub();
+      const token = uiToken(args);
+      ui = await startUiServer({ ...args.ui, hub, ...(token !== undefined ? { token } : {}) });
+      records = teeSink(sink, hub);
+    }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
-    tap = deferredObserver(createTap(sink, tapOptions), {
+    tap = deferredObserver(createTap(records, tapOptions), {
       onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
     });
     proxy = await startProxy({
@@ -555,6 +569,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     );
     await embedded?.close();
     await recorder?.close();
+    await ui?.close();
     await sink.close(SHUTDOWN_LOG_MS);
     throw err;
   }
@@ -591,6 +606,11 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     };
     sink.write(level, record, msg);
   }
+  if (ui !== undefined) {
+    // The URL may hold the token: on the terminal once, never in the log.
+    sink.write('info', { event: 'ui-listening', port: ui.port }, `web view on port ${ui.port}`);
+    stderrLine(`mqtt-tap: web view at ${ui.url}`);
+  }
   if (args.logFile !== undefined) {
     // The terminal would otherwise stay silent: say where the records go.
     stderrLine(`mqtt-tap: listening on ${addresses.join(', ')} → ${proxy.upstream}; log: ${args.logFile}`);
@@ -624,6 +644,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     `${signal}: no longer accepting; ${open} connection(s) get ${SHUTDOWN_GRACE_MS / 1000} s to close`,
   );
   await running.close(SHUTDOWN_GRACE_MS);
+  await ui?.close();
   // Every connection has closed: what the tap has not shown yet goes to the log before it closes.
   tap?.drain();
   await embedded?.close();
