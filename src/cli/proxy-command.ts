@@ -533,7 +533,12 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       const { startUiServer } = await import('../ui/server.js');
       const hub = new UiHub();
       const token = uiToken(args);
-      ui = await startUiServer({ ...args.ui, hub, ...(token !== undefined ? { token } : {}) });
+      ui = await startUiServer({
+        ...args.ui,
+        hub,
+        queueRecords: args.uiQueue,
+        ...(token !== undefined ? { token } : {}),
+      });
       records = teeSink(sink, hub);
     }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.

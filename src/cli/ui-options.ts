@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Argv } from 'yargs';
 import { isLoopback } from '../ui/loopback.js';
+import { PAGE_QUEUE_RECORDS } from '../ui/consumers.js';
 import { lastValue, UsageError } from './common-options.js';
 
 export const DEFAULT_UI_HOST = '127.0.0.1';
@@ -9,6 +10,8 @@ export const DEFAULT_UI_HOST = '127.0.0.1';
 export interface UiArgs {
   ui?: { host: string; port: number };
   uiToken?: string;
+  /** Records a page's queue holds between two sends (every 100 ms). */
+  uiQueue: number;
 }
 
 /** `[HOST:]PORT`, HOST defaulting to loopback; `[::1]:8080` for IPv6. */
@@ -35,6 +38,18 @@ export function uiOptions<T>(y: Argv<T>): Argv<T & UiArgs> {
         const t = String(lastValue(v));
         if (t.length < 16) throw new UsageError('--ui-token: at least 16 characters');
         return t;
+      },
+    })
+    .option('ui-queue', {
+      type: 'number',
+      default: PAGE_QUEUE_RECORDS,
+      describe:
+        'records held for each page between two sends (every 100 ms); what a slow page cannot take beyond it is counted as missed and shown on the page',
+      coerce: (v: unknown) => {
+        const n = Number(lastValue(v));
+        if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+          throw new UsageError(`--ui-queue: a whole number from 1 to 1000000, got "${String(v)}"`);
+        return n;
       },
     }) as unknown as Argv<T & UiArgs>;
 }

@@ -225,7 +225,7 @@ describe('mqtt-tap CLI: proxying', () => {
     client.end(true);
   });
 
-  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder or replay code for a TCP proxy', async () => {
+  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay or web view code for a TCP proxy', async () => {
     // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
     // garbage with mark-compact collections (README, Performance).
     const broker = await aedes();
@@ -264,6 +264,10 @@ describe('mqtt-tap CLI: proxying', () => {
       '/dist/src/protocol/catalogue/rules.js',
       '/dist/src/proxy/proxy-protocol.js',
       '/dist/src/protocol/proxy-header.js',
+      // Without --ui the log is the only sink: no hub, no tee, no server.
+      '/dist/src/ui/hub.js',
+      '/dist/src/ui/server.js',
+      '/dist/src/ui/page.js',
     ]) {
       expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
     }
