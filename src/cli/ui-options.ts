@@ -1,8 +1,8 @@
 /** --ui and --ui-token (proxy and replay): where the web view listens, and its token. */
 import { randomBytes } from 'node:crypto';
 import type { Argv } from 'yargs';
-import { isLoopback } from '../ui/loopback.js';
 import { PAGE_QUEUE_RECORDS } from '../ui/consumers.js';
+import { isLoopback } from '../ui/loopback.js';
 import { lastValue, UsageError } from './common-options.js';
 
 export const DEFAULT_UI_HOST = '127.0.0.1';

@@ -3,7 +3,7 @@
  * click within 200 ms, the proxy's memory stays bounded, and what the page could not be sent is
  * counted and shown (--ui-queue 1000: 100 ms of 20,000/s is 2,000 records, so about half are missed).
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryOf } from '../e2e/helpers/cli.js';
@@ -73,11 +73,15 @@ describe.skipIf(!requireMosquitto() || !requireChromium())('web view under load'
         await page.evaluate(
           () =>
             new Promise<void>((resolve) => {
-              const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
+              const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } })
+                .document;
               (doc.querySelector('#ladder .arrow[data-type="PUBLISH"]') as { click(): void }).click();
               const check = (): void => {
                 if (doc.querySelector('#detail') !== null) resolve();
-                else (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(check);
+                else
+                  (
+                    globalThis as unknown as { requestAnimationFrame(f: () => void): void }
+                  ).requestAnimationFrame(check);
               };
               check();
             }),
