@@ -258,7 +258,9 @@ function Connections(props: {
         <tbody>
           {rows.map((r) => {
             const selected = selection !== undefined && 'conn' in selection && selection.conn === r.conn;
-            const dur = r.durationMs ?? (now !== undefined ? now - r.startedAt : undefined);
+            // `now` only makes the table tick; the age is the clock's (never below 0 on a skewed one).
+            const dur =
+              r.durationMs ?? (now !== undefined ? Math.max(0, Date.now() - r.startedAt) : undefined);
             return (
               <tr
                 key={r.conn}
@@ -327,7 +329,7 @@ function keepAliveText(r: Row, now: number | undefined): string {
   if (r.state !== 'open' || now === undefined || r.clientLastAt === undefined)
     return r.keepAlive === 0 ? 'off' : `${r.keepAlive} s`;
   if (r.keepAlive === 0) return 'off';
-  const since = Math.max(0, (now - r.clientLastAt) / 1000);
+  const since = Math.max(0, (Math.max(now, Date.now()) - r.clientLastAt) / 1000);
   return `${since.toFixed(0)} s of ${r.keepAlive} s${since > r.keepAlive * 1.5 ? ' (overdue)' : ''}`;
 }
 

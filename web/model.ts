@@ -198,6 +198,10 @@ export function arrowLabel(r: Rec): string {
   const topic = r.topic ?? r.request?.topic;
   if (topic !== undefined) parts.push(topic);
   if (r.type === 'PUBLISH' && r.qos !== undefined) parts.push(`qos=${r.qos}`);
+  const subscriptions = r.subscriptions as { filter: string; qos?: number }[] | undefined;
+  if (subscriptions !== undefined) parts.push(subscriptions.map((x) => x.filter).join(', '));
+  const filters = r.filters as string[] | undefined;
+  if (r.type === 'UNSUBSCRIBE' && filters !== undefined) parts.push(filters.join(', '));
   if (r.reason !== undefined) parts.push(`${r.reason.hex} ${r.reason.name}`);
   if (r.reasons !== undefined)
     parts.push(

@@ -96,6 +96,12 @@ describe.skipIf(!requireMosquitto() || !requireChromium())('live web view (--ui)
     expect(label).toContain(`a/#: ${refused.hex} ${refused.name}`);
     expect(label).toContain(`b/#: ${granted.hex} ${granted.name}`);
     expect(await suback.getAttribute('class')).toContain('error');
+    expect(await page.locator('#ladder .arrow[data-type="SUBSCRIBE"] .label').textContent()).toMatch(
+      /^SUBSCRIBE id=\d+ a\/#, b\/#$/,
+    );
+    // An open connection's age: from its start to now, never negative.
+    const age = page.locator('#connections tr[data-conn="c1"] td').nth(7);
+    expect(await age.textContent()).toMatch(/^\d+(\.\d)? (ms|s)$/);
 
     await suback.click();
     const reasons = page.locator('#detail .reason');
