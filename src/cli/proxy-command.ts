@@ -6,57 +6,46 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { type DeferredObserver, deferredObserver } from '../observe/deferred-observer.js';
 import { fanOut } from '../observe/observer.js';
 import type { PcapngRecorder } from '../observe/pcapng-recorder.js';
 import { createTap } from '../observe/tap.js';
 import {
-  AddressError,
   formatAddress,
   isTlsTransport,
   isWebSocketTransport,
-  parseListen,
-  parseUpstream,
   type TransportAddress,
 } from '../proxy/address.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
-import {
-  DEFAULT_MAX_CONNECTIONS,
-  defaultWsMaxMessage,
-  WS_MAX_MESSAGE_LIMIT,
-  WS_MESSAGE_HEADROOM,
-} from '../proxy/limits.js';
-import { normalizeOrigin } from '../proxy/origin.js';
+import { defaultWsMaxMessage } from '../proxy/limits.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { Level, RecordSink } from '../sinks/sink.js';
 import type { UiServer } from '../ui/server.js';
-import {
-  type DecodeArgs,
-  decodeOptions,
-  type LogArgs,
-  lastValue,
-  logOptions,
-  prettyWanted,
-  tapOptionsFrom,
-  UsageError,
-} from './common-options.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
-import { parseSize } from './parse-size.js';
+import {
+  ENV_PREFIX,
+  type LogArgs,
+  PROXY_OPTIONS,
+  prettyWanted,
+  type TapArgs,
+  tapOptionsFrom,
+  type UiArgs,
+  UsageError,
+  uiToken,
+  withOptions,
+} from './options.js';
 import { stderrLine } from './stderr-line.js';
-import { type UiArgs, uiOptions, uiToken } from './ui-options.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 2000;
 /** After the grace period, how long the log may take to drain before mqtt-tap exits regardless. */
 export const SHUTDOWN_LOG_MS = 1000;
 
-/** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
-export interface ProxyArgs extends LogArgs, DecodeArgs, UiArgs {
+/** The proxy's parsed flags (see OPTIONS in options.ts). */
+export interface ProxyArgs extends LogArgs, TapArgs, UiArgs {
   listen: TransportAddress[];
   upstream?: TransportAddress;
   /** PEM files for mqtts:// and wss:// listeners. */
@@ -85,28 +74,6 @@ export interface ProxyArgs extends LogArgs, DecodeArgs, UiArgs {
   acceptProxyProtocol?: boolean;
   /** Each upstream connection opens with a PROXY protocol header naming the client. */
   upstreamProxyProtocol?: 'v1' | 'v2';
-}
-
-/** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
-function coerceListen(value: string | string[]): TransportAddress[] {
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-  const out = items.map((item) => parseListen(item));
-  if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT or URL');
-  return out;
-}
-
-/** A SIZE flag (`16MiB`, `100000`) of at most `max` bytes. */
-function sizeOption(name: string, max: number): (v: string | string[]) => number {
-  return (v) => {
-    let bytes: number;
-    try {
-      bytes = parseSize(String(lastValue(v)));
-    } catch (err) {
-      throw new UsageError(`--${name}: ${errorMessage(err)}`);
-    }
-    if (bytes > max) throw new UsageError(`--${name}: at most ${max} bytes`);
-    return bytes;
-  };
 }
 
 /** Flags that were given (a boolean flag counts when true). */
@@ -224,155 +191,10 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
   describe:
     'Run the proxy: forward every byte unchanged and log every packet with its reason codes explained',
   builder: (y: Argv) =>
-    uiOptions(decodeOptions(logOptions(y)))
+    withOptions<ProxyArgs>(y, PROXY_OPTIONS)
       // Here rather than globally: a container's MQTT_TAP_LISTEN must not break `mqtt-tap decode`.
-      .env('MQTT_TAP')
-      .option('listen', {
-        alias: 'l',
-        type: 'string',
-        default: DEFAULT_LISTEN,
-        defaultDescription: DEFAULT_LISTEN,
-        describe:
-          'where clients connect: [HOST:]PORT, mqtt://, mqtts://, ws:// or wss://HOST:PORT[/PATH]; repeatable. Beyond this machine needs e.g. 0.0.0.0:1884',
-        coerce: coerceListen,
-      })
-      .option('upstream', {
-        alias: 'u',
-        type: 'string',
-        describe:
-          'the broker: HOST:PORT, mqtt://, mqtts://, ws:// or wss://HOST[:PORT][/PATH]; omitted: an embedded broker on a loopback port',
-        coerce: (v: string | string[]) => parseUpstream(lastValue(v)),
-      })
-      .option('tls-cert', {
-        type: 'string',
-        describe: 'mqtts:// and wss:// listeners: our certificate, PEM (with its chain)',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-key', {
-        type: 'string',
-        describe: 'mqtts:// and wss:// listeners: the private key of --tls-cert, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-ca', {
-        type: 'string',
-        describe: 'with --tls-request-cert: CA certificates client certificates are verified against, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-request-cert', {
-        type: 'boolean',
-        describe:
-          'ask TLS clients for a certificate; its subject, issuer, fingerprint and validity go into the open record (clients are accepted either way: the broker decides)',
-      })
-      .option('upstream-ca', {
-        type: 'string',
-        describe:
-          "mqtts:// or wss:// upstream: CA certificates the broker's certificate is verified against (default: Node's roots)",
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-cert', {
-        type: 'string',
-        describe: 'mqtts:// or wss:// upstream: our client certificate, for brokers that require one, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-key', {
-        type: 'string',
-        describe: 'the private key of --upstream-cert, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-servername', {
-        type: 'string',
-        describe:
-          'SNI sent to the broker and the name its certificate must carry (default: the upstream host)',
-        coerce: (v: string | string[]) => lastValue(v),
-      })
-      .option('upstream-alpn', {
-        type: 'string',
-        describe: 'ALPN protocols offered to the broker, comma-separated (e.g. mqtt)',
-        coerce: (v: string | string[]) =>
-          (Array.isArray(v) ? v : [v])
-            .flatMap((x) => String(x).split(','))
-            .map((x) => x.trim())
-            .filter((x) => x !== ''),
-      })
-      .option('upstream-cert-for-all', {
-        type: 'boolean',
-        describe:
-          'with --upstream-cert: forward every client with it, also those whose own certificate was not verified (a warning is logged at start). Default: such clients are refused',
-      })
-      .option('insecure', {
-        type: 'boolean',
-        describe: "do not verify the broker's certificate (a warning is logged at start)",
-      })
+      .env(ENV_PREFIX)
       .check((argv) => checkTransportArgs(argv as unknown as Partial<ProxyArgs>))
-      .option('embedded', {
-        choices: ['auto', 'mosquitto', 'aedes'] as const,
-        default: 'auto' as const,
-        describe: 'without --upstream: which broker to start (auto: mosquitto if installed, else aedes)',
-      })
-      .option('record', {
-        type: 'string',
-        describe:
-          'also write every chunk of every connection to this pcapng file (Wireshark, tshark, tcpdump; mqtt-tap replay); passwords and AUTH data masked unless --show-secrets',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('record-rotate', {
-        type: 'string',
-        describe:
-          'with --record: start a new file at this size (100MB, 1GiB...): NAME-0001.pcapng, NAME-0002...',
-        coerce: (v: string | string[]) => {
-          try {
-            return parseSize(String(lastValue(v)));
-          } catch (err) {
-            throw new UsageError(`--record-rotate: ${errorMessage(err)}`);
-          }
-        },
-      })
-      .option('max-connections', {
-        type: 'number',
-        default: DEFAULT_MAX_CONNECTIONS,
-        describe:
-          'forwarded connections at once; a client beyond them is closed at once (WebSocket: 1013) with a refused record, never dialled upstream',
-        coerce: (v: unknown) => {
-          const n = Number(lastValue(v));
-          if (!Number.isInteger(n) || n < 1) {
-            throw new UsageError(`--max-connections must be a whole number from 1, got "${String(v)}"`);
-          }
-          return n;
-        },
-      })
-      .option('ws-max-message', {
-        type: 'string',
-        describe:
-          'WebSocket listeners and ws:// or wss:// upstreams: the largest message accepted (e.g. 16MiB); a larger one closes that connection with code 1009',
-        defaultDescription: `--capture-max + ${WS_MESSAGE_HEADROOM / (1024 * 1024)} MiB`,
-        coerce: sizeOption('ws-max-message', WS_MAX_MESSAGE_LIMIT),
-      })
-      .option('ws-origin', {
-        type: 'string',
-        describe:
-          'ws:// and wss:// listeners: a web page origin allowed to connect (e.g. http://localhost:3000, or * for any); repeatable. Default: handshakes that carry an Origin (browsers) are refused, others accepted',
-        coerce: (v: string | string[]) =>
-          (Array.isArray(v) ? v : [v])
-            .flatMap((x) => String(x).split(','))
-            .filter((x) => x.trim() !== '')
-            .map((x) => {
-              try {
-                return normalizeOrigin(x);
-              } catch (err) {
-                throw new UsageError(`--ws-origin: ${errorMessage(err)}`);
-              }
-            }),
-      })
-      .option('accept-proxy-protocol', {
-        type: 'boolean',
-        describe:
-          'listeners: every connection first sends a PROXY protocol header, v1 or v2 (HAProxy send-proxy[-v2], AWS NLB...); the client address in the records is the one it names. Connections without one are refused',
-      })
-      .option('upstream-proxy-protocol', {
-        choices: ['v1', 'v2'] as const,
-        describe:
-          'open each broker connection with a PROXY protocol header naming the client (TCP and mqtts:// upstreams; e.g. HAProxy accept-proxy, EMQX, HiveMQ, VerneMQ)',
-      })
       .check((argv) => checkProxyProtocolArgs(argv as unknown as Partial<ProxyArgs>))
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
@@ -417,7 +239,7 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Fails early and plainly on an unwritable --log-file rather than from an async stream later. */
+/** The record and message saying which embedded broker runs, and why. */
 function describeEmbedded(
   broker: EmbeddedBroker,
   chosen: ProxyArgs['embedded'],

@@ -1,3 +1,4 @@
+import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
 
 export type { PayloadMode } from '../record/defaults.js';
@@ -19,6 +20,6 @@ export interface TapOptions extends RecordOptions {
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {
-  captureCap: 64 * 1024,
+  captureCap: DEFAULT_CAPTURE_CAP,
   ...DEFAULT_RECORD_OPTIONS,
 };

@@ -4,6 +4,9 @@
  */
 import { DEFAULT_TAP_OPTIONS } from '../observe/tap-options.js';
 
+/** Without an upstream: mosquitto if installed and it starts, else aedes. */
+export const DEFAULT_EMBEDDED_BROKER = 'auto';
+
 /** Forwarded connections at once; one more is closed at once, never dialled upstream. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
