@@ -25,6 +25,14 @@ export class PageQueue implements RecordConsumer {
     private readonly maxBytes = PAGE_QUEUE_BYTES,
   ) {}
 
+  wants(): boolean {
+    return this.queue.length < this.maxRecords && this.bytes < this.maxBytes;
+  }
+
+  miss(): void {
+    this.missed++;
+  }
+
   record(_conn: string | undefined, json: string): void {
     if (this.queue.length >= this.maxRecords || this.bytes + json.length > this.maxBytes) {
       this.missed++;
@@ -95,6 +103,12 @@ export class RecordKeeper implements RecordConsumer {
   leftOut = 0;
 
   constructor(readonly limits: KeeperLimits = DEFAULT_KEEPER_LIMITS) {}
+
+  wants(): boolean {
+    return true;
+  }
+
+  miss(): void {}
 
   record(conn: string | undefined, json: string): void {
     this.seen++;

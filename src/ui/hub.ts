@@ -37,6 +37,10 @@ export interface ConnectionRow {
 
 /** Something that takes serialized records and rows (a page's queue, a report's collector). */
 export interface RecordConsumer {
+  /** Whether it would keep a record now (a full page queue would not). */
+  wants(): boolean;
+  /** A record it did not get because nobody wanted one: counted as missed. */
+  miss(): void;
   /** A record as JSON (the log's record model: `level`, `time`, `msg`, fields). */
   record(conn: string | undefined, json: string): void;
   /** A connection's row changed. */
@@ -101,6 +105,14 @@ export class UiHub implements RecordSink {
     const row = this.rows.get(head.conn);
     if (row !== undefined) this.count(row, head.from, packet, level);
     if (!this.live) return;
+    // Pages whose queues are full would drop it: no record is built for nobody.
+    if (!this.wanted()) {
+      for (const c of this.consumers) {
+        c.miss();
+        c.rowChanged(head.conn);
+      }
+      return;
+    }
     const { record, msg } = packetEntry(head, packet, corr, opts);
     const json = JSON.stringify({ level: LEVEL_VALUES[level], time: this.clock(), ...record, msg });
     for (const c of this.consumers) {
@@ -111,6 +123,11 @@ export class UiHub implements RecordSink {
 
   flush(): Promise<void> {
     return Promise.resolve();
+  }
+
+  private wanted(): boolean {
+    for (const c of this.consumers) if (c.wants()) return true;
+    return false;
   }
 
   private count(row: ConnectionRow, from: 'client' | 'broker', packet: Packet, level: Level): void {
