@@ -102,6 +102,10 @@ describe.skipIf(!requireMosquitto() || !requireChromium())('live web view (--ui)
     // An open connection's age: from its start to now, never negative.
     const age = page.locator('#connections tr[data-conn="c1"] td').nth(7);
     expect(await age.textContent()).toMatch(/^\d+(\.\d)? (ms|s)$/);
+    // Its keep-alive countdown: time since the client's last packet against the keep-alive in force.
+    expect(await page.locator('#connections tr[data-conn="c1"] td.keepalive').textContent()).toMatch(
+      /^\d+ s of 60 s$/,
+    );
 
     await suback.click();
     const reasons = page.locator('#detail .reason');
