@@ -11,10 +11,18 @@ import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../observe/tap-options.js'
 import { RULE_STATUSES, RULE_VERSIONS } from '../protocol/catalogue/rule-kinds.js';
 import { PROTOCOL_VERSIONS } from '../protocol/constants.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
-import { AddressError, parseListen, parseUpstream, type TransportAddress } from '../proxy/address.js';
+import {
+  AddressError,
+  parseHostPort,
+  parseListen,
+  parseUpstream,
+  type TransportAddress,
+} from '../proxy/address.js';
 import {
   DEFAULT_EMBEDDED_BROKER,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
   WS_MAX_MESSAGE_LIMIT,
   WS_MESSAGE_HEADROOM,
 } from '../proxy/limits.js';
@@ -25,6 +33,7 @@ import { DEFAULT_MQTT_PORTS } from '../replay/default-ports.js';
 import { DEFAULT_SESSION_STATE_MAX } from '../session/state-budget.js';
 import { MIN_LINE_BATCH_LIMIT } from '../sinks/line-batch.js';
 import { DEFAULT_LOG_BUFFER_BYTES } from '../sinks/log-sink.js';
+import { DEFAULT_TOPIC_MAX, MAX_TOPIC_DEPTH, TOPIC_MAX_LIMIT } from '../sinks/metrics-limits.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
 import { PAGE_QUEUE_RECORDS } from '../ui/consumers.js';
 import { isLoopback } from '../ui/loopback.js';
@@ -118,6 +127,17 @@ function commaList(v: string | string[]): string[] {
 }
 
 const filePath = (v: string | string[]): string => resolve(lastValue(v));
+
+/** A whole number from `min` to `max`. */
+function wholeNumber(name: string, min: number, max: number): (v: unknown) => number {
+  return (v: unknown) => {
+    const n = Number(lastValue(v));
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${String(v)}"`);
+    }
+    return n;
+  };
+}
 
 /** One option: its yargs definition; `flag` when the flag differs from the table key. */
 export type OptionDef = Options & { flag?: string };
@@ -322,6 +342,25 @@ export const OPTIONS = {
     describe:
       'open each broker connection with a PROXY protocol header naming the client (TCP and mqtts:// upstreams; e.g. HAProxy accept-proxy, EMQX, HiveMQ, VerneMQ)',
   },
+  metrics: {
+    type: 'string',
+    describe: `serve Prometheus metrics at http://[HOST:]PORT/metrics, with /healthz and /readyz (host default ${DEFAULT_METRICS_HOST}; 0.0.0.0:${DEFAULT_METRICS_PORT} to be scraped from elsewhere)`,
+    coerce: (v: string | string[]) =>
+      parseHostPort(String(lastValue(v)), { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT }, true),
+  },
+  'metrics-topic-depth': {
+    type: 'number',
+    describe:
+      'with --metrics: also count PUBLISH packets by the first N levels of their topic (mqtt_tap_topic_messages_total); topics become label values, so keep N small',
+    coerce: wholeNumber('metrics-topic-depth', 0, MAX_TOPIC_DEPTH),
+  },
+  'metrics-topic-max': {
+    type: 'number',
+    defaultDescription: String(DEFAULT_TOPIC_MAX),
+    describe:
+      'with --metrics-topic-depth: most topic series; PUBLISH of further topics are counted as overflow',
+    coerce: wholeNumber('metrics-topic-max', 1, TOPIC_MAX_LIMIT),
+  },
 
   // The web view (proxy and replay).
   ui: {
@@ -437,6 +476,9 @@ export const PROXY_OPTIONS = [
   'ws-origin',
   'accept-proxy-protocol',
   'upstream-proxy-protocol',
+  'metrics',
+  'metrics-topic-depth',
+  'metrics-topic-max',
   'ui',
   'ui-token',
   'ui-queue',

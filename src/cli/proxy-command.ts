@@ -13,15 +13,19 @@ import type { PcapngRecorder } from '../observe/pcapng-recorder.js';
 import { createTap } from '../observe/tap.js';
 import {
   formatAddress,
+  formatHostPort,
+  type HostPort,
   isTlsTransport,
   isWebSocketTransport,
   type TransportAddress,
 } from '../proxy/address.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
-import { defaultWsMaxMessage } from '../proxy/limits.js';
+import { defaultWsMaxMessage, READY_TIMEOUT_MS } from '../proxy/limits.js';
+import type { MetricsServer } from '../proxy/metrics-server.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
+import type { PacketMetrics } from '../sinks/packet-metrics.js';
 import type { Level, RecordSink } from '../sinks/sink.js';
 import type { UiServer } from '../ui/server.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
@@ -74,6 +78,12 @@ export interface ProxyArgs extends LogArgs, TapArgs, UiArgs {
   acceptProxyProtocol?: boolean;
   /** Each upstream connection opens with a PROXY protocol header naming the client. */
   upstreamProxyProtocol?: 'v1' | 'v2';
+  /** Serve /metrics, /healthz and /readyz here. */
+  metrics?: HostPort;
+  /** With metrics: PUBLISH counted by the first N levels of their topic (0: off). */
+  metricsTopicDepth?: number;
+  /** Most topic series. */
+  metricsTopicMax?: number;
 }
 
 /** Flags that were given (a boolean flag counts when true). */
@@ -153,6 +163,20 @@ export function checkProxyProtocolArgs(args: Partial<ProxyArgs>): true {
   return true;
 }
 
+/** The topic flags only mean something with --metrics, and the series cap with a depth. */
+export function checkMetricsArgs(args: Partial<ProxyArgs>): true {
+  if (args.metrics === undefined && args.metricsTopicDepth !== undefined && args.metricsTopicDepth > 0) {
+    throw new UsageError('--metrics-topic-depth: only with --metrics [HOST:]PORT');
+  }
+  if (
+    args.metricsTopicMax !== undefined &&
+    !(args.metricsTopicDepth !== undefined && args.metricsTopicDepth > 0)
+  ) {
+    throw new UsageError('--metrics-topic-max: only with --metrics-topic-depth N');
+  }
+  return true;
+}
+
 /** Reads a PEM file named by a flag; a missing or unreadable file is a startup error naming the flag. */
 function readPem(flag: string, file: string): Buffer {
   try {
@@ -196,6 +220,7 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
       .env(ENV_PREFIX)
       .check((argv) => checkTransportArgs(argv as unknown as Partial<ProxyArgs>))
       .check((argv) => checkProxyProtocolArgs(argv as unknown as Partial<ProxyArgs>))
+      .check((argv) => checkMetricsArgs(argv as unknown as Partial<ProxyArgs>))
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
@@ -210,6 +235,10 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         'behind HAProxy (send-proxy-v2) or a cloud load balancer: the real client addresses in the records',
       )
       .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
+      .example(
+        '$0 -u 10.0.0.5:1883 --metrics 0.0.0.0:9464',
+        'Prometheus metrics, /healthz and /readyz on port 9464',
+      )
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
       .example('$0 -u 10.0.0.5:1883 --ui 8080', 'and watch it live at http://127.0.0.1:8080/')
       .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
@@ -301,6 +330,9 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
   let tap: DeferredObserver | undefined;
+  let metricsServer: MetricsServer | undefined;
+  /** /readyz says no once shutdown begins: balancers stop sending before the listeners close. */
+  let stopping = false;
   try {
     const tlsConfig = tlsConfigs(args);
     let upstream: TransportAddress | undefined = args.upstream;
@@ -348,6 +380,16 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
     }
+    if (args.metrics !== undefined) {
+      const started = await startMetrics(args, upstream, {
+        logDroppedLines: () => sink.droppedLines(),
+        recordDroppedBytes: () => recorder?.stats().droppedBytes ?? 0,
+        tapPendingBytes: () => tap?.pendingBytes() ?? 0,
+        ready: () => (proxy === undefined ? 'not listening yet' : stopping ? 'shutting down' : undefined),
+      });
+      metricsServer = started.server;
+      tapOptions.metrics = started.metrics;
+    }
     // The web view reads the records beside the log: loaded and teed in only with --ui.
     let records: RecordSink = sink;
     if (args.ui !== undefined) {
@@ -394,6 +436,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       { event: 'startup-failed', error: errorMessage(err) },
       `cannot start: ${errorMessage(err)}`,
     );
+    await metricsServer?.close();
     await embedded?.close();
     await recorder?.close();
     await ui?.close();
@@ -404,8 +447,16 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   const addresses = proxy.urls;
   sink.write(
     'info',
-    { event: 'listening', addresses, upstream: proxy.upstream, embedded: embedded?.kind ?? false },
-    `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}`,
+    {
+      event: 'listening',
+      addresses,
+      upstream: proxy.upstream,
+      embedded: embedded?.kind ?? false,
+      ...(metricsServer !== undefined
+        ? { metrics: `http://${formatHostPort(metricsServer.address)}/metrics` }
+        : {}),
+    },
+    `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}${metricsServer !== undefined ? `; metrics on http://${formatHostPort(metricsServer.address)}/metrics` : ''}`,
   );
   if (args.insecure === true) {
     sink.write(
@@ -464,6 +515,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     process.exit(1);
   }, SHUTDOWN_GRACE_MS + SHUTDOWN_LOG_MS).unref();
 
+  stopping = true;
   const open = running.connections().length;
   sink.write(
     'info',
@@ -474,6 +526,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   await ui?.close();
   // Every connection has closed: what the tap has not shown yet goes to the log before it closes.
   tap?.drain();
+  await metricsServer?.close();
   await embedded?.close();
   if (recorder !== undefined) {
     await recorder.close();
@@ -496,6 +549,46 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     stderrLine('mqtt-tap: the log destination did not take the last records in time; they are lost');
   }
   return complete ? 0 : 1;
+}
+
+/**
+ * The metrics counters and their HTTP endpoint; prom-client and the server are loaded only here.
+ * `ready()` says why the listeners cannot take clients, or undefined when they can.
+ */
+async function startMetrics(
+  args: ProxyArgs,
+  upstream: TransportAddress,
+  sources: {
+    logDroppedLines: () => number;
+    recordDroppedBytes: () => number;
+    tapPendingBytes: () => number;
+    ready: () => string | undefined;
+  },
+): Promise<{ metrics: PacketMetrics; server: MetricsServer }> {
+  const [{ PacketMetrics }, { createMetricsRegistry }, { startMetricsServer, upstreamProbe }] =
+    await Promise.all([
+      import('../sinks/packet-metrics.js'),
+      import('../sinks/prometheus.js'),
+      import('../proxy/metrics-server.js'),
+    ]);
+  const metrics = new PacketMetrics({
+    topicDepth: args.metricsTopicDepth ?? 0,
+    ...(args.metricsTopicMax !== undefined ? { topicMax: args.metricsTopicMax } : {}),
+  });
+  const registry = createMetricsRegistry(metrics, sources);
+  const probe = upstreamProbe(upstream, READY_TIMEOUT_MS);
+  const server = await startMetricsServer({
+    host: args.metrics!.host,
+    port: args.metrics!.port,
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    ready: async () => {
+      const notListening = sources.ready();
+      if (notListening !== undefined) return { ready: false, detail: notListening };
+      const { reachable, detail } = await probe();
+      return { ready: reachable, detail };
+    },
+  });
+  return { metrics, server };
 }
 
 /**

@@ -28,3 +28,9 @@ export function defaultWsMaxMessage(captureMax: number): number {
 }
 
 export const DEFAULT_WS_MAX_MESSAGE = defaultWsMaxMessage(DEFAULT_TAP_OPTIONS.captureCap);
+
+/** --metrics without a host listens on loopback only; the port of the deploy/ samples. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const DEFAULT_METRICS_PORT = 9464;
+/** /readyz: how long the broker may take to accept a TCP connection. */
+export const READY_TIMEOUT_MS = 2000;

@@ -45,7 +45,10 @@ describe('--ui flags', () => {
       `0.0.0.0:${uiPort}`,
     ]);
     await cli.waitForRecord((r) => r.event === 'ui-listening');
-    const m = /web view at http:\/\/0\.0\.0\.0:(\d+)\/\?token=([\w-]+)/.exec(cli.stderr());
+    // stderr is written first, but the log file may be read before the pipe is.
+    const url = /web view at http:\/\/0\.0\.0\.0:(\d+)\/\?token=([\w-]+)\n/;
+    for (let i = 0; i < 250 && !url.test(cli.stderr()); i++) await new Promise((r) => setTimeout(r, 20));
+    const m = url.exec(cli.stderr());
     expect(m?.[1]).toBe(String(uiPort));
     const token = m![2]!;
     expect(token.length).toBeGreaterThanOrEqual(24);
