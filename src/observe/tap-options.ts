@@ -17,8 +17,6 @@ export interface TapOptions extends RecordOptions {
   sessionMax?: number;
   /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
   now?: () => number;
-  /** Fields another sink adds to a connection's `close` record (e.g. bytes the recorder dropped). */
-  closeExtra?: (conn: string) => Record<string, unknown> | undefined;
   /** Takeovers of one client id within a time that make a `flapping` warning (default 3 in 60 s). */
   flapping?: FlappingRule;
   /** Client ids without an open connection kept for their history (default 10,000). */
