@@ -212,7 +212,7 @@ class ConnectionTap implements ConnectionObserver {
     }
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
-    if (silence !== undefined) record.violations = [silence];
+    if (silence.length > 0) record.violations = silence;
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;

@@ -101,9 +101,9 @@ export class ConnectionSession {
     this.checks?.lostSight(from);
   }
 
-  /** The connection closed at `now`: what the client's silence until then breaks, if anything. */
-  end(now: number): Violation | undefined {
-    return this.checks?.end(now);
+  /** The connection closed at `now`: what the client's silence until then breaks (and the broker's, had it not closed). */
+  end(now: number): Violation[] {
+    return this.checks?.end(now) ?? [];
   }
 
   /** Entries not kept because the connection's state budget was full. */
