@@ -15,6 +15,7 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import { type CloseFacts, judge, type MalformedMark, type TakenOverBy } from '../session/verdict.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
@@ -90,6 +91,8 @@ export function endpoint(e: Endpoint): string {
 }
 
 class ConnectionTap implements ConnectionObserver {
+  /** Set by the client-id registry when a later connection's CONNECT carries this one's client id. */
+  takenOverBy?: TakenOverBy;
   private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
@@ -104,6 +107,9 @@ class ConnectionTap implements ConnectionObserver {
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
   private contractShown = false;
+  /** For the verdict: the last input from each side that did not decode, and a failed dial. */
+  private readonly malformedFrom: Partial<Record<Direction, MalformedMark>> = {};
+  private upstreamFailure: CloseFacts['upstreamError'];
 
   constructor(
     private readonly sink: RecordSink,
@@ -121,7 +127,7 @@ class ConnectionTap implements ConnectionObserver {
             if (!this.contractShown && this.session.contract !== undefined) this.showContract();
           },
           error: (error) => {
-            this.session.lostSight(from);
+            this.session.lostSight(from, this.arrivedAt ?? this.now());
             this.onFramingError(from, error);
           },
         },
@@ -158,7 +164,7 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   gap(from: Direction): void {
-    this.session.lostSight(from);
+    this.session.lostSight(from, this.now());
   }
 
   countOnly(from: Direction): number {
@@ -168,6 +174,8 @@ class ConnectionTap implements ConnectionObserver {
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {
+    this.upstreamFailure = { upstream: err.upstream, message: err.message, at: this.now() };
+    if (err.code !== undefined) this.upstreamFailure.code = err.code;
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
     record.error = err.message;
@@ -183,7 +191,8 @@ class ConnectionTap implements ConnectionObserver {
     this.framers.client.end();
     this.framers.broker.end();
     if (!this.sink.isLevelEnabled('info')) return;
-    const silence = this.session.end(this.info.startedAt + info.durationMs);
+    const closedAt = this.info.startedAt + info.durationMs;
+    const silence = this.session.end(closedAt);
     const s = this.session;
     const last = s.lastReason;
     const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
@@ -216,6 +225,7 @@ class ConnectionTap implements ConnectionObserver {
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
+    record.verdict = judge(s.facts(), this.closeFacts(info, closedAt));
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
     const lastText = last === undefined ? '' : `, last ${last.type}${coded ? ` ${hexByte(last.code)}` : ''}`;
@@ -224,6 +234,20 @@ class ConnectionTap implements ConnectionObserver {
       record,
       `close by ${info.closedBy}${why} after ${Math.round(info.durationMs)} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
     );
+  }
+
+  private closeFacts(info: CloseInfo, closedAt: number): CloseFacts {
+    const facts: CloseFacts = {
+      conn: this.info.conn,
+      closedBy: info.closedBy,
+      closedAt,
+      openedAt: this.info.startedAt,
+      malformed: this.malformedFrom,
+    };
+    if (info.error !== undefined) facts.error = info.error;
+    if (this.upstreamFailure !== undefined) facts.upstreamError = this.upstreamFailure;
+    if (this.takenOverBy !== undefined) facts.takenOverBy = this.takenOverBy;
+    return facts;
   }
 
   private onFrame(from: Direction, frame: Frame): void {
@@ -316,6 +340,15 @@ class ConnectionTap implements ConnectionObserver {
 
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
+    // Cut short is the stream ending mid-packet, not input that broke the protocol.
+    if (error.kind !== 'truncated') {
+      this.malformedFrom[from] = {
+        event: error.kind === 'not-mqtt' ? 'not-mqtt' : 'malformed',
+        offset: error.offset,
+        at: this.arrivedAt ?? this.now(),
+        detail: error.detail,
+      };
+    }
     const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
     if (!this.sink.isLevelEnabled(level)) return;
     const record: LogRecord = {

@@ -51,7 +51,7 @@ export function runSession(
   const framers = { client: framer('client'), broker: framer('broker') };
   for (const s of steps) {
     now = s.at ?? now + 10;
-    if (s.lost) session.lostSight(s.from);
+    if (s.lost) session.lostSight(s.from, now);
     if (s.bytes !== undefined) {
       framers[s.from].push(s.bytes);
       session.heard(s.from, now);
