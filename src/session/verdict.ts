@@ -132,6 +132,15 @@ export function judge(s: Readonly<SessionFacts>, c: CloseFacts): Verdict {
   }
 
   const connack = s.connack;
+  // A TLS alert before any CONNACK: a handshake the peer refused after it seemed done (TLS 1.3).
+  const tlsError = c.error?.code;
+  if (connack === undefined && tlsError !== undefined && TLS_CODE.test(tlsError)) {
+    return {
+      cause: 'TLS_HANDSHAKE_FAILED',
+      detail: `the TLS session with the ${c.error!.side} failed: ${tlsError}`,
+      evidence: [close],
+    };
+  }
   if (connack !== undefined && !connack.accepted) {
     const evidence = [mark('broker', connack), close];
     if (s.connect !== undefined) evidence.unshift(mark('client', s.connect));

@@ -404,6 +404,20 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "the broker's TLS 1.3 alert before any CONNACK: it wanted a client certificate",
+    version: V3,
+    steps: [c(connect({ version: V3, clientId: 'dev1' }), 0)],
+    close: {
+      closedBy: 'broker',
+      closedAt: 4,
+      error: { side: 'broker', code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', message: 'alert' },
+    },
+    expected: {
+      cause: 'TLS_HANDSHAKE_FAILED',
+      detail: 'the TLS session with the broker failed: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+    },
+  },
+  {
     name: 'mqtt-tap shuts down',
     version: V5,
     steps: [...open(V5)],
