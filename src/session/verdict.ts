@@ -7,7 +7,7 @@ import type { ProtocolVersion } from '../protocol/constants.js';
 import { type Direction, opposite } from '../protocol/direction.js';
 import type { PacketMark, SessionFacts } from './connection-session.js';
 
-/** Every cause, in the order they are tried. Metrics count them by these names: keep them stable. */
+/** Every cause. Metrics count them by these names: keep them stable. */
 export const VERDICT_CAUSES = [
   'UPSTREAM_UNREACHABLE',
   'TLS_HANDSHAKE_FAILED',
