@@ -33,6 +33,7 @@ import {
   startTarget,
   TARGETS,
   type TargetName,
+  tapSupportsMetrics,
   tapSupportsRecord,
 } from './bench/targets.js';
 import { publishHead } from './bench/wire.js';
@@ -63,7 +64,8 @@ const USAGE = `usage: npm run bench -- [options]
                           G = QoS 1 and 2 flows, tap + sink alone, vs --compare: no sockets)
   --rounds N              rounds per scenario (default 3; every round runs every target once)
   --scale X               multiply message counts and sizes (default 1: the issue's figures)
-  --targets LIST          subset of: direct, relay, mqtt-tap, "mqtt-tap warn", "mqtt-tap +record"
+  --targets LIST          subset of: direct, relay, mqtt-tap, "mqtt-tap warn", "mqtt-tap +record",
+                          "mqtt-tap +metrics"
   --broker auto|mosquitto|aedes    (default auto: mosquitto if installed)
   --broker-conf LINE      extra mosquitto.conf line (repeatable), e.g. "set_tcp_nodelay true"
   --a2 auto|mosquitto|raw  A2 publisher/subscriber: mosquitto_pub -l/mosquitto_sub -C, or raw sockets
@@ -297,6 +299,9 @@ function table(rows: string[][]): string {
 
 // --- the run ------------------------------------------------------------------------------------------
 
+/** Whether this build has --metrics (set once at start). */
+let metricsSupported = false;
+
 function targetsFor(
   s: ScenarioId,
   record: boolean,
@@ -311,6 +316,8 @@ function targetsFor(
         : // At warn everything is decoded and nothing logged: tells the log's share from the rest.
           ['direct', 'relay', 'mqtt-tap', 'mqtt-tap warn'];
   if (record && (s === 'A' || s === 'C')) base.push('mqtt-tap +record');
+  // --metrics' cost per packet is measured where E is (A, A2), its latency histograms in B.
+  if (metricsSupported && (s === 'A' || s === 'A2' || s === 'B')) base.push('mqtt-tap +metrics');
   if (other) base.push('other');
   if (other && base.includes('mqtt-tap warn')) base.push('other warn');
   return wanted === undefined ? base : base.filter((t) => wanted.includes(t));
@@ -348,6 +355,7 @@ async function main(): Promise<number> {
     if (!opts.keepFiles) rmSync(scratch, { recursive: true, force: true });
   });
   const record = tapSupportsRecord(ROOT);
+  metricsSupported = tapSupportsMetrics(ROOT);
   const broker = await startBroker(opts.broker, ROOT, opts.brokerConf);
   const haveClients = existsSync(MOSQUITTO_PUB) && existsSync(MOSQUITTO_SUB);
   const a2Clients: 'mosquitto' | 'raw' = opts.a2 === 'auto' ? (haveClients ? 'mosquitto' : 'raw') : opts.a2;
@@ -454,6 +462,8 @@ interface AloneRun {
   level: 'info' | 'warn';
   /** scenario A's QoS 0 stream, or QoS 1 and QoS 2 flows both ways (tap-cost.ts). */
   stream: 'qos0' | 'qos12';
+  /** The tap fed its --metrics counters too. */
+  metrics: boolean;
   round: number;
   cpuUsPerPacket?: number;
   error?: string;
@@ -468,15 +478,19 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
   if (opts.compare !== undefined) builds.push({ target: 'other', root: opts.compare });
   const cases = builds.flatMap((b) =>
     (['qos0', 'qos12'] as const).flatMap((stream) =>
-      (['info', 'warn'] as const).map((level) => ({ ...b, level, stream })),
+      (['info', 'warn'] as const).map((level) => ({ ...b, level, stream, metrics: false })),
     ),
   );
+  if (metricsSupported) {
+    for (const level of ['info', 'warn'] as const)
+      cases.push({ target: 'mqtt-tap', root: ROOT, level, stream: 'qos0', metrics: true });
+  }
   const out: AloneRun[] = [];
   const n = Math.max(1000, Math.round(200_000 * opts.scale));
   for (let round = 0; round < opts.rounds; round++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length]!;
-      const run: AloneRun = { target: c.target, level: c.level, stream: c.stream, round };
+      const run: AloneRun = { target: c.target, level: c.level, stream: c.stream, metrics: c.metrics, round };
       try {
         const text = execFileSync(
           process.execPath,
@@ -487,6 +501,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
             String(n),
             join(scratch, `tap-cost-${process.pid}.ndjson`),
             c.stream,
+            ...(c.metrics ? ['metrics'] : []),
           ],
           { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] },
         );
@@ -498,7 +513,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
       }
       out.push(run);
       console.log(
-        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level} ${c.stream}`.padEnd(22)} ` +
+        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level} ${c.stream}${c.metrics ? ' +metrics' : ''}`.padEnd(30)} ` +
           (run.cpuUsPerPacket !== undefined
             ? `${fmt(run.cpuUsPerPacket, 2)} µs CPU/pkt, tap + sink alone`
             : `FAILED: ${run.error}`),
@@ -577,12 +592,14 @@ function report(
       'tap+sink alone µs/pkt',
     ],
   ];
-  const aloneStat = (t: string): Stat | undefined => {
+  const aloneStat = (t: string, level = t.endsWith('warn') ? 'warn' : 'info'): Stat | undefined => {
     const target = t.startsWith('other') ? 'other' : 'mqtt-tap';
-    const level = t.endsWith('warn') ? 'warn' : 'info';
+    const metrics = t.includes('+metrics');
     return stat(
       alone
-        .filter((a) => a.target === target && a.level === level && a.stream === 'qos0')
+        .filter(
+          (a) => a.target === target && a.level === level && a.metrics === metrics && a.stream === 'qos0',
+        )
         .map((a) => a.cpuUsPerPacket ?? Number.NaN),
     );
   };
@@ -591,7 +608,12 @@ function report(
     for (const s of ['A', 'A2'] as const) {
       if (!opts.only.includes(s)) continue;
       const taps = targetsFor(s, record, opts.targets, opts.compare !== undefined).filter(
-        (t) => t === 'mqtt-tap' || t === 'mqtt-tap warn' || t === 'other' || t === 'other warn',
+        (t) =>
+          t === 'mqtt-tap' ||
+          t === 'mqtt-tap warn' ||
+          t === 'mqtt-tap +metrics' ||
+          t === 'other' ||
+          t === 'other warn',
       );
       for (const t of taps) {
         const diffs: number[] = [];
@@ -628,6 +650,7 @@ function report(
       .filter(
         (a) =>
           a.stream === 'qos12' &&
+          !a.metrics &&
           a.target === target &&
           a.level === level &&
           (round === undefined || a.round === round),
@@ -725,6 +748,47 @@ function report(
         value: `${fmt(a?.median, 2)} µs/pkt`,
         target: `≤ ${limit} µs`,
         pass: a === undefined ? undefined : a.median <= limit,
+      });
+    }
+  }
+  // --metrics: CPU per packet with it minus without, paired by round (forwarded) or alone.
+  if (opts.wantE && metricsSupported) {
+    for (const s of ['A', 'A2'] as const) {
+      if (!opts.only.includes(s)) continue;
+      const diffs: number[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const cpuOf = (t: TargetName): number | undefined =>
+          runs.find((r) => r.scenario === s && r.round === round && r.target === t && r.ok)?.metrics
+            .cpuUsPerPacket;
+        const on = cpuOf('mqtt-tap +metrics');
+        const off = cpuOf('mqtt-tap');
+        if (on !== undefined && off !== undefined) diffs.push(on - off);
+      }
+      const d = stat(diffs);
+      checks.push({
+        what: `E ${s} --metrics minus without, same round`,
+        value: `${fmtStat(d, 2)} µs/pkt`,
+        target: '≤ 0.3 µs',
+        pass: d === undefined ? undefined : d.median <= 0.3,
+      });
+    }
+    for (const level of ['info', 'warn'] as const) {
+      const diffs: number[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const cpuOf = (metrics: boolean): number | undefined =>
+          alone.find(
+            (a) => a.target === 'mqtt-tap' && a.level === level && a.metrics === metrics && a.round === round,
+          )?.cpuUsPerPacket;
+        const on = cpuOf(true);
+        const off = cpuOf(false);
+        if (on !== undefined && off !== undefined) diffs.push(on - off);
+      }
+      const d = stat(diffs);
+      checks.push({
+        what: `E tap alone at ${level}: --metrics minus without`,
+        value: `${fmtStat(d, 3)} µs/pkt`,
+        target: '≤ 0.3 µs',
+        pass: d === undefined ? undefined : d.median <= 0.3,
       });
     }
   }

@@ -3,26 +3,29 @@
  * process (no sockets, no broker), so none of the forwarding path's syscall noise is in it. Run in
  * its own process by the bench:
  *
- *   node dist/scripts/bench/tap-cost.js ROOT LEVEL PACKETS_EACH_WAY LOG_FILE [qos0|qos12]
+ *   node dist/scripts/bench/tap-cost.js ROOT LEVEL PACKETS_EACH_WAY LOG_FILE [qos0|qos12] [metrics]
  *
  * `qos0` (default): scenario A's 64-byte QoS 0 PUBLISHes, both ways. `qos12`: QoS 1 and QoS 2 flows
  * both ways, 50 in flight each way, every acknowledgement in order, so that the session's in-flight
  * tables, the stateful checks and the contract do their per-packet work (and report nothing).
- * ROOT is an mqtt-tap checkout with a build (this one, or the --compare one). Prints one JSON line.
+ * `metrics`: the tap also feeds the --metrics counters. ROOT is an mqtt-tap checkout with a build
+ * (this one, or the --compare one). Prints one JSON line.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, publishHead, sequencePayload } from './wire.js';
 
-const [root, level, countArg, logFile, mode = 'qos0'] = process.argv.slice(2);
+const [root, level, countArg, logFile, ...more] = process.argv.slice(2);
+const mode = more.includes('qos12') ? 'qos12' : 'qos0';
+const metricsArg = more.includes('metrics') ? 'metrics' : undefined;
 if (
   root === undefined ||
   (level !== 'info' && level !== 'warn') ||
   logFile === undefined ||
-  (mode !== 'qos0' && mode !== 'qos12')
+  more.some((a) => a !== 'qos0' && a !== 'qos12' && a !== 'metrics')
 ) {
-  console.error('usage: tap-cost ROOT info|warn PACKETS LOG_FILE [qos0|qos12]');
+  console.error('usage: tap-cost ROOT info|warn PACKETS LOG_FILE [qos0|qos12] [metrics]');
   process.exit(2);
 }
 const n = Number(countArg ?? 200_000);
@@ -60,7 +63,14 @@ async function loadSinkFactory(): Promise<SinkModule['createLogSink']> {
 const createLogSink = await loadSinkFactory();
 
 const sink = createLogSink({ level, destination: logFile, pretty: false });
-const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open({
+const options = { ...DEFAULT_TAP_OPTIONS };
+if (metricsArg === 'metrics') {
+  const { PacketMetrics } = (await load(
+    'sinks/packet-metrics.js',
+  )) as typeof import('../../src/sinks/packet-metrics.js');
+  options.metrics = new PacketMetrics();
+}
+const conn = createTap(sink, options).open({
   conn: 'c1',
   client: { address: '127.0.0.1', port: 50000 },
   local: { address: '127.0.0.1', port: 1884 },
@@ -170,6 +180,7 @@ async function report(packets: number, cpu: NodeJS.CpuUsage, wall: number): Prom
     JSON.stringify({
       level,
       mode,
+      metrics: options.metrics !== undefined,
       packets,
       cpuUsPerPacket: (cpu.user + cpu.system) / packets,
       wallMs: wall,

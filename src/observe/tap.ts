@@ -16,6 +16,7 @@ import {
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
 import { type CloseFacts, judge, type MalformedMark, type TakenOverBy } from '../session/verdict.js';
+import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
@@ -42,6 +43,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
     },
     refused(info: RefusedClient): void {
+      opts.metrics?.refused(info.code);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'refused',
@@ -59,6 +61,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
+      opts.metrics?.handshakeFailed(info.transport);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'handshake-failed',
@@ -110,6 +113,8 @@ class ConnectionTap implements ConnectionObserver {
   /** For the verdict: the last input from each side that did not decode, and a failed dial. */
   private readonly malformedFrom: Partial<Record<Direction, MalformedMark>> = {};
   private upstreamFailure: CloseFacts['upstreamError'];
+  /** --metrics: this connection's counters; undefined without the flag. */
+  private readonly metrics: ConnectionMetrics | undefined;
 
   constructor(
     private readonly sink: RecordSink,
@@ -118,6 +123,7 @@ class ConnectionTap implements ConnectionObserver {
     private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
+    this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
     const framer = (from: Direction): Framer =>
       new Framer(
@@ -157,6 +163,7 @@ class ConnectionTap implements ConnectionObserver {
     // Before the framer: it then knows what the bytes of each frame and excerpt may hold.
     if (from === 'client' && this.secrets !== undefined && !this.secrets.done) this.secrets.scan(chunk);
     const now = at ?? this.now();
+    this.metrics?.chunk(from, chunk.length);
     this.arrivedAt = now;
     this.framers[from].push(chunk);
     this.arrivedAt = undefined;
@@ -176,6 +183,7 @@ class ConnectionTap implements ConnectionObserver {
   upstreamError(err: UpstreamErrorInfo): void {
     this.upstreamFailure = { upstream: err.upstream, message: err.message, at: this.now() };
     if (err.code !== undefined) this.upstreamFailure.code = err.code;
+    this.metrics?.upstreamError();
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
     record.error = err.message;
@@ -190,9 +198,16 @@ class ConnectionTap implements ConnectionObserver {
   close(info: CloseInfo): void {
     this.framers.client.end();
     this.framers.broker.end();
-    if (!this.sink.isLevelEnabled('info')) return;
+    const logged = this.sink.isLevelEnabled('info');
+    if (!logged && this.metrics === undefined) return;
     const closedAt = this.info.startedAt + info.durationMs;
     const silence = this.session.end(closedAt);
+    const verdict = judge(this.session.facts(), this.closeFacts(info, closedAt));
+    if (this.metrics !== undefined) {
+      for (const v of silence) this.metrics.violation(v.code);
+      this.metrics.closed(info.closedBy, verdict.cause);
+    }
+    if (!logged) return;
     const s = this.session;
     const last = s.lastReason;
     const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
@@ -225,7 +240,7 @@ class ConnectionTap implements ConnectionObserver {
     const extra = this.opts.closeExtra?.(this.info.conn);
     if (extra !== undefined) Object.assign(record, extra);
     record.clean = clean;
-    record.verdict = judge(s.facts(), this.closeFacts(info, closedAt));
+    record.verdict = verdict;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
     const lastText = last === undefined ? '' : `, last ${last.type}${coded ? ` ${hexByte(last.code)}` : ''}`;
@@ -260,6 +275,7 @@ class ConnectionTap implements ConnectionObserver {
     const hidden = from === 'client' && this.secrets !== undefined && connectMayHoldSecret(decoded);
     const packet = hidden ? withoutCredentials(decoded) : decoded;
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
+    this.metrics?.packet(from, packet, corr);
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {
@@ -290,6 +306,7 @@ class ConnectionTap implements ConnectionObserver {
    */
   private onWithheldFrame(frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version, 'client');
+    this.metrics?.withheld('client', packet);
     this.packets.client++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     const level = levelOf(packet);
@@ -340,6 +357,7 @@ class ConnectionTap implements ConnectionObserver {
 
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
+    this.metrics?.framingError(from, error);
     // Cut short is the stream ending mid-packet, not input that broke the protocol.
     if (error.kind !== 'truncated') {
       this.malformedFrom[from] = {
