@@ -369,11 +369,6 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
             `the recording lost ${bytes} bytes of ${conn}: the disk was slower than the traffic`,
           ),
       });
-      const rec = recorder;
-      tapOptions.closeExtra = (conn) => {
-        const dropped = rec.droppedBytes(conn);
-        return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
-      };
     }
     if (args.metrics !== undefined) {
       const started = await startMetrics(args, upstream, {

@@ -227,7 +227,7 @@ describe('mqtt-tap CLI: proxying', () => {
 
   it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay or metrics code for a TCP proxy', async () => {
     // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
-    // garbage with mark-compact collections (README, Performance).
+    // garbage with mark-compact collections (docs/performance.md).
     const broker = await aedes();
     const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-modules-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
