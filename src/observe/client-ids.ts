@@ -13,7 +13,9 @@ import type {
   Takeover,
 } from '../record/client-id-records.js';
 
-export type { ConnRef, Flapping, FlappingRule, LastConnection, Takeover };
+import type { TakenOverBy } from '../session/verdict.js';
+
+export type { ConnRef, Flapping, FlappingRule, LastConnection, TakenOverBy, Takeover };
 
 /** Defaults of `--flapping`: three takeovers of one client id within 60 s. */
 export const DEFAULT_FLAPPING: FlappingRule = { count: 3, windowMs: 60_000 };
@@ -21,16 +23,6 @@ export const DEFAULT_FLAPPING: FlappingRule = { count: 3, windowMs: 60_000 };
 export const MAX_FLAPPING_COUNT = 20;
 /** Client ids no open connection holds, kept for their history. */
 export const DEFAULT_CLIENT_IDS_MAX = 10_000;
-
-/** Which connection took over, as the old connection's tap carries it (`takenOverBy`). */
-export interface TakenOverBy {
-  conn: string;
-  address: string;
-  port: number;
-  username?: string;
-  /** How long the old connection had been open when the new CONNECT came, in ms. */
-  afterMs: number;
-}
 
 /** A connection as the registry sees it: the tap implements it. */
 export interface IdHolder {
