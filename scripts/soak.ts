@@ -70,6 +70,7 @@ interface Options {
   phases: Set<Phase>;
   only: string | undefined;
   idleTimeoutMs: number;
+  holdMs: number;
 }
 
 const USAGE = `usage: npm run soak -- [options]
@@ -82,6 +83,8 @@ const USAGE = `usage: npm run soak -- [options]
   --log-buffer-mb N    the log buffer the RSS bar assumes (default: mqtt-tap's --log-buffer default)
   --rss-cap-mb N       end the stalled window early if mqtt-tap's RSS passes this (default 2048)
   --idle-timeout-ms N  a paired connection with no byte moving this long is "stalled" (default 30000)
+  --hold-ms N          how long the concurrent phase holds its connections once all are in (default
+                       1000); with --phases concurrent, time to profile mqtt-tap at that phase's peak
   --tap-arg ARG        extra argument for both mqtt-tap processes (repeatable), e.g. --tap-arg=--log-buffer=32MiB
   --out DIR            where the JSON goes (default bench-results)
   --json FILE          write the JSON summary to FILE as well
@@ -103,6 +106,7 @@ function parseArgs(argv: string[]): Options {
     phases: new Set(PHASES),
     only: undefined,
     idleTimeoutMs: 30_000,
+    holdMs: 1000,
   };
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i]!;
@@ -150,6 +154,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--idle-timeout-ms':
         o.idleTimeoutMs = num();
+        break;
+      case '--hold-ms':
+        o.holdMs = num();
         break;
       case '--tap-arg':
         o.tapArgs.push(value());
@@ -413,7 +420,7 @@ async function main(): Promise<number> {
       results.push(await runHostile(hostileSpec(opts.seed, 'c', i, markers), cctx));
     });
     const allIn = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
-    await delay(1000);
+    await delay(opts.holdMs);
     const rssAtHold = H.rss();
     const open = cCount - results.length;
     barrier.release();
