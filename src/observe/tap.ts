@@ -113,6 +113,9 @@ class ConnectionTap implements ConnectionObserver {
   ) {
     this.now = opts.now ?? Date.now;
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
+    // A PUBLISH is kept up to its payload preview; its properties are counted in unless a CONNECT said 3.x.
+    const payloadKeep = opts.payload === 'none' ? 0 : Math.max(0, opts.payloadMax);
+    const publishProperties = (): boolean => !this.session.versionSeen || this.session.version === '5.0';
     const framer = (from: Direction): Framer =>
       new Framer(
         {
@@ -125,7 +128,7 @@ class ConnectionTap implements ConnectionObserver {
             this.onFramingError(from, error);
           },
         },
-        { captureCap: opts.captureCap, sniff: from },
+        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
     this.secrets = opts.showSecrets

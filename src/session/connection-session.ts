@@ -32,6 +32,8 @@ const MAX_ALIASES = 1024;
 export class ConnectionSession {
   /** Until a CONNECT says otherwise. */
   version: ProtocolVersion;
+  /** A CONNECT has set `version`. */
+  versionSeen = false;
   clientId: string | undefined;
   username: string | undefined;
   /** The last CONNACK or DISCONNECT reason code seen, and from whom. */
@@ -121,6 +123,7 @@ export class ConnectionSession {
     switch (packet.type) {
       case 'CONNECT':
         this.version = packet.protocol;
+        this.versionSeen = true;
         this.clientId = packet.clientId;
         this.username = packet.username;
         this.connectAt = now;
