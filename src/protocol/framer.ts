@@ -95,6 +95,8 @@ export class Framer {
   private want = 0;
   /** A PUBLISH whose need is not known yet (its variable header is still arriving). */
   private sizing = false;
+  /** Any other frame: the capture doubles as its bytes arrive, up to the capture cap. */
+  private growing = false;
   private bodyLeft = 0;
 
   private sniffed: Buffer | undefined;
@@ -127,7 +129,7 @@ export class Framer {
    */
   get countOnly(): number {
     if (this.state === State.Dead) return Number.POSITIVE_INFINITY;
-    if (this.state !== State.Body || this.captured < this.want) return 0;
+    if (this.state !== State.Body || this.captured < this.want || this.sizing || this.growing) return 0;
     return this.bodyLeft - 1;
   }
 
@@ -212,7 +214,9 @@ export class Framer {
             chunk.copy(this.capture!, this.captured, i, i + c);
             this.captured += c;
             // Kept more than was room for: the rest of this chunk is looked at again.
-            if (this.sizing && this.resize()) take = c;
+            if (this.sizing ? this.resize() : this.growing && this.captured === this.want && this.grow()) {
+              take = c;
+            }
           }
           i += take;
           this.bodyLeft -= take;
@@ -275,7 +279,10 @@ export class Framer {
     const keep = this.payloadKeep;
     // A PUBLISH is kept up to what its record shows, once its variable header tells where that ends.
     this.sizing = keep !== undefined && this.first >> 4 === 3 && size > keep + PUBLISH_HEADROOM;
+    // Any other frame gets memory as its bytes come: a length a peer claims costs nothing until sent.
+    this.growing = !this.sizing && size > CAPTURE_STEP;
     if (this.sizing) size = keep! + PUBLISH_HEADROOM;
+    else if (this.growing) size = CAPTURE_STEP;
     this.capture = Buffer.allocUnsafe(size);
     this.want = size;
     this.captured = 0;
@@ -310,6 +317,18 @@ export class Framer {
       if (size === most) this.sizing = false;
       if (size <= this.captured) return false;
     }
+    const grown = Buffer.allocUnsafe(size);
+    this.capture!.copy(grown, 0, 0, this.captured);
+    this.capture = grown;
+    this.want = size;
+    return true;
+  }
+
+  /** The capture of a growing frame is full: twice the size, up to the cap. Always true. */
+  private grow(): boolean {
+    const most = Math.min(this.length, this.cap);
+    const size = Math.min(2 * this.want, most);
+    if (size === most) this.growing = false;
     const grown = Buffer.allocUnsafe(size);
     this.capture!.copy(grown, 0, 0, this.captured);
     this.capture = grown;
@@ -398,6 +417,9 @@ export class Framer {
 
 const EMPTY = Buffer.alloc(0);
 const ALWAYS = (): boolean => true;
+
+/** The first capture of a frame spanning chunks (other than a PUBLISH being sized). */
+const CAPTURE_STEP = 4096;
 
 /** Room for a PUBLISH's variable header beside its kept payload, before its need is known. */
 const PUBLISH_HEADROOM = 256;

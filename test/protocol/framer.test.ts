@@ -192,6 +192,30 @@ describe('framing (§2.1.1 fixed header, §2.1.4 Remaining Length)', () => {
     expect(r.maxBuffered).toBeLessThanOrEqual(DEFAULT_CAPTURE_CAP);
   });
 
+  it('a frame spanning chunks holds memory for the bytes that came, not the length it claims', () => {
+    // A SUBSCRIBE claiming 60,000 body bytes, of which 1,000 arrive; then the rest, in 7 KB chunks.
+    const bytes = subscribe({
+      version: '3.1.1',
+      packetId: 1,
+      subscriptions: Array.from({ length: 2000 }, (_, i) => ({
+        filter: `f/${String(i).padStart(24, '0')}`,
+        qos: 1,
+      })),
+    });
+    const r = run([], {}, false);
+    r.framer.push(bytes.subarray(0, 1000));
+    expect(r.framer.buffered).toBeLessThanOrEqual(4096);
+    for (const c of chunksOf(bytes.subarray(1000), 7000)) {
+      r.framer.push(c);
+      // At most twice what came (the capture doubles as it fills).
+      if (r.frames.length === 0) expect(r.framer.buffered).toBeLessThanOrEqual(2 * r.framer.position);
+    }
+    expect(r.frames[0]!.body).toEqual(bytes.subarray(bytes.length - r.frames[0]!.remainingLength));
+    expect(decodeStream(chunksOf(bytes, 999), '3.1.1').packets).toEqual(
+      decodeStream([bytes], '3.1.1').packets,
+    );
+  });
+
   it('a frame in one chunk longer than the cap is a view cut at the cap', () => {
     const bytes = publish({ version: '3.1.1', topic: 't', payload: Buffer.alloc(1000) });
     const r = run([bytes], { captureCap: 100 });
