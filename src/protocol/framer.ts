@@ -95,7 +95,7 @@ export class Framer {
   private want = 0;
   /** A PUBLISH whose need is not known yet (its variable header is still arriving). */
   private sizing = false;
-  /** Any other frame: the capture doubles as its bytes arrive, up to the capture cap. */
+  /** A frame of another type: the capture doubles as its bytes arrive, up to the capture cap. */
   private growing = false;
   private bodyLeft = 0;
 
@@ -279,8 +279,9 @@ export class Framer {
     const keep = this.payloadKeep;
     // A PUBLISH is kept up to what its record shows, once its variable header tells where that ends.
     this.sizing = keep !== undefined && this.first >> 4 === 3 && size > keep + PUBLISH_HEADROOM;
-    // Any other frame gets memory as its bytes come: a length a peer claims costs nothing until sent.
-    this.growing = !this.sizing && size > CAPTURE_STEP;
+    // Other types get memory as their bytes come: a length a peer claims costs nothing until sent
+    // (a PUBLISH without payloadKeep keeps its one allocation: large ones are common).
+    this.growing = !this.sizing && this.first >> 4 !== 3 && size > CAPTURE_STEP;
     if (this.sizing) size = keep! + PUBLISH_HEADROOM;
     else if (this.growing) size = CAPTURE_STEP;
     this.capture = Buffer.allocUnsafe(size);
@@ -418,7 +419,7 @@ export class Framer {
 const EMPTY = Buffer.alloc(0);
 const ALWAYS = (): boolean => true;
 
-/** The first capture of a frame spanning chunks (other than a PUBLISH being sized). */
+/** The first capture of a frame spanning chunks, other than a PUBLISH. */
 const CAPTURE_STEP = 4096;
 
 /** Room for a PUBLISH's variable header beside its kept payload, before its need is known. */
