@@ -1,6 +1,8 @@
 import { decodeFrame } from '../protocol/decode/index.js';
+import type { Direction } from '../protocol/direction.js';
 import { Framer } from '../protocol/framer.js';
 import { compileGlob, type Glob } from '../protocol/glob.js';
+import { codeAt, codeCount } from '../protocol/packet-codes.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
@@ -20,7 +22,6 @@ import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js'
 import type {
   CloseInfo,
   ConnectionObserver,
-  Direction,
   Endpoint,
   HandshakeFailure,
   OpenInfo,
@@ -44,33 +45,16 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
     refused(info: RefusedClient): void {
       opts.metrics?.refused(info.code);
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'refused',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-        code: info.code,
-        error: info.message,
-      };
-      if (info.hint !== undefined) record.hint = info.hint;
       sink.write(
         'warn',
-        record,
+        clientRecord('refused', info),
         `refused ${endpoint(info.client)} on ${info.listener}: ${info.message}${info.hint !== undefined ? ` (${info.hint})` : ''}`,
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
       opts.metrics?.handshakeFailed(info.transport);
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'handshake-failed',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-      };
-      if (info.code !== undefined) record.code = info.code;
-      record.error = info.message;
-      if (info.hint !== undefined) record.hint = info.hint;
+      const record = clientRecord('handshake-failed', info);
       if (info.received !== undefined) record.received = info.received;
       sink.write(
         'warn',
@@ -79,6 +63,20 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
   };
+}
+
+/** The record of a client that never became a connection: refused, or its handshake failed. */
+function clientRecord(event: string, info: HandshakeFailure): LogRecord {
+  const record: LogRecord = {
+    event,
+    listener: info.listener,
+    client: endpoint(info.client),
+    transport: info.transport,
+  };
+  if (info.code !== undefined) record.code = info.code;
+  record.error = info.message;
+  if (info.hint !== undefined) record.hint = info.hint;
+  return record;
 }
 
 /** `{version, via, destination}` of a client that came through a PROXY protocol header. */
@@ -230,8 +228,7 @@ class ConnectionTap implements ConnectionObserver {
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
     if (silence !== undefined) record.violations = [silence];
-    const extra = this.opts.closeExtra?.(this.info.conn);
-    if (extra !== undefined) Object.assign(record, extra);
+    if (info.fields !== undefined) Object.assign(record, info.fields);
     record.clean = clean;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
@@ -378,27 +375,10 @@ function newHead(
 function levelOf(packet: Packet): Level {
   if (packet.type === 'PINGREQ' || packet.type === 'PINGRESP') return 'debug';
   if (packet.violations.length > 0) return 'warn';
-  switch (packet.type) {
-    case 'CONNACK':
-    case 'PUBACK':
-    case 'PUBREC':
-    case 'PUBREL':
-    case 'PUBCOMP':
-    case 'DISCONNECT':
-    case 'AUTH':
-      return packet.protocol === '5.0' || packet.type === 'CONNACK'
-        ? reasonInfo(packet.protocol, packet.type, packet.code).error
-          ? 'warn'
-          : 'info'
-        : 'info';
-    case 'SUBACK':
-    case 'UNSUBACK':
-      for (const code of packet.codes)
-        if (reasonInfo(packet.protocol, packet.type, code).error) return 'warn';
-      return 'info';
-    default:
-      return 'info';
+  for (let i = 0, n = codeCount(packet); i < n; i++) {
+    if (reasonInfo(packet.protocol, packet.type, codeAt(packet, i)).error) return 'warn';
   }
+  return 'info';
 }
 
 /** --topic selects PUBLISH traffic (and its acks) and subscriptions; other packets always pass. */

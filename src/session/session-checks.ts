@@ -7,6 +7,7 @@
  */
 import type { ProtocolVersion } from '../protocol/constants.js';
 import { type Direction, opposite } from '../protocol/direction.js';
+import { CODED_TYPES } from '../protocol/packet-codes.js';
 import type {
   AckPacket,
   AuthPacket,
@@ -58,17 +59,7 @@ const ACCEPTED = 1;
 const REFUSED = 2;
 
 /** Packets with a statement of their own for a Reason String or User Property past the Maximum Packet Size. */
-const SIZED_PROPERTIES = new Set([
-  'CONNACK',
-  'PUBACK',
-  'PUBREC',
-  'PUBREL',
-  'PUBCOMP',
-  'SUBACK',
-  'UNSUBACK',
-  'DISCONNECT',
-  'AUTH',
-]);
+const SIZED_PROPERTIES = new Set<string>(CODED_TYPES);
 
 /** Where Request Problem Information 0 still lets the broker send a Reason String or User Property [MQTT-3.1.2-29]. */
 const PROBLEM_INFORMATION_ALWAYS = new Set(['PUBLISH', 'CONNACK', 'DISCONNECT']);
