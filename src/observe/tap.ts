@@ -17,6 +17,7 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import { type CloseFacts, judge, type MalformedMark, type TakenOverBy } from '../session/verdict.js';
 import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
@@ -91,6 +92,8 @@ export function endpoint(e: Endpoint): string {
 }
 
 class ConnectionTap implements ConnectionObserver {
+  /** Set by the client-id registry when a later connection's CONNECT carries this one's client id. */
+  takenOverBy?: TakenOverBy;
   private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
@@ -105,6 +108,9 @@ class ConnectionTap implements ConnectionObserver {
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
   private contractShown = false;
+  /** For the verdict: the last input from each side that did not decode, and a failed dial. */
+  private readonly malformedFrom: Partial<Record<Direction, MalformedMark>> = {};
+  private upstreamFailure: CloseFacts['upstreamError'];
   /** --metrics: this connection's counters; undefined without the flag. */
   private readonly metrics: ConnectionMetrics | undefined;
 
@@ -128,7 +134,7 @@ class ConnectionTap implements ConnectionObserver {
             if (!this.contractShown && this.session.contract !== undefined) this.showContract();
           },
           error: (error) => {
-            this.session.lostSight(from);
+            this.session.lostSight(from, this.arrivedAt ?? this.now());
             this.onFramingError(from, error);
           },
         },
@@ -166,7 +172,7 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   gap(from: Direction): void {
-    this.session.lostSight(from);
+    this.session.lostSight(from, this.now());
   }
 
   countOnly(from: Direction): number {
@@ -176,6 +182,8 @@ class ConnectionTap implements ConnectionObserver {
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {
+    this.upstreamFailure = { upstream: err.upstream, message: err.message, at: this.now() };
+    if (err.code !== undefined) this.upstreamFailure.code = err.code;
     this.metrics?.upstreamError();
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
@@ -193,10 +201,12 @@ class ConnectionTap implements ConnectionObserver {
     this.framers.broker.end();
     const logged = this.sink.isLevelEnabled('info');
     if (!logged && this.metrics === undefined) return;
-    const silence = this.session.end(this.info.startedAt + info.durationMs);
+    const closedAt = this.info.startedAt + info.durationMs;
+    const silence = this.session.end(closedAt);
+    const verdict = judge(this.session.facts(), this.closeFacts(info, closedAt));
     if (this.metrics !== undefined) {
-      if (silence !== undefined) this.metrics.violation(silence.code);
-      this.metrics.closed(info.closedBy, verdictCause(info));
+      for (const v of silence) this.metrics.violation(v.code);
+      this.metrics.closed(info.closedBy, verdict.cause);
     }
     if (!logged) return;
     const s = this.session;
@@ -227,9 +237,10 @@ class ConnectionTap implements ConnectionObserver {
     }
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
-    if (silence !== undefined) record.violations = [silence];
+    if (silence.length > 0) record.violations = silence;
     if (info.fields !== undefined) Object.assign(record, info.fields);
     record.clean = clean;
+    record.verdict = verdict;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
     const lastText = last === undefined ? '' : `, last ${last.type}${coded ? ` ${hexByte(last.code)}` : ''}`;
@@ -238,6 +249,20 @@ class ConnectionTap implements ConnectionObserver {
       record,
       `close by ${info.closedBy}${why} after ${Math.round(info.durationMs)} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
     );
+  }
+
+  private closeFacts(info: CloseInfo, closedAt: number): CloseFacts {
+    const facts: CloseFacts = {
+      conn: this.info.conn,
+      closedBy: info.closedBy,
+      closedAt,
+      openedAt: this.info.startedAt,
+      malformed: this.malformedFrom,
+    };
+    if (info.error !== undefined) facts.error = info.error;
+    if (this.upstreamFailure !== undefined) facts.upstreamError = this.upstreamFailure;
+    if (this.takenOverBy !== undefined) facts.takenOverBy = this.takenOverBy;
+    return facts;
   }
 
   private onFrame(from: Direction, frame: Frame): void {
@@ -333,6 +358,15 @@ class ConnectionTap implements ConnectionObserver {
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
     this.metrics?.framingError(from, error);
+    // Cut short is the stream ending mid-packet, not input that broke the protocol.
+    if (error.kind !== 'truncated') {
+      this.malformedFrom[from] = {
+        event: error.kind === 'not-mqtt' ? 'not-mqtt' : 'malformed',
+        offset: error.offset,
+        at: this.arrivedAt ?? this.now(),
+        detail: error.detail,
+      };
+    }
     const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
     if (!this.sink.isLevelEnabled(level)) return;
     const record: LogRecord = {
@@ -348,15 +382,6 @@ class ConnectionTap implements ConnectionObserver {
       error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
     this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);
   }
-}
-
-/**
- * The close verdict's cause, for the verdict counter: read from the close information when it
- * carries a `verdict` (the verdict work adds it); undefined until then.
- */
-function verdictCause(info: CloseInfo): string | undefined {
-  const verdict = (info as CloseInfo & { verdict?: { cause?: unknown } }).verdict;
-  return typeof verdict?.cause === 'string' ? verdict.cause : undefined;
 }
 
 function newHead(

@@ -18,7 +18,7 @@ import { DEFAULT_TOPIC_MAX } from './metrics-limits.js';
 export const DIRECTIONS: readonly Direction[] = ['client', 'broker'];
 
 /**
- * What the `close` record's `verdict.cause` may say (the verdict work); pre-declared so that a
+ * What the `close` record's `verdict.cause` may say (session/verdict.ts); pre-declared so that a
  * cause's first close shows as an increase. A cause not in this list counts as UNKNOWN.
  */
 export const CLOSE_CAUSES = [
@@ -117,7 +117,7 @@ export interface ConnectionMetrics {
   /** A violation found outside a packet (the client's silence at close). */
   violation(code: string): void;
   upstreamError(): void;
-  /** `cause`: the close verdict's cause, when the close information has one. */
+  /** `cause`: the close verdict's cause. */
   closed(closedBy: string, cause: string | undefined): void;
 }
 
