@@ -145,6 +145,9 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     this.now = opts.now ?? Date.now;
     this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
+    // A PUBLISH is kept up to its payload preview; its properties are counted in unless a CONNECT said 3.x.
+    const payloadKeep = opts.payload === 'none' ? 0 : Math.max(0, opts.payloadMax);
+    const publishProperties = (): boolean => !this.session.versionSeen || this.session.version === '5.0';
     const framer = (from: Direction): Framer =>
       new Framer(
         {
@@ -158,7 +161,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
             this.onFramingError(from, error);
           },
         },
-        { captureCap: opts.captureCap, sniff: from },
+        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
     this.secrets = opts.showSecrets
