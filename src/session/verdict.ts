@@ -311,7 +311,7 @@ function takenOver(s: Readonly<SessionFacts>, c: CloseFacts, evidence: Evidence[
   const user = by.username === undefined ? '' : ` user ${JSON.stringify(by.username)}`;
   return {
     cause: 'SESSION_TAKEN_OVER',
-    detail: `${viaDisconnect}${by.conn} from ${address}${user} connected with ${id} ${seconds(by.afterMs)} after this connection opened`,
+    detail: `${viaDisconnect}${by.conn} from ${address}${user} connected with ${id} ${ago(by.afterMs)} after this connection opened`,
     ...rule,
     evidence: [
       { conn: by.conn, from: 'client', type: 'CONNECT', time: c.openedAt + by.afterMs },

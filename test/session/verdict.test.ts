@@ -204,7 +204,7 @@ const CASES: Case[] = [
     expected: {
       cause: 'SESSION_TAKEN_OVER',
       detail:
-        'DISCONNECT 0x8e Session taken over: c2 from [::1]:40000 connected with client id "dev1" 0.8 s after this connection opened',
+        'DISCONNECT 0x8e Session taken over: c2 from [::1]:40000 connected with client id "dev1" 799 ms after this connection opened',
       rule: 'MQTT-3.1.4-3',
     },
   },
