@@ -232,8 +232,15 @@ class ConnectionTap implements ConnectionObserver {
       return;
     }
     const decoded = decodeFrame(frame, this.session.version, from);
+    // A CONNECT or AUTH whose fields the recording masks (its lengths, name or flags do not fit).
+    const untrusted =
+      from === 'client' && this.secrets !== undefined && this.secrets.untrustedAt(frame.offset);
     // A CONNECT whose lengths lie may show password bytes in any field: only its shape is shown.
-    const hidden = from === 'client' && this.secrets !== undefined && connectMayHoldSecret(decoded);
+    const hidden =
+      from === 'client' &&
+      this.secrets !== undefined &&
+      decoded.type === 'CONNECT' &&
+      (untrusted || connectMayHoldSecret(decoded));
     const packet = hidden ? withoutCredentials(decoded) : decoded;
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
     this.packets[from]++;
@@ -251,7 +258,7 @@ class ConnectionTap implements ConnectionObserver {
       this.sink.write(level, record, msg);
       return;
     }
-    if (from === 'client' && this.secrets !== undefined && mayShiftSecret(packet)) {
+    if (from === 'client' && this.secrets !== undefined && (untrusted || mayShiftSecret(packet))) {
       const { record, msg } = shiftedEntry(head, packet, corr, this.opts);
       this.sink.write(level, record, msg);
       return;

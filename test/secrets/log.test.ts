@@ -80,6 +80,33 @@ describe('secrets in the log: a CONNECT whose lengths lie', () => {
     expect(findInText(log, PASSWORD)).toBeUndefined();
   });
 
+  it('Connect Flags the spec does not allow: the CONNECT is withheld, as the recording masks its fields', () => {
+    // The reserved bit, then a will retain without a will: the lengths add up, the flags do not.
+    for (const flags of [0xc3, 0xe2]) {
+      const bad = Buffer.from(CONNECT);
+      bad[9] = flags;
+      const log = logOf([bad, hex`c0 00`]);
+      expect(log).toContain('"content":"withheld: may contain credentials"');
+      expect(log).not.toContain('"clientId":"d"');
+      expect(log).not.toContain('"username":"u"');
+      // The packet after it frames cleanly and is shown.
+      expect(log).toContain('"type":"PINGREQ","protocol":"3.1.1","flags":0,"length":2,"offset":34} PINGREQ');
+    }
+  });
+
+  it('5.0 AUTH whose property list does not add up: its properties are withheld', () => {
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    // Authentication Method length 0x0f runs over the Authentication Data; the list then ends inside a field.
+    const auth = hex`f0 11 18 0f 15 00 0f 53 16 00 08 ${PASSWORD.subarray(0, 8)}`;
+    const sink = createCollectSink('trace');
+    const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open(OPEN);
+    conn.data('client', connect);
+    conn.data('client', auth);
+    conn.close(CLOSE);
+    const record = sink.records.find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe('withheld: may contain credentials');
+  });
+
   it('a well-formed CONNECT is shown as before, its password redacted', () => {
     const log = logOf([CONNECT]);
     expect(findInText(log, PASSWORD)).toBeUndefined();
