@@ -159,7 +159,7 @@ export class SecretLocator {
   private provisionalFrom = Number.POSITIVE_INFINITY;
   /** The frame's provisional bytes are masked whatever its end (its name, level or flags are wrong). */
   private untrusted = false;
-  /** Wait mode: starts of the frames whose provisional bytes were masked, for untrustedAt. */
+  /** Wait mode: starts of the client CONNECTs and AUTHs masked beyond their secrets, for untrustedAt. */
   private readonly untrustedFrames: number[] | undefined;
   /** Where the scan is in the chunk, for masking from a frame's start. */
   private pos = 0;
@@ -530,15 +530,13 @@ export class SecretLocator {
   /** The frame's provisional bytes up to here are masked (`bad`) or shown. */
   private settle(bad: boolean): void {
     if (this.provisionalFrom === Number.POSITIVE_INFINITY) return;
-    if (bad) {
-      this.mark(Math.max(this.provisionalFrom - this.offset, 0), this.pos);
-      this.untrustedFrames?.push(this.frameStart);
-    }
+    if (bad) this.mark(Math.max(this.provisionalFrom - this.offset, 0), this.pos);
     this.provisionalFrom = Number.POSITIVE_INFINITY;
   }
 
   private endFrame(): void {
     this.settle(this.untrusted || this.endUnknown);
+    if (this.credentials && (this.untrusted || this.endUnknown)) this.untrustedFrames?.push(this.frameStart);
     this.walker = undefined;
     this.need = undefined;
     this.afterCredentials = this.credentials;
@@ -557,6 +555,7 @@ export class SecretLocator {
     const nameLength = yield U16;
     // Not "MQTT" or "MQIsdp": whatever follows is not where the spec puts it.
     if (nameLength !== 4 && nameLength !== 6) {
+      yield UNTRUSTED;
       yield FAIL;
       return;
     }
@@ -573,6 +572,7 @@ export class SecretLocator {
     const version = known ?? this.ctx.version ?? '3.1.1';
     this.ctx.version = version;
     if (known === undefined || name !== protocolNameOf(level)) {
+      yield UNTRUSTED;
       yield FAIL;
       return;
     }

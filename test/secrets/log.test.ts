@@ -94,6 +94,14 @@ describe('secrets in the log: a CONNECT whose lengths lie', () => {
     }
   });
 
+  it('a Protocol Level that is none of 3, 4, 5: the CONNECT and all after it are withheld', () => {
+    const bad = Buffer.from(CONNECT);
+    bad[8] = 6;
+    const log = logOf([bad, hex`c0 00`]);
+    expect(log).not.toContain('"clientId":"d"');
+    expect(log).toContain('"type":"PINGREQ","protocol":"3.1.1","flags":0,"length":2,"offset":34,"content"');
+  });
+
   it('5.0 AUTH whose property list does not add up: its properties are withheld', () => {
     const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
     // Authentication Method length 0x0f runs over the Authentication Data; the list then ends inside a field.
