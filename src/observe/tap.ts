@@ -285,7 +285,7 @@ class ConnectionTap implements ConnectionObserver {
   /** Whether client bytes from `offset` on may include credentials (masked in a recording). */
   private mayHoldSecret(offset: number): boolean {
     const s = this.secrets;
-    return s !== undefined && (offset >= s.suspectFrom || s.maskedUpTo > offset);
+    return s !== undefined && (offset >= s.suspectFrom || s.maskedUpTo > offset || s.provisional);
   }
 
   /** The head of this direction's packet records: one object while the client id and user name stay. */

@@ -208,6 +208,11 @@ export class SecretLocator {
     return this.unchecked ? Math.min(this.frameStart, this.opaque) : this.opaque;
   }
 
+  /** A CONNECT or AUTH is being read whose fields are not known yet to add up (they may hold its secret). */
+  get provisional(): boolean {
+    return this.provisionalFrom !== Number.POSITIVE_INFINITY;
+  }
+
   /** The packet after a CONNECT or AUTH has begun and is not known yet to be a packet of its own. */
   private get unchecked(): boolean {
     return this.checking || (this.afterCredentials && this.state === State.Length);

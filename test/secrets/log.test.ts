@@ -115,6 +115,14 @@ describe('secrets in the log: a CONNECT whose lengths lie', () => {
     expect(record.properties).toBe('withheld: may contain credentials');
   });
 
+  it('a CONNECT cut short whose fields were not known to add up: its excerpt is withheld', () => {
+    // Will Retain without a will; a User Name length of 260 runs over the password (soak h-1468).
+    const connect = hex`10 ff ff ff 7f 00 04 4d 51 54 54 04 e2 00 30 00 00 01 04 67 31 74 6c 00 0e ${PASSWORD}`;
+    const log = logOf([connect]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+    expect(log).toContain('"hex":"withheld: may contain credentials"');
+  });
+
   it('a well-formed CONNECT is shown as before, its password redacted', () => {
     const log = logOf([CONNECT]);
     expect(findInText(log, PASSWORD)).toBeUndefined();
