@@ -33,6 +33,7 @@ import {
   startTarget,
   TARGETS,
   type TargetName,
+  tapSupportsMetrics,
   tapSupportsRecord,
 } from './bench/targets.js';
 import { publishHead } from './bench/wire.js';
@@ -62,7 +63,8 @@ const USAGE = `usage: npm run bench -- [options]
   --only A,A2,B,C,D,E,F   scenarios to run (default all; E = CPU per packet, from A and A2)
   --rounds N              rounds per scenario (default 3; every round runs every target once)
   --scale X               multiply message counts and sizes (default 1: the issue's figures)
-  --targets LIST          subset of: direct, relay, mqtt-tap, "mqtt-tap warn", "mqtt-tap +record"
+  --targets LIST          subset of: direct, relay, mqtt-tap, "mqtt-tap warn", "mqtt-tap +record",
+                          "mqtt-tap +metrics"
   --broker auto|mosquitto|aedes    (default auto: mosquitto if installed)
   --broker-conf LINE      extra mosquitto.conf line (repeatable), e.g. "set_tcp_nodelay true"
   --a2 auto|mosquitto|raw  A2 publisher/subscriber: mosquitto_pub -l/mosquitto_sub -C, or raw sockets
@@ -294,6 +296,9 @@ function table(rows: string[][]): string {
 
 // --- the run ------------------------------------------------------------------------------------------
 
+/** Whether this build has --metrics (set once at start). */
+let metricsSupported = false;
+
 function targetsFor(
   s: ScenarioId,
   record: boolean,
@@ -308,6 +313,8 @@ function targetsFor(
         : // At warn everything is decoded and nothing logged: tells the log's share from the rest.
           ['direct', 'relay', 'mqtt-tap', 'mqtt-tap warn'];
   if (record && (s === 'A' || s === 'C')) base.push('mqtt-tap +record');
+  // --metrics' cost per packet is measured where E is (A, A2), its latency histograms in B.
+  if (metricsSupported && (s === 'A' || s === 'A2' || s === 'B')) base.push('mqtt-tap +metrics');
   if (other) base.push('other');
   if (other && base.includes('mqtt-tap warn')) base.push('other warn');
   return wanted === undefined ? base : base.filter((t) => wanted.includes(t));
@@ -345,6 +352,7 @@ async function main(): Promise<number> {
     if (!opts.keepFiles) rmSync(scratch, { recursive: true, force: true });
   });
   const record = tapSupportsRecord(ROOT);
+  metricsSupported = tapSupportsMetrics(ROOT);
   const broker = await startBroker(opts.broker, ROOT, opts.brokerConf);
   const haveClients = existsSync(MOSQUITTO_PUB) && existsSync(MOSQUITTO_SUB);
   const a2Clients: 'mosquitto' | 'raw' = opts.a2 === 'auto' ? (haveClients ? 'mosquitto' : 'raw') : opts.a2;
@@ -449,6 +457,8 @@ async function main(): Promise<number> {
 interface AloneRun {
   target: 'mqtt-tap' | 'other';
   level: 'info' | 'warn';
+  /** The tap fed its --metrics counters too. */
+  metrics: boolean;
   round: number;
   cpuUsPerPacket?: number;
   error?: string;
@@ -461,13 +471,19 @@ interface AloneRun {
 function tapAlone(opts: Options, scratch: string): AloneRun[] {
   const builds: { target: AloneRun['target']; root: string }[] = [{ target: 'mqtt-tap', root: ROOT }];
   if (opts.compare !== undefined) builds.push({ target: 'other', root: opts.compare });
-  const cases = builds.flatMap((b) => (['info', 'warn'] as const).map((level) => ({ ...b, level })));
+  const cases = builds.flatMap((b) =>
+    (['info', 'warn'] as const).map((level) => ({ ...b, level, metrics: false })),
+  );
+  if (metricsSupported) {
+    for (const level of ['info', 'warn'] as const)
+      cases.push({ target: 'mqtt-tap', root: ROOT, level, metrics: true });
+  }
   const out: AloneRun[] = [];
   const n = Math.max(1000, Math.round(200_000 * opts.scale));
   for (let round = 0; round < opts.rounds; round++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length]!;
-      const run: AloneRun = { target: c.target, level: c.level, round };
+      const run: AloneRun = { target: c.target, level: c.level, metrics: c.metrics, round };
       try {
         const text = execFileSync(
           process.execPath,
@@ -477,6 +493,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
             c.level,
             String(n),
             join(scratch, `tap-cost-${process.pid}.ndjson`),
+            ...(c.metrics ? ['metrics'] : []),
           ],
           { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] },
         );
@@ -488,7 +505,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
       }
       out.push(run);
       console.log(
-        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level}`.padEnd(16)} ` +
+        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level}${c.metrics ? ' +metrics' : ''}`.padEnd(24)} ` +
           (run.cpuUsPerPacket !== undefined
             ? `${fmt(run.cpuUsPerPacket, 2)} µs CPU/pkt, tap + sink alone`
             : `FAILED: ${run.error}`),
@@ -567,12 +584,12 @@ function report(
       'tap+sink alone µs/pkt',
     ],
   ];
-  const aloneStat = (t: string): Stat | undefined => {
+  const aloneStat = (t: string, level = t.endsWith('warn') ? 'warn' : 'info'): Stat | undefined => {
     const target = t.startsWith('other') ? 'other' : 'mqtt-tap';
-    const level = t.endsWith('warn') ? 'warn' : 'info';
+    const metrics = t.includes('+metrics');
     return stat(
       alone
-        .filter((a) => a.target === target && a.level === level)
+        .filter((a) => a.target === target && a.level === level && a.metrics === metrics)
         .map((a) => a.cpuUsPerPacket ?? Number.NaN),
     );
   };
@@ -581,7 +598,12 @@ function report(
     for (const s of ['A', 'A2'] as const) {
       if (!opts.only.includes(s)) continue;
       const taps = targetsFor(s, record, opts.targets, opts.compare !== undefined).filter(
-        (t) => t === 'mqtt-tap' || t === 'mqtt-tap warn' || t === 'other' || t === 'other warn',
+        (t) =>
+          t === 'mqtt-tap' ||
+          t === 'mqtt-tap warn' ||
+          t === 'mqtt-tap +metrics' ||
+          t === 'other' ||
+          t === 'other warn',
       );
       for (const t of taps) {
         const diffs: number[] = [];
@@ -669,6 +691,47 @@ function report(
         value: `${fmt(a?.median, 2)} µs/pkt`,
         target: `≤ ${limit} µs`,
         pass: a === undefined ? undefined : a.median <= limit,
+      });
+    }
+  }
+  // --metrics: CPU per packet with it minus without, paired by round (forwarded) or alone.
+  if (opts.wantE && metricsSupported) {
+    for (const s of ['A', 'A2'] as const) {
+      if (!opts.only.includes(s)) continue;
+      const diffs: number[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const cpuOf = (t: TargetName): number | undefined =>
+          runs.find((r) => r.scenario === s && r.round === round && r.target === t && r.ok)?.metrics
+            .cpuUsPerPacket;
+        const on = cpuOf('mqtt-tap +metrics');
+        const off = cpuOf('mqtt-tap');
+        if (on !== undefined && off !== undefined) diffs.push(on - off);
+      }
+      const d = stat(diffs);
+      checks.push({
+        what: `E ${s} --metrics minus without, same round`,
+        value: `${fmtStat(d, 2)} µs/pkt`,
+        target: '≤ 0.3 µs',
+        pass: d === undefined ? undefined : d.median <= 0.3,
+      });
+    }
+    for (const level of ['info', 'warn'] as const) {
+      const diffs: number[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const cpuOf = (metrics: boolean): number | undefined =>
+          alone.find(
+            (a) => a.target === 'mqtt-tap' && a.level === level && a.metrics === metrics && a.round === round,
+          )?.cpuUsPerPacket;
+        const on = cpuOf(true);
+        const off = cpuOf(false);
+        if (on !== undefined && off !== undefined) diffs.push(on - off);
+      }
+      const d = stat(diffs);
+      checks.push({
+        what: `E tap alone at ${level}: --metrics minus without`,
+        value: `${fmtStat(d, 3)} µs/pkt`,
+        target: '≤ 0.3 µs',
+        pass: d === undefined ? undefined : d.median <= 0.3,
       });
     }
   }

@@ -3,16 +3,17 @@
  * scenario-A stream in process (no sockets, no broker), so none of the forwarding path's syscall
  * noise is in it. Run in its own process by the bench:
  *
- *   node dist/scripts/bench/tap-cost.js ROOT LEVEL PACKETS_EACH_WAY LOG_FILE
+ *   node dist/scripts/bench/tap-cost.js ROOT LEVEL PACKETS_EACH_WAY LOG_FILE [metrics]
  *
- * ROOT is an mqtt-tap checkout with a build (this one, or the --compare one). Prints one JSON line.
+ * ROOT is an mqtt-tap checkout with a build (this one, or the --compare one); `metrics`: the tap also
+ * feeds the --metrics counters. Prints one JSON line.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, publishHead, sequencePayload } from './wire.js';
 
-const [root, level, countArg, logFile] = process.argv.slice(2);
+const [root, level, countArg, logFile, metricsArg] = process.argv.slice(2);
 if (root === undefined || (level !== 'info' && level !== 'warn') || logFile === undefined) {
   console.error('usage: tap-cost ROOT info|warn PACKETS LOG_FILE');
   process.exit(2);
@@ -52,7 +53,14 @@ async function loadSinkFactory(): Promise<SinkModule['createLogSink']> {
 const createLogSink = await loadSinkFactory();
 
 const sink = createLogSink({ level, destination: logFile, pretty: false });
-const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open({
+const options = { ...DEFAULT_TAP_OPTIONS };
+if (metricsArg === 'metrics') {
+  const { PacketMetrics } = (await load(
+    'sinks/packet-metrics.js',
+  )) as typeof import('../../src/sinks/packet-metrics.js');
+  options.metrics = new PacketMetrics();
+}
+const conn = createTap(sink, options).open({
   conn: 'c1',
   client: { address: '127.0.0.1', port: 50000 },
   local: { address: '127.0.0.1', port: 1884 },
@@ -92,5 +100,11 @@ const wall = performance.now() - t0;
 await sink.close();
 rmSync(logFile, { force: true });
 console.log(
-  JSON.stringify({ level, packets: 2 * n, cpuUsPerPacket: (cpu.user + cpu.system) / (2 * n), wallMs: wall }),
+  JSON.stringify({
+    level,
+    metrics: options.metrics !== undefined,
+    packets: 2 * n,
+    cpuUsPerPacket: (cpu.user + cpu.system) / (2 * n),
+    wallMs: wall,
+  }),
 );

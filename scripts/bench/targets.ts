@@ -116,6 +116,7 @@ export type TargetName =
   | 'mqtt-tap'
   | 'mqtt-tap warn'
   | 'mqtt-tap +record'
+  | 'mqtt-tap +metrics'
   | 'other'
   | 'other warn';
 
@@ -124,6 +125,8 @@ export interface TargetSpec {
   kind: 'direct' | 'relay' | 'mqtt-tap';
   level?: 'info' | 'warn';
   record?: boolean;
+  /** With --metrics on a free loopback port (not scraped during the run). */
+  metrics?: boolean;
   /** The other build given with --compare (another checkout's bin/mqtt-tap.js). */
   other?: boolean;
 }
@@ -134,6 +137,7 @@ export const TARGETS: Record<TargetName, TargetSpec> = {
   'mqtt-tap': { name: 'mqtt-tap', kind: 'mqtt-tap', level: 'info' },
   'mqtt-tap warn': { name: 'mqtt-tap warn', kind: 'mqtt-tap', level: 'warn' },
   'mqtt-tap +record': { name: 'mqtt-tap +record', kind: 'mqtt-tap', level: 'info', record: true },
+  'mqtt-tap +metrics': { name: 'mqtt-tap +metrics', kind: 'mqtt-tap', level: 'info', metrics: true },
   other: { name: 'other', kind: 'mqtt-tap', level: 'info', other: true },
   'other warn': { name: 'other warn', kind: 'mqtt-tap', level: 'warn', other: true },
 };
@@ -204,6 +208,7 @@ export async function startTarget(spec: TargetSpec, ctx: TargetContext): Promise
         recordFile = resolve(ctx.scratch, `mqtt-tap-${process.pid}-${runCounter}.pcapng`);
         args.push('--record', recordFile);
       }
+      if (spec.metrics) args.push('--metrics', `${HOST}:0`);
       // With --keep-files its stdout is kept too (node's --trace-gc and the like write there).
       const stdout = ctx.keepFiles ? openSync(`${logFile}.stdout`, 'w') : 'ignore';
       child = track(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
@@ -260,12 +265,18 @@ function recordedBytes(file: string): number | undefined {
 
 /** mqtt-tap's build knows --record (issue 5) when its help says so. */
 export function tapSupportsRecord(root: string): boolean {
+  return tapHelp(root).includes('--record ');
+}
+
+/** mqtt-tap's build knows --metrics (issue 16) when its help says so. */
+export function tapSupportsMetrics(root: string): boolean {
+  return tapHelp(root).includes('--metrics ');
+}
+
+function tapHelp(root: string): string {
   try {
-    const help = execFileSync(process.execPath, [join(root, 'bin/mqtt-tap.js'), '--help'], {
-      encoding: 'utf8',
-    });
-    return /--record\b/.test(help);
+    return execFileSync(process.execPath, [join(root, 'bin/mqtt-tap.js'), '--help'], { encoding: 'utf8' });
   } catch {
-    return false;
+    return '';
   }
 }

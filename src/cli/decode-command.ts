@@ -1,8 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { ProtocolVersion } from '../protocol/constants.js';
-import { decodeBuffer } from '../record/decode-buffer.js';
-import { DEFAULT_RECORD_OPTIONS, PAYLOAD_MODES, type PayloadMode } from '../record/defaults.js';
+import { DEFAULT_DECODE_PROTOCOL, decodeBuffer } from '../record/decode-buffer.js';
+import type { PayloadMode } from '../record/defaults.js';
 import { looksLikeHexText, parseHex } from './hex-input.js';
+import { DECODE_OPTIONS, withOptions } from './options.js';
 
 interface DecodeArgs {
   hex: string[];
@@ -22,35 +23,13 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
   command: 'decode [hex..]',
   describe: 'Decode MQTT packets given as hex (or - for stdin) and print one JSON record per packet',
   builder: (y: Argv) =>
-    y
+    withOptions<DecodeArgs>(y, DECODE_OPTIONS)
       .positional('hex', {
         type: 'string',
         array: true,
         default: [],
         describe:
           'hex bytes ("20 02 00 04", "0x20 0x02 ...", several packets per argument); none or - reads stdin',
-      })
-      .option('protocol', {
-        // A string: yargs would otherwise read "5.0" as the number 5.
-        type: 'string',
-        choices: ['3.1', '3.1.1', '5.0'] as const,
-        describe:
-          'version to decode with until a CONNECT in the input says otherwise (default 5.0; packets that only make sense in 3.1.1, such as a 2-byte CONNACK, are read as 3.1.1)',
-      })
-      .option('payload', {
-        choices: PAYLOAD_MODES,
-        default: DEFAULT_RECORD_OPTIONS.payload,
-        describe: 'payload preview encoding',
-      })
-      .option('payload-max', {
-        type: 'number',
-        default: DEFAULT_RECORD_OPTIONS.payloadMax,
-        describe: 'bytes of payload shown in a preview',
-      })
-      .option('show-secrets', {
-        type: 'boolean',
-        default: DEFAULT_RECORD_OPTIONS.showSecrets,
-        describe: 'show CONNECT passwords and AUTH data in clear',
       })
       .example('$0 decode 20 02 00 04', 'a 3.1.1 CONNACK: return code 4, bad user name or password')
       .example('$0 decode --protocol 5.0 "20 03 00 86 00"', 'a 5.0 CONNACK: 0x86 Bad User Name or Password')
@@ -84,7 +63,7 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
     const bytes = Buffer.concat(parts);
     const { records, error } = decodeBuffer(
       bytes,
-      argv.protocol ?? '5.0',
+      argv.protocol ?? DEFAULT_DECODE_PROTOCOL,
       { payload: argv.payload, payloadMax: argv.payloadMax, showSecrets: argv.showSecrets },
       argv.protocol === undefined,
     );

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AddressError } from '../proxy/address.js';
-import { UsageError } from './common-options.js';
 import { decodeCommand } from './decode-command.js';
+import { envVar, UsageError } from './options.js';
 import { proxyCommand } from './proxy-command.js';
 import { replayCommand } from './replay-command.js';
 import { rulesCommand } from './rules-command.js';
@@ -41,7 +41,7 @@ function explain(message: string): string {
   if (!unknown) return message;
   const fromEnv = unknown[1]!
     .split(', ')
-    .map((name) => `MQTT_TAP_${name.replace(/-/g, '_').toUpperCase()}`)
+    .map(envVar)
     .filter((v) => process.env[v] !== undefined);
   return fromEnv.length > 0 ? `${message} (from environment: ${fromEnv.join(', ')})` : message;
 }

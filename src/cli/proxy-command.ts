@@ -6,55 +6,47 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { type DeferredObserver, deferredObserver } from '../observe/deferred-observer.js';
 import { fanOut } from '../observe/observer.js';
 import type { PcapngRecorder } from '../observe/pcapng-recorder.js';
 import { createTap } from '../observe/tap.js';
 import {
-  AddressError,
   formatAddress,
+  formatHostPort,
+  type HostPort,
   isTlsTransport,
   isWebSocketTransport,
-  parseListen,
-  parseUpstream,
   type TransportAddress,
 } from '../proxy/address.js';
 import type { EmbeddedBroker, EmbeddedBrokerKind } from '../proxy/embedded-broker.js';
-import {
-  DEFAULT_MAX_CONNECTIONS,
-  defaultWsMaxMessage,
-  WS_MAX_MESSAGE_LIMIT,
-  WS_MESSAGE_HEADROOM,
-} from '../proxy/limits.js';
-import { normalizeOrigin } from '../proxy/origin.js';
+import { defaultWsMaxMessage, READY_TIMEOUT_MS } from '../proxy/limits.js';
+import type { MetricsServer } from '../proxy/metrics-server.js';
 import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/server.js';
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
+import type { PacketMetrics } from '../sinks/packet-metrics.js';
 import type { Level } from '../sinks/sink.js';
+import { raiseMallocTrimThreshold } from './malloc-trim.js';
 import {
-  type DecodeArgs,
-  decodeOptions,
+  ENV_PREFIX,
   type LogArgs,
-  lastValue,
-  logOptions,
+  PROXY_OPTIONS,
   prettyWanted,
+  type TapArgs,
   tapOptionsFrom,
   UsageError,
-} from './common-options.js';
-import { raiseMallocTrimThreshold } from './malloc-trim.js';
-import { parseSize } from './parse-size.js';
+  withOptions,
+} from './options.js';
 import { stderrLine } from './stderr-line.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:1884';
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 2000;
 /** After the grace period, how long the log may take to drain before mqtt-tap exits regardless. */
 export const SHUTDOWN_LOG_MS = 1000;
 
-/** A bad flag value: reported with a pointer to --help and exit code 2, like yargs' own checks. */
-export interface ProxyArgs extends LogArgs, DecodeArgs {
+/** The proxy's parsed flags (see OPTIONS in options.ts). */
+export interface ProxyArgs extends LogArgs, TapArgs {
   listen: TransportAddress[];
   upstream?: TransportAddress;
   /** PEM files for mqtts:// and wss:// listeners. */
@@ -83,28 +75,12 @@ export interface ProxyArgs extends LogArgs, DecodeArgs {
   acceptProxyProtocol?: boolean;
   /** Each upstream connection opens with a PROXY protocol header naming the client. */
   upstreamProxyProtocol?: 'v1' | 'v2';
-}
-
-/** `-l` may repeat, and a variable can only hold one string: accept comma-separated lists too. */
-function coerceListen(value: string | string[]): TransportAddress[] {
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-  const out = items.map((item) => parseListen(item));
-  if (out.length === 0) throw new AddressError('--listen needs at least one [HOST:]PORT or URL');
-  return out;
-}
-
-/** A SIZE flag (`16MiB`, `100000`) of at most `max` bytes. */
-function sizeOption(name: string, max: number): (v: string | string[]) => number {
-  return (v) => {
-    let bytes: number;
-    try {
-      bytes = parseSize(String(lastValue(v)));
-    } catch (err) {
-      throw new UsageError(`--${name}: ${errorMessage(err)}`);
-    }
-    if (bytes > max) throw new UsageError(`--${name}: at most ${max} bytes`);
-    return bytes;
-  };
+  /** Serve /metrics, /healthz and /readyz here. */
+  metrics?: HostPort;
+  /** With metrics: PUBLISH counted by the first N levels of their topic (0: off). */
+  metricsTopicDepth?: number;
+  /** Most topic series. */
+  metricsTopicMax?: number;
 }
 
 /** Flags that were given (a boolean flag counts when true). */
@@ -184,6 +160,20 @@ export function checkProxyProtocolArgs(args: Partial<ProxyArgs>): true {
   return true;
 }
 
+/** The topic flags only mean something with --metrics, and the series cap with a depth. */
+export function checkMetricsArgs(args: Partial<ProxyArgs>): true {
+  if (args.metrics === undefined && args.metricsTopicDepth !== undefined && args.metricsTopicDepth > 0) {
+    throw new UsageError('--metrics-topic-depth: only with --metrics [HOST:]PORT');
+  }
+  if (
+    args.metricsTopicMax !== undefined &&
+    !(args.metricsTopicDepth !== undefined && args.metricsTopicDepth > 0)
+  ) {
+    throw new UsageError('--metrics-topic-max: only with --metrics-topic-depth N');
+  }
+  return true;
+}
+
 /** Reads a PEM file named by a flag; a missing or unreadable file is a startup error naming the flag. */
 function readPem(flag: string, file: string): Buffer {
   try {
@@ -222,156 +212,12 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
   describe:
     'Run the proxy: forward every byte unchanged and log every packet with its reason codes explained',
   builder: (y: Argv) =>
-    decodeOptions(logOptions(y))
+    withOptions<ProxyArgs>(y, PROXY_OPTIONS)
       // Here rather than globally: a container's MQTT_TAP_LISTEN must not break `mqtt-tap decode`.
-      .env('MQTT_TAP')
-      .option('listen', {
-        alias: 'l',
-        type: 'string',
-        default: DEFAULT_LISTEN,
-        defaultDescription: DEFAULT_LISTEN,
-        describe:
-          'where clients connect: [HOST:]PORT, mqtt://, mqtts://, ws:// or wss://HOST:PORT[/PATH]; repeatable. Beyond this machine needs e.g. 0.0.0.0:1884',
-        coerce: coerceListen,
-      })
-      .option('upstream', {
-        alias: 'u',
-        type: 'string',
-        describe:
-          'the broker: HOST:PORT, mqtt://, mqtts://, ws:// or wss://HOST[:PORT][/PATH]; omitted: an embedded broker on a loopback port',
-        coerce: (v: string | string[]) => parseUpstream(lastValue(v)),
-      })
-      .option('tls-cert', {
-        type: 'string',
-        describe: 'mqtts:// and wss:// listeners: our certificate, PEM (with its chain)',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-key', {
-        type: 'string',
-        describe: 'mqtts:// and wss:// listeners: the private key of --tls-cert, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-ca', {
-        type: 'string',
-        describe: 'with --tls-request-cert: CA certificates client certificates are verified against, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('tls-request-cert', {
-        type: 'boolean',
-        describe:
-          'ask TLS clients for a certificate; its subject, issuer, fingerprint and validity go into the open record (clients are accepted either way: the broker decides)',
-      })
-      .option('upstream-ca', {
-        type: 'string',
-        describe:
-          "mqtts:// or wss:// upstream: CA certificates the broker's certificate is verified against (default: Node's roots)",
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-cert', {
-        type: 'string',
-        describe: 'mqtts:// or wss:// upstream: our client certificate, for brokers that require one, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-key', {
-        type: 'string',
-        describe: 'the private key of --upstream-cert, PEM',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('upstream-servername', {
-        type: 'string',
-        describe:
-          'SNI sent to the broker and the name its certificate must carry (default: the upstream host)',
-        coerce: (v: string | string[]) => lastValue(v),
-      })
-      .option('upstream-alpn', {
-        type: 'string',
-        describe: 'ALPN protocols offered to the broker, comma-separated (e.g. mqtt)',
-        coerce: (v: string | string[]) =>
-          (Array.isArray(v) ? v : [v])
-            .flatMap((x) => String(x).split(','))
-            .map((x) => x.trim())
-            .filter((x) => x !== ''),
-      })
-      .option('upstream-cert-for-all', {
-        type: 'boolean',
-        describe:
-          'with --upstream-cert: forward every client with it, also those whose own certificate was not verified (a warning is logged at start). Default: such clients are refused',
-      })
-      .option('insecure', {
-        type: 'boolean',
-        describe: "do not verify the broker's certificate (a warning is logged at start)",
-      })
+      .env(ENV_PREFIX)
       .check((argv) => checkTransportArgs(argv as unknown as Partial<ProxyArgs>))
-      .option('embedded', {
-        choices: ['auto', 'mosquitto', 'aedes'] as const,
-        default: 'auto' as const,
-        describe: 'without --upstream: which broker to start (auto: mosquitto if installed, else aedes)',
-      })
-      .option('record', {
-        type: 'string',
-        describe:
-          'also write every chunk of every connection to this pcapng file (Wireshark, tshark, tcpdump; mqtt-tap replay); passwords and AUTH data masked unless --show-secrets',
-        coerce: (v: string | string[]) => resolve(lastValue(v)),
-      })
-      .option('record-rotate', {
-        type: 'string',
-        describe:
-          'with --record: start a new file at this size (100MB, 1GiB...): NAME-0001.pcapng, NAME-0002...',
-        coerce: (v: string | string[]) => {
-          try {
-            return parseSize(String(lastValue(v)));
-          } catch (err) {
-            throw new UsageError(`--record-rotate: ${errorMessage(err)}`);
-          }
-        },
-      })
-      .option('max-connections', {
-        type: 'number',
-        default: DEFAULT_MAX_CONNECTIONS,
-        describe:
-          'forwarded connections at once; a client beyond them is closed at once (WebSocket: 1013) with a refused record, never dialled upstream',
-        coerce: (v: unknown) => {
-          const n = Number(lastValue(v));
-          if (!Number.isInteger(n) || n < 1) {
-            throw new UsageError(`--max-connections must be a whole number from 1, got "${String(v)}"`);
-          }
-          return n;
-        },
-      })
-      .option('ws-max-message', {
-        type: 'string',
-        describe:
-          'WebSocket listeners and ws:// or wss:// upstreams: the largest message accepted (e.g. 16MiB); a larger one closes that connection with code 1009',
-        defaultDescription: `--capture-max + ${WS_MESSAGE_HEADROOM / (1024 * 1024)} MiB`,
-        coerce: sizeOption('ws-max-message', WS_MAX_MESSAGE_LIMIT),
-      })
-      .option('ws-origin', {
-        type: 'string',
-        describe:
-          'ws:// and wss:// listeners: a web page origin allowed to connect (e.g. http://localhost:3000, or * for any); repeatable. Default: handshakes that carry an Origin (browsers) are refused, others accepted',
-        coerce: (v: string | string[]) =>
-          (Array.isArray(v) ? v : [v])
-            .flatMap((x) => String(x).split(','))
-            .filter((x) => x.trim() !== '')
-            .map((x) => {
-              try {
-                return normalizeOrigin(x);
-              } catch (err) {
-                throw new UsageError(`--ws-origin: ${errorMessage(err)}`);
-              }
-            }),
-      })
-      .option('accept-proxy-protocol', {
-        type: 'boolean',
-        describe:
-          'listeners: every connection first sends a PROXY protocol header, v1 or v2 (HAProxy send-proxy[-v2], AWS NLB...); the client address in the records is the one it names. Connections without one are refused',
-      })
-      .option('upstream-proxy-protocol', {
-        choices: ['v1', 'v2'] as const,
-        describe:
-          'open each broker connection with a PROXY protocol header naming the client (TCP and mqtts:// upstreams; e.g. HAProxy accept-proxy, EMQX, HiveMQ, VerneMQ)',
-      })
       .check((argv) => checkProxyProtocolArgs(argv as unknown as Partial<ProxyArgs>))
+      .check((argv) => checkMetricsArgs(argv as unknown as Partial<ProxyArgs>))
       .example('$0', 'proxy to an embedded broker (mosquitto if installed, else aedes)')
       .example('$0 -u 10.0.0.5:1883', 'point clients at 127.0.0.1:1884 instead of the broker')
       .example('$0 -l 0.0.0.0:1884 -u 10.0.0.5:1883', 'accept clients from other machines')
@@ -386,6 +232,10 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         'behind HAProxy (send-proxy-v2) or a cloud load balancer: the real client addresses in the records',
       )
       .example("$0 --client-id 'sensor-*' --topic 'plant/#'", 'only some devices and topics')
+      .example(
+        '$0 -u 10.0.0.5:1883 --metrics 0.0.0.0:9464',
+        'Prometheus metrics, /healthz and /readyz on port 9464',
+      )
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
       .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
       .epilogue(
@@ -414,7 +264,7 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Fails early and plainly on an unwritable --log-file rather than from an async stream later. */
+/** The record and message saying which embedded broker runs, and why. */
 function describeEmbedded(
   broker: EmbeddedBroker,
   chosen: ProxyArgs['embedded'],
@@ -475,6 +325,9 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
   let tap: DeferredObserver | undefined;
+  let metricsServer: MetricsServer | undefined;
+  /** /readyz says no once shutdown begins: balancers stop sending before the listeners close. */
+  let stopping = false;
   try {
     const tlsConfig = tlsConfigs(args);
     let upstream: TransportAddress | undefined = args.upstream;
@@ -522,6 +375,16 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
         return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
       };
     }
+    if (args.metrics !== undefined) {
+      const started = await startMetrics(args, upstream, {
+        logDroppedLines: () => sink.droppedLines(),
+        recordDroppedBytes: () => recorder?.stats().droppedBytes ?? 0,
+        tapPendingBytes: () => tap?.pendingBytes() ?? 0,
+        ready: () => (proxy === undefined ? 'not listening yet' : stopping ? 'shutting down' : undefined),
+      });
+      metricsServer = started.server;
+      tapOptions.metrics = started.metrics;
+    }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
     tap = deferredObserver(createTap(sink, tapOptions), {
       onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
@@ -553,6 +416,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       { event: 'startup-failed', error: errorMessage(err) },
       `cannot start: ${errorMessage(err)}`,
     );
+    await metricsServer?.close();
     await embedded?.close();
     await recorder?.close();
     await sink.close(SHUTDOWN_LOG_MS);
@@ -562,8 +426,16 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   const addresses = proxy.urls;
   sink.write(
     'info',
-    { event: 'listening', addresses, upstream: proxy.upstream, embedded: embedded?.kind ?? false },
-    `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}`,
+    {
+      event: 'listening',
+      addresses,
+      upstream: proxy.upstream,
+      embedded: embedded?.kind ?? false,
+      ...(metricsServer !== undefined
+        ? { metrics: `http://${formatHostPort(metricsServer.address)}/metrics` }
+        : {}),
+    },
+    `listening on ${addresses.join(', ')}, forwarding to ${proxy.upstream}${embedded ? ` (embedded ${embedded.kind})` : ''}${metricsServer !== undefined ? `; metrics on http://${formatHostPort(metricsServer.address)}/metrics` : ''}`,
   );
   if (args.insecure === true) {
     sink.write(
@@ -617,6 +489,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     process.exit(1);
   }, SHUTDOWN_GRACE_MS + SHUTDOWN_LOG_MS).unref();
 
+  stopping = true;
   const open = running.connections().length;
   sink.write(
     'info',
@@ -626,6 +499,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   await running.close(SHUTDOWN_GRACE_MS);
   // Every connection has closed: what the tap has not shown yet goes to the log before it closes.
   tap?.drain();
+  await metricsServer?.close();
   await embedded?.close();
   if (recorder !== undefined) {
     await recorder.close();
@@ -648,6 +522,46 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     stderrLine('mqtt-tap: the log destination did not take the last records in time; they are lost');
   }
   return complete ? 0 : 1;
+}
+
+/**
+ * The metrics counters and their HTTP endpoint; prom-client and the server are loaded only here.
+ * `ready()` says why the listeners cannot take clients, or undefined when they can.
+ */
+async function startMetrics(
+  args: ProxyArgs,
+  upstream: TransportAddress,
+  sources: {
+    logDroppedLines: () => number;
+    recordDroppedBytes: () => number;
+    tapPendingBytes: () => number;
+    ready: () => string | undefined;
+  },
+): Promise<{ metrics: PacketMetrics; server: MetricsServer }> {
+  const [{ PacketMetrics }, { createMetricsRegistry }, { startMetricsServer, upstreamProbe }] =
+    await Promise.all([
+      import('../sinks/packet-metrics.js'),
+      import('../sinks/prometheus.js'),
+      import('../proxy/metrics-server.js'),
+    ]);
+  const metrics = new PacketMetrics({
+    topicDepth: args.metricsTopicDepth ?? 0,
+    ...(args.metricsTopicMax !== undefined ? { topicMax: args.metricsTopicMax } : {}),
+  });
+  const registry = createMetricsRegistry(metrics, sources);
+  const probe = upstreamProbe(upstream, READY_TIMEOUT_MS);
+  const server = await startMetricsServer({
+    host: args.metrics!.host,
+    port: args.metrics!.port,
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    ready: async () => {
+      const notListening = sources.ready();
+      if (notListening !== undefined) return { ready: false, detail: notListening };
+      const { reachable, detail } = await probe();
+      return { ready: reachable, detail };
+    },
+  });
+  return { metrics, server };
 }
 
 /**

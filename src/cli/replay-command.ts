@@ -1,19 +1,17 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULT_MQTT_PORTS } from '../replay/default-ports.js';
 import type { ReplayClock, ReplayResult } from '../replay/replay.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { RecordSink } from '../sinks/sink.js';
 import {
-  type DecodeArgs,
-  decodeOptions,
   type LogArgs,
-  logOptions,
   prettyWanted,
+  REPLAY_OPTIONS,
+  type TapArgs,
   tapOptionsFrom,
-  UsageError,
-} from './common-options.js';
+  withOptions,
+} from './options.js';
 
-interface ReplayArgs extends LogArgs, DecodeArgs {
+interface ReplayArgs extends LogArgs, TapArgs {
   files: string[];
   port?: number[];
   summary: boolean;
@@ -35,29 +33,12 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   describe:
     'Decode a capture (our --record pcapng, or any tcpdump/tshark pcap or pcapng of MQTT over TCP) into the records the proxy logs live',
   builder: (y: Argv) =>
-    decodeOptions(logOptions(y))
+    withOptions<ReplayArgs>(y, REPLAY_OPTIONS)
       .positional('files', {
         type: 'string',
         array: true,
         demandOption: true,
         describe: 'capture files, read in order as one (e.g. the parts of a rotated recording)',
-      })
-      .option('port', {
-        type: 'number',
-        array: true,
-        coerce: (v: unknown[]) =>
-          v.map((p) => {
-            const n = Number(p);
-            if (!Number.isInteger(n) || n < 1 || n > 65535)
-              throw new UsageError(`--port ${String(p)}: not a TCP port`);
-            return n;
-          }),
-        describe: `broker port(s) of MQTT connections (default ${DEFAULT_MQTT_PORTS.join(', ')}; our recordings say so themselves; otherwise a connection opening with a CONNECT is taken)`,
-      })
-      .option('summary', {
-        type: 'boolean',
-        default: false,
-        describe: 'one line per connection: client id, duration, packets each way, last reason code, errors',
       })
       .example('$0 replay session.pcapng', 'the records of a recording, with their original times')
       .example('$0 replay --port 8883 --pretty capture.pcap', 'a tcpdump capture of a broker on port 8883')

@@ -1,10 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import {
-  RULE_STATUSES,
-  RULE_VERSIONS,
-  type RuleStatus,
-  type RuleVersion,
-} from '../protocol/catalogue/rule-kinds.js';
+import type { RuleStatus, RuleVersion } from '../protocol/catalogue/rule-kinds.js';
+import { RULES_OPTIONS, withOptions } from './options.js';
 
 interface RulesArgs {
   status?: RuleStatus;
@@ -16,18 +12,7 @@ export const rulesCommand: CommandModule<object, RulesArgs> = {
   describe:
     'Print every normative statement of MQTT 5.0 and 3.1.1 and whether mqtt-tap checks it, one JSON line each',
   builder: (y: Argv) =>
-    y
-      .option('status', {
-        choices: RULE_STATUSES,
-        describe:
-          'only rows with this status: checked (reported, with its violation code), not-observable (with why), not-yet',
-      })
-      .option('protocol', {
-        // A string: yargs would otherwise read "5.0" as the number 5.
-        type: 'string',
-        choices: RULE_VERSIONS,
-        describe: 'only the statements of this MQTT version',
-      })
+    withOptions<RulesArgs>(y, RULES_OPTIONS)
       .example(
         '$0 rules --status not-yet --protocol 5.0',
         'the MQTT 5.0 statements mqtt-tap does not check yet',

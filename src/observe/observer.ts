@@ -30,6 +30,8 @@ export interface OpenInfo {
   proxied?: ProxiedInfo;
   /** The proxy's own local endpoint that accepted the client. */
   local: Endpoint;
+  /** The listener as the `listening` record names it (`127.0.0.1:1884`, `ws://...`); live connections only. */
+  listener?: string;
   /** `host:port` (or URL) of the broker this connection is forwarded to. */
   upstream: string;
   /** Set once the upstream socket is connected. */

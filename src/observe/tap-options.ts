@@ -1,4 +1,6 @@
+import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
+import type { PacketMetrics } from '../sinks/packet-metrics.js';
 
 export type { PayloadMode } from '../record/defaults.js';
 
@@ -16,9 +18,11 @@ export interface TapOptions extends RecordOptions {
   now?: () => number;
   /** Fields another sink adds to a connection's `close` record (e.g. bytes the recorder dropped). */
   closeExtra?: (conn: string) => Record<string, unknown> | undefined;
+  /** --metrics: counts every connection, packet and failure, whatever the level and selection. */
+  metrics?: PacketMetrics;
 }
 
 export const DEFAULT_TAP_OPTIONS: TapOptions = {
-  captureCap: 64 * 1024,
+  captureCap: DEFAULT_CAPTURE_CAP,
   ...DEFAULT_RECORD_OPTIONS,
 };

@@ -15,6 +15,7 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
@@ -41,6 +42,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       return new ConnectionTap(sink, opts, info, clientIdPattern);
     },
     refused(info: RefusedClient): void {
+      opts.metrics?.refused(info.code);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'refused',
@@ -58,6 +60,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
+      opts.metrics?.handshakeFailed(info.transport);
       if (!sink.isLevelEnabled('warn')) return;
       const record: LogRecord = {
         event: 'handshake-failed',
@@ -104,6 +107,8 @@ class ConnectionTap implements ConnectionObserver {
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
   private contractShown = false;
+  /** --metrics: this connection's counters; undefined without the flag. */
+  private readonly metrics: ConnectionMetrics | undefined;
 
   constructor(
     private readonly sink: RecordSink,
@@ -112,6 +117,7 @@ class ConnectionTap implements ConnectionObserver {
     private readonly clientIdPattern: Glob | undefined,
   ) {
     this.now = opts.now ?? Date.now;
+    this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
     const framer = (from: Direction): Framer =>
       new Framer(
@@ -151,6 +157,7 @@ class ConnectionTap implements ConnectionObserver {
     // Before the framer: it then knows what the bytes of each frame and excerpt may hold.
     if (from === 'client' && this.secrets !== undefined && !this.secrets.done) this.secrets.scan(chunk);
     const now = at ?? this.now();
+    this.metrics?.chunk(from, chunk.length);
     this.arrivedAt = now;
     this.framers[from].push(chunk);
     this.arrivedAt = undefined;
@@ -168,6 +175,7 @@ class ConnectionTap implements ConnectionObserver {
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {
+    this.metrics?.upstreamError();
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
     record.error = err.message;
@@ -182,8 +190,14 @@ class ConnectionTap implements ConnectionObserver {
   close(info: CloseInfo): void {
     this.framers.client.end();
     this.framers.broker.end();
-    if (!this.sink.isLevelEnabled('info')) return;
+    const logged = this.sink.isLevelEnabled('info');
+    if (!logged && this.metrics === undefined) return;
     const silence = this.session.end(this.info.startedAt + info.durationMs);
+    if (this.metrics !== undefined) {
+      if (silence !== undefined) this.metrics.violation(silence.code);
+      this.metrics.closed(info.closedBy, verdictCause(info));
+    }
+    if (!logged) return;
     const s = this.session;
     const last = s.lastReason;
     const clean = s.cleanDisconnect && info.closedBy === 'client' && info.error === undefined;
@@ -243,6 +257,7 @@ class ConnectionTap implements ConnectionObserver {
       (untrusted || connectMayHoldSecret(decoded));
     const packet = hidden ? withoutCredentials(decoded) : decoded;
     const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
+    this.metrics?.packet(from, packet, corr);
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     if (packet.type === 'CONNECT' && this.clientIdPattern !== undefined) {
@@ -273,6 +288,7 @@ class ConnectionTap implements ConnectionObserver {
    */
   private onWithheldFrame(frame: Frame): void {
     const packet = decodeFrame(frame, this.session.version, 'client');
+    this.metrics?.withheld('client', packet);
     this.packets.client++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
     const level = levelOf(packet);
@@ -323,6 +339,7 @@ class ConnectionTap implements ConnectionObserver {
 
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
+    this.metrics?.framingError(from, error);
     const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
     if (!this.sink.isLevelEnabled(level)) return;
     const record: LogRecord = {
@@ -338,6 +355,15 @@ class ConnectionTap implements ConnectionObserver {
       error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
     this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);
   }
+}
+
+/**
+ * The close verdict's cause, for the verdict counter: read from the close information when it
+ * carries a `verdict` (the verdict work adds it); undefined until then.
+ */
+function verdictCause(info: CloseInfo): string | undefined {
+  const verdict = (info as CloseInfo & { verdict?: { cause?: unknown } }).verdict;
+  return typeof verdict?.cause === 'string' ? verdict.cause : undefined;
 }
 
 function newHead(

@@ -42,6 +42,8 @@ export const PACKET_TYPE_NAMES: readonly (PacketTypeName | undefined)[] = [
 
 export type ProtocolVersion = '3.1' | '3.1.1' | '5.0';
 
+export const PROTOCOL_VERSIONS = ['3.1', '3.1.1', '5.0'] as const satisfies readonly ProtocolVersion[];
+
 /** Connect Flags bits (3.1.1 §3.1.2.3, 5.0 §3.1.2.3); Will QoS is bits 3-4. */
 export const ConnectFlag = {
   RESERVED: 0x01,

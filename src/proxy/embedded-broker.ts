@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { DEFAULT_EMBEDDED_BROKER } from './limits.js';
 
 export type EmbeddedBrokerKind = 'mosquitto' | 'aedes';
 
@@ -376,7 +377,7 @@ export async function startAedesBroker(): Promise<EmbeddedBroker> {
 
 /** mosquitto when one is installed (unless disabled), else aedes. */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
-  const kind = options.kind ?? 'auto';
+  const kind = options.kind ?? DEFAULT_EMBEDDED_BROKER;
   const binary =
     options.mosquitto === false || kind === 'aedes'
       ? undefined

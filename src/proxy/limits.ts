@@ -4,6 +4,9 @@
  */
 import { DEFAULT_TAP_OPTIONS } from '../observe/tap-options.js';
 
+/** Without an upstream: mosquitto if installed and it starts, else aedes. */
+export const DEFAULT_EMBEDDED_BROKER = 'auto';
+
 /** Forwarded connections at once; one more is closed at once, never dialled upstream. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
@@ -25,3 +28,9 @@ export function defaultWsMaxMessage(captureMax: number): number {
 }
 
 export const DEFAULT_WS_MAX_MESSAGE = defaultWsMaxMessage(DEFAULT_TAP_OPTIONS.captureCap);
+
+/** --metrics without a host listens on loopback only; the port of the deploy/ samples. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const DEFAULT_METRICS_PORT = 9464;
+/** /readyz: how long the broker may take to accept a TCP connection. */
+export const READY_TIMEOUT_MS = 2000;

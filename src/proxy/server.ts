@@ -199,6 +199,7 @@ class SocketPair {
       conn: this.id,
       client: accepted.client,
       local: accepted.local,
+      listener: accepted.listener,
       upstream,
       transport: accepted.transport,
       startedAt: Date.now(),

@@ -7,6 +7,9 @@ import { ConnectionSession } from '../session/connection-session.js';
 import type { RecordOptions } from './defaults.js';
 import { type PacketRecord, packetRecord } from './object-form.js';
 
+/** The version `mqtt-tap decode` reads with until a CONNECT says otherwise. */
+export const DEFAULT_DECODE_PROTOCOL: ProtocolVersion = '5.0';
+
 export interface DecodedBuffer {
   records: PacketRecord[];
   /** Why decoding stopped before the end, if it did. */

@@ -225,7 +225,7 @@ describe('mqtt-tap CLI: proxying', () => {
     client.end(true);
   });
 
-  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder or replay code for a TCP proxy', async () => {
+  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay or metrics code for a TCP proxy', async () => {
     // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
     // garbage with mark-compact collections (README, Performance).
     const broker = await aedes();
@@ -264,6 +264,11 @@ describe('mqtt-tap CLI: proxying', () => {
       '/dist/src/protocol/catalogue/rules.js',
       '/dist/src/proxy/proxy-protocol.js',
       '/dist/src/protocol/proxy-header.js',
+      // --metrics only.
+      '/node_modules/prom-client/',
+      '/dist/src/sinks/packet-metrics.js',
+      '/dist/src/sinks/prometheus.js',
+      '/dist/src/proxy/metrics-server.js',
     ]) {
       expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
     }

@@ -22,10 +22,8 @@ import { HAPROXY_BIN, requireHaproxy } from '../helpers/haproxy.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'deploy');
-/** Port of --metrics in the samples (the metrics work of issue 16 serves /healthz and /readyz there). */
+/** Port of --metrics in the samples, where /healthz and /readyz are served too. */
 const METRICS_PORT = 9464;
-/** Flags the samples use that come with other work in flight: allowed until they are real. */
-const PENDING_FLAGS = new Set(['metrics']);
 
 type Obj = Record<string, unknown>;
 interface K8sObject {
@@ -213,17 +211,17 @@ describe('deploy/kubernetes', () => {
       for (const name of Object.keys(env)) {
         expect(name, workload.file).toMatch(/^MQTT_TAP_[A-Z0-9_]+$/);
         const flag = toFlag(name);
-        expect(flags.has(flag) || PENDING_FLAGS.has(flag), `${workload.file}: ${name} is no flag`).toBe(true);
+        expect(flags.has(flag), `${workload.file}: ${name} is no flag`).toBe(true);
       }
-      // The CLI's own parser, with the flags still to come left out.
-      const known = Object.fromEntries(Object.entries(env).filter(([k]) => flags.has(toFlag(k))));
-      const argv = parseEnv(known);
+      // The CLI's own parser: coercions, choices and checks.
+      const argv = parseEnv(env);
       const listen = (argv.listen as { host: string; port: number }[])[0]!;
       expect(listen.host, 'listens beyond the pod').toBe('0.0.0.0');
       expect(container.ports?.find((p) => p.name === 'mqtt')?.containerPort).toBe(listen.port);
       expect(argv.upstream, 'a broker is named (no embedded one in a container)').toBeDefined();
       expect(argv.pretty).toBe(false);
-      if (env.MQTT_TAP_METRICS !== undefined) expect(env.MQTT_TAP_METRICS).toBe(`0.0.0.0:${METRICS_PORT}`);
+      expect(env.MQTT_TAP_METRICS).toBe(`0.0.0.0:${METRICS_PORT}`);
+      expect(argv.metrics).toEqual({ host: '0.0.0.0', port: METRICS_PORT });
     }
   });
 

@@ -36,15 +36,18 @@ export interface Cli {
 export async function startCli(
   cleanups: Cleanups,
   args: string[],
-  /** Runs it under `ulimit -n fdLimit` (through sh). */
-  opts: { fdLimit?: number } = {},
+  /** Runs it under `ulimit -n fdLimit` (through sh); `env`: variables added (MQTT_TAP_*...). */
+  opts: { fdLimit?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Cli> {
   // dist/ is built by the globalSetup (build-dist.ts) before any test file runs.
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-e2e-'));
   cleanups.add(() => rmSync(dir, { recursive: true, force: true }));
   const logFile = join(dir, 'tap.ndjson');
   // No inherited MQTT_TAP_* variables: only the flags given here apply.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQTT_TAP_')));
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MQTT_TAP_'))),
+    ...opts.env,
+  };
   const argv = [BIN, ...args, '--log-file', logFile, '--no-pretty'];
   const proc =
     opts.fdLimit === undefined
