@@ -192,6 +192,38 @@ describe('what a record withholds, and what it keeps', () => {
     expect(record.violations).toBeDefined();
   });
 
+  it("5.0: a broker's records do not echo what a withheld CONNECT or AUTH declared", () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    // The Authentication Method's length (30) swallows the Authentication Data that follows it.
+    const props = Buffer.concat([hex`15 00 1e`, Buffer.from('SCRAM-SHA-256'), hex`16 00 0e`, DATA]);
+    const connect = Buffer.concat([hex`10 31 00 04 4d 51 54 54 05 02 00 3c 2e`, props, hex`00 01 64`]);
+    // An AUTH whose method (with the same lie) differs from the CONNECT's: its violation would quote it.
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const got = records([connect, auth]);
+    const log = got.map((r) => `${JSON.stringify(r.record)} ${r.msg}`).join('\n');
+    expect(findInText(log, DATA)).toBeUndefined();
+    // The CONNACK (no method) still says what is wrong, without quoting the CONNECT.
+    expect(got.find((r) => r.record.type === 'CONNACK')).toBeDefined();
+  });
+
+  it("5.0: an AUTH whose properties are withheld: its violations' details are too", () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const method = Buffer.from('SCRAM-SHA-256');
+    const connect = Buffer.concat([hex`10 1d 00 04 4d 51 54 54 05 02 00 3c 10 15 00 0d`, method, hex`00 00`]);
+    // Its method's length (8) runs over the first 4 bytes of the data; the rest reads as data.
+    const auth = Buffer.concat([
+      hex`f0 1a 18 18 15 00 08 58 16 00 04`,
+      DATA.subarray(0, 4),
+      hex`16 00 0a`,
+      DATA.subarray(4),
+    ]);
+    const got = records([connect, auth]);
+    const record = got.find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(record.violations).toContainEqual(expect.objectContaining({ code: 'MQTT_AUTH_METHOD_CHANGED' }));
+    expect(findInText(JSON.stringify(record), DATA)).toBeUndefined();
+  });
+
   it('excerpts of bytes that frame normally are kept', () => {
     const got = records([CONNECT, hex`30 0a 00 03 61 2f 62`]);
     expect(got.find((r) => r.record.event === 'malformed')!.record.hex).toBe('30 0a 00 03 61 2f 62');
