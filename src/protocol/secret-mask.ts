@@ -73,7 +73,8 @@ export interface SecretLocatorOptions {
 type Need =
   | { op: 'u8' | 'u16' | 'varint' }
   /** The next `n` bytes; `secret`: they are to be masked. */
-  | { op: 'skip'; n: number; secret: boolean; last?: true }
+  /** `text`: a UTF-8 string, where U+0000 is not allowed: one there is a length that lied. */
+  | { op: 'skip'; n: number; secret: boolean; last?: true; text?: true }
   /** The walked bytes from here on are provisional: masked unless the frame parses exactly. */
   | { op: 'provisional' }
   /** The frame's provisional bytes are masked, whether or not it parses. */
@@ -92,6 +93,7 @@ const PROVISIONAL: Need = { op: 'provisional' };
 const UNTRUSTED: Need = { op: 'untrusted' };
 const SECRET = true;
 const skip = (n: number, secret = false): Need => ({ op: 'skip', n, secret });
+const text = (n: number): Need => ({ op: 'skip', n, secret: false, text: true });
 
 type Walker = Generator<Need, void, number>;
 
@@ -142,6 +144,7 @@ export class SecretLocator {
   private accMul = 1;
   private skipLeft = 0;
   private skipSecret = false;
+  private skipText = false;
   /**
    * The frame did not parse exactly (a field runs past its end or its property list, bytes are
    * left over): where its secret ends is unknown, so everything after it is masked.
@@ -337,6 +340,8 @@ export class SecretLocator {
     if (need.op === 'skip') {
       const take = Math.min(this.skipLeft, chunk.length - i);
       if (this.skipSecret) this.mark(i, i + take);
+      // A string holding a NUL most likely holds the next field's length: it ran over it.
+      else if (this.skipText && chunk.subarray(i, i + take).includes(0)) this.untrusted = true;
       i += take;
       this.pos = i;
       this.skipLeft -= take;
@@ -489,6 +494,7 @@ export class SecretLocator {
         return;
       case 'skip':
         this.skipSecret = need.secret;
+        this.skipText = need.text === true;
         this.skipLeft = need.n;
         // The last field ends the frame: the lengths before it added up.
         if (need.last && need.n === left) this.settle(this.untrusted);
@@ -587,13 +593,13 @@ export class SecretLocator {
     if (connectFlagProblems(flags, version).length > 0) yield UNTRUSTED;
     const v5 = version === '5.0';
     if (v5) yield* this.properties();
-    yield skip(yield U16); // Client Identifier
+    yield text(yield U16); // Client Identifier
     if (flags & ConnectFlag.WILL) {
       if (v5) yield* this.properties();
-      yield skip(yield U16); // Will Topic
+      yield text(yield U16); // Will Topic
       yield skip(yield U16); // Will Payload
     }
-    if (flags & ConnectFlag.USERNAME) yield skip(yield U16);
+    if (flags & ConnectFlag.USERNAME) yield text(yield U16);
     if (flags & ConnectFlag.PASSWORD) yield { op: 'skip', n: yield U16, secret: SECRET, last: true };
   }
 
@@ -698,7 +704,7 @@ export class SecretLocator {
           fits &&= this.consumed <= end;
           break;
         case 'utf8Pair':
-          fits &&= (yield* this.prefixed(end)) && (yield* this.prefixed(end));
+          fits &&= (yield* this.prefixed(end, false, true)) && (yield* this.prefixed(end, false, true));
           break;
         case 'binary':
           if (fits && id === AUTHENTICATION_DATA) {
@@ -710,7 +716,7 @@ export class SecretLocator {
           fits &&= yield* this.prefixed(end);
           break;
         default:
-          fits &&= yield* this.prefixed(end);
+          fits &&= yield* this.prefixed(end, false, def?.type === 'utf8');
       }
       if (!fits) {
         yield FAIL;
@@ -726,12 +732,12 @@ export class SecretLocator {
     return true;
   }
 
-  /** A two-byte length and that many bytes, inside the list ending at `end`; false when they do not fit. */
-  private *prefixed(end: number, secret = false): Generator<Need, boolean, number> {
+  /** A two-byte length and that many bytes (a string: `isText`), inside the list ending at `end`; false when they do not fit. */
+  private *prefixed(end: number, secret = false, isText = false): Generator<Need, boolean, number> {
     if (this.consumed + 2 > end) return false;
     const n = yield U16;
     if (this.consumed + n > end) return false;
-    yield skip(n, secret);
+    yield isText ? text(n) : skip(n, secret);
     return true;
   }
 }

@@ -394,3 +394,26 @@ describe('secret masking where a field before the password lies (soak vectors)',
     }
   });
 });
+
+describe('a string that ran over the next field (its lengths lie consistently)', () => {
+  const DATA = Buffer.from('QXZJVKWqxzjvkw');
+
+  it('5.0 AUTH: an Authentication Method holding a NUL is masked with the rest of its properties', () => {
+    // The method's length (27) covers "16 00 0e" and 12 bytes of the data; the list and the frame end there.
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const stream = Buffer.concat([connect, auth, DATA.subarray(12), hex`c0 00`]);
+    for (const size of [1, 5, stream.length]) {
+      const out = record(cuts(stream, size).map((bytes) => ({ side: 'client' as const, bytes }))).client;
+      for (let i = 0; i + 4 <= DATA.length; i++)
+        expect(out.indexOf(DATA.subarray(i, i + 4)), `chunks of ${size}, bytes ${i}-${i + 4}`).toBe(-1);
+    }
+  });
+
+  it('3.1.1 CONNECT: a user name holding a NUL, with lengths that add up, is masked', () => {
+    // User name length 17 covers "u", "00 0e" and the password; a password length 0 follows.
+    const connect = hex`10 22 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 11 75 00 0e ${DATA} 00 00`;
+    const out = record([{ side: 'client', bytes: connect }]).client;
+    for (let i = 0; i + 4 <= 14; i++) expect(out.indexOf(DATA.subarray(i, i + 4))).toBe(-1);
+  });
+});

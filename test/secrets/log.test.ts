@@ -224,6 +224,15 @@ describe('what a record withholds, and what it keeps', () => {
     expect(findInText(JSON.stringify(record), DATA)).toBeUndefined();
   });
 
+  it('5.0: an AUTH whose method ran over its data, lengths adding up: its properties are withheld', () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const record = records([connect, auth]).find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(findInText(JSON.stringify(record), DATA)).toBeUndefined();
+  });
+
   it('excerpts of bytes that frame normally are kept', () => {
     const got = records([CONNECT, hex`30 0a 00 03 61 2f 62`]);
     expect(got.find((r) => r.record.event === 'malformed')!.record.hex).toBe('30 0a 00 03 61 2f 62');
