@@ -7,6 +7,8 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` builds, and the sources are not copied yet.
 RUN npm ci --ignore-scripts
 COPY . .
+# tsc, then esbuild bundles the web view (web/) into dist/ui/; esbuild's binary comes from its
+# platform package, so --ignore-scripts above does not matter to it.
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

@@ -60,7 +60,8 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --only A,A2,B,C,D,E,F   scenarios to run (default all; E = CPU per packet, from A and A2)
+  --only A,A2,B,C,D,E,F,G scenarios to run (default all; E = CPU per packet, from A and A2;
+                          G = QoS 1 and 2 flows, tap + sink alone, vs --compare: no sockets)
   --rounds N              rounds per scenario (default 3; every round runs every target once)
   --scale X               multiply message counts and sizes (default 1: the issue's figures)
   --targets LIST          subset of: direct, relay, mqtt-tap, "mqtt-tap warn", "mqtt-tap +record",
@@ -104,10 +105,12 @@ function parseArgs(argv: string[]): Options {
           .map((s) => s.trim().toUpperCase())
           .filter((s) => s !== '');
         for (const s of list) {
-          if (s !== 'E' && !ALL.includes(s as ScenarioId)) throw new Error(`unknown scenario ${s}\n${USAGE}`);
+          if (s !== 'E' && s !== 'G' && !ALL.includes(s as ScenarioId))
+            throw new Error(`unknown scenario ${s}\n${USAGE}`);
         }
-        o.wantE = list.includes('E');
-        o.only = ALL.filter((s) => list.includes(s) || (o.wantE && (s === 'A' || s === 'A2')));
+        // G is tap-cost alone (no sockets): it runs with E's in-process part, without A and A2.
+        o.wantE = list.includes('E') || list.includes('G');
+        o.only = ALL.filter((s) => list.includes(s) || (list.includes('E') && (s === 'A' || s === 'A2')));
         break;
       }
       case '--rounds':
@@ -457,6 +460,8 @@ async function main(): Promise<number> {
 interface AloneRun {
   target: 'mqtt-tap' | 'other';
   level: 'info' | 'warn';
+  /** scenario A's QoS 0 stream, or QoS 1 and QoS 2 flows both ways (tap-cost.ts). */
+  stream: 'qos0' | 'qos12';
   /** The tap fed its --metrics counters too. */
   metrics: boolean;
   round: number;
@@ -465,25 +470,27 @@ interface AloneRun {
 }
 
 /**
- * E without the network (scripts/bench/tap-cost.ts): tap + sink fed scenario A's stream in a process
- * of their own, CPU per packet; rotating order, like the rest.
+ * E without the network (scripts/bench/tap-cost.ts): tap + sink fed scenario A's stream, and QoS 1
+ * and 2 flows, in a process of their own, CPU per packet; rotating order, like the rest.
  */
 function tapAlone(opts: Options, scratch: string): AloneRun[] {
   const builds: { target: AloneRun['target']; root: string }[] = [{ target: 'mqtt-tap', root: ROOT }];
   if (opts.compare !== undefined) builds.push({ target: 'other', root: opts.compare });
   const cases = builds.flatMap((b) =>
-    (['info', 'warn'] as const).map((level) => ({ ...b, level, metrics: false })),
+    (['qos0', 'qos12'] as const).flatMap((stream) =>
+      (['info', 'warn'] as const).map((level) => ({ ...b, level, stream, metrics: false })),
+    ),
   );
   if (metricsSupported) {
     for (const level of ['info', 'warn'] as const)
-      cases.push({ target: 'mqtt-tap', root: ROOT, level, metrics: true });
+      cases.push({ target: 'mqtt-tap', root: ROOT, level, stream: 'qos0', metrics: true });
   }
   const out: AloneRun[] = [];
   const n = Math.max(1000, Math.round(200_000 * opts.scale));
   for (let round = 0; round < opts.rounds; round++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length]!;
-      const run: AloneRun = { target: c.target, level: c.level, metrics: c.metrics, round };
+      const run: AloneRun = { target: c.target, level: c.level, stream: c.stream, metrics: c.metrics, round };
       try {
         const text = execFileSync(
           process.execPath,
@@ -493,6 +500,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
             c.level,
             String(n),
             join(scratch, `tap-cost-${process.pid}.ndjson`),
+            c.stream,
             ...(c.metrics ? ['metrics'] : []),
           ],
           { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -505,7 +513,7 @@ function tapAlone(opts: Options, scratch: string): AloneRun[] {
       }
       out.push(run);
       console.log(
-        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level}${c.metrics ? ' +metrics' : ''}`.padEnd(24)} ` +
+        `  E round ${round + 1}/${opts.rounds} ${`${c.target} ${c.level} ${c.stream}${c.metrics ? ' +metrics' : ''}`.padEnd(30)} ` +
           (run.cpuUsPerPacket !== undefined
             ? `${fmt(run.cpuUsPerPacket, 2)} µs CPU/pkt, tap + sink alone`
             : `FAILED: ${run.error}`),
@@ -589,7 +597,9 @@ function report(
     const metrics = t.includes('+metrics');
     return stat(
       alone
-        .filter((a) => a.target === target && a.level === level && a.metrics === metrics)
+        .filter(
+          (a) => a.target === target && a.level === level && a.metrics === metrics && a.stream === 'qos0',
+        )
         .map((a) => a.cpuUsPerPacket ?? Number.NaN),
     );
   };
@@ -634,8 +644,55 @@ function report(
     );
   }
 
+  // G: QoS 1 and 2 flows, tap + sink alone; with --compare, this build minus the other, paired by round.
+  const flowCost = (target: AloneRun['target'], level: AloneRun['level'], round?: number): number[] =>
+    alone
+      .filter(
+        (a) =>
+          a.stream === 'qos12' &&
+          !a.metrics &&
+          a.target === target &&
+          a.level === level &&
+          (round === undefined || a.round === round),
+      )
+      .map((a) => a.cpuUsPerPacket ?? Number.NaN);
+  const flowAdded: Partial<Record<AloneRun['level'], Stat | undefined>> = {};
+  if (opts.wantE) {
+    const gRows: string[][] = [
+      ['level', 'this build µs/pkt median [min–max]', 'other µs/pkt', 'this − other median [min–max]'],
+    ];
+    for (const level of ['info', 'warn'] as const) {
+      const diffs: number[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const a = flowCost('mqtt-tap', level, round)[0];
+        const b = flowCost('other', level, round)[0];
+        if (a !== undefined && b !== undefined) diffs.push(a - b);
+      }
+      flowAdded[level] = stat(diffs);
+      gRows.push([
+        level,
+        fmtStat(stat(flowCost('mqtt-tap', level)), 2),
+        fmtStat(stat(flowCost('other', level)), 2),
+        fmtStat(flowAdded[level], 2),
+      ]);
+    }
+    out.push(
+      'G. QoS 1 and QoS 2 flows both ways, 50 in flight each way, tap + sink alone (tap-cost.ts qos12): ' +
+        `CPU per packet; "other" is the --compare build, paired by round\n${table(gRows)}`,
+    );
+  }
+
   // The issue's targets.
   const checks: Check[] = [];
+  if (opts.compare !== undefined && flowAdded.warn !== undefined) {
+    const d = flowAdded.warn;
+    checks.push({
+      what: 'G QoS 1+2 flows at warn, this build − --compare build (no sockets)',
+      value: `${fmt(d.median, 2)} µs/pkt`,
+      target: '≤ 0.3 µs',
+      pass: d.median <= 0.3,
+    });
+  }
   const ratioCheck = (s: ScenarioId, min: number): void => {
     const tap = headlineOf(s, 'mqtt-tap');
     const relay = headlineOf(s, 'relay');
@@ -785,7 +842,7 @@ function report(
   const file = join(opts.out, `bench-${meta.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ meta, summary, addedCpu: added, checks, runs, tapAlone: alone }, null, 2)}\n`,
+    `${JSON.stringify({ meta, summary, addedCpu: added, flowAdded, checks, runs, tapAlone: alone }, null, 2)}\n`,
   );
   console.log(`results: ${file}`);
   return runs.some((r) => !r.ok) ? 1 : 0;

@@ -66,7 +66,7 @@ export function publishHead(
   v: Version,
   topic: string,
   payloadLength: number,
-  qos: 0 | 1 = 0,
+  qos: 0 | 1 | 2 = 0,
   packetId = 0,
   retain = false,
 ): Buffer {

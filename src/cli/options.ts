@@ -3,6 +3,8 @@
  * its range check. Each sub-command composes its options from this table. A default lives in the
  * lowest layer that applies it (so the programmatic API uses the same one) and is referenced here.
  */
+
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Argv, Options } from 'yargs';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../observe/tap-options.js';
@@ -33,6 +35,8 @@ import { MIN_LINE_BATCH_LIMIT } from '../sinks/line-batch.js';
 import { DEFAULT_LOG_BUFFER_BYTES } from '../sinks/log-sink.js';
 import { DEFAULT_TOPIC_MAX, MAX_TOPIC_DEPTH, TOPIC_MAX_LIMIT } from '../sinks/metrics-limits.js';
 import { LEVELS, type Level } from '../sinks/sink.js';
+import { PAGE_QUEUE_RECORDS } from '../ui/consumers.js';
+import { isLoopback } from '../ui/loopback.js';
 import { parseSize } from './parse-size.js';
 
 /** A bad flag value: exit code 2 and the usage hint. */
@@ -49,6 +53,7 @@ export function envVar(flag: string): string {
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:1884';
+export const DEFAULT_UI_HOST = '127.0.0.1';
 export const DEFAULT_LEVEL: Level = 'info';
 
 /** A flag given twice (or by flag and variable) keeps the last value for single-valued options. */
@@ -357,7 +362,42 @@ export const OPTIONS = {
     coerce: wholeNumber('metrics-topic-max', 1, TOPIC_MAX_LIMIT),
   },
 
+  // The web view (proxy and replay).
+  ui: {
+    type: 'string',
+    describe: `serve the live web view on [HOST:]PORT (host ${DEFAULT_UI_HOST} unless given; beyond loopback it needs a token)`,
+    coerce: (v: string | string[]) => parseUiAddress(String(lastValue(v))),
+  },
+  'ui-token': {
+    type: 'string',
+    describe:
+      'the token the web view requires in its URL (?token=); generated when --ui listens beyond loopback and none is given',
+    coerce: (v: string | string[]) => {
+      const t = String(lastValue(v));
+      if (t.length < 16) throw new UsageError('--ui-token: at least 16 characters');
+      return t;
+    },
+  },
+  'ui-queue': {
+    type: 'number',
+    default: PAGE_QUEUE_RECORDS,
+    describe:
+      'records held for each page between two sends (every 100 ms); what a slow page cannot take beyond it is counted as missed and shown on the page',
+    coerce: (v: unknown) => {
+      const n = Number(lastValue(v));
+      if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
+        throw new UsageError(`--ui-queue: a whole number from 1 to 1000000, got "${String(v)}"`);
+      return n;
+    },
+  },
+
   // replay
+  html: {
+    type: 'string',
+    describe:
+      'write a self-contained HTML report (connections, ladder diagrams, topics; no network access) to this file; records go to stdout only with --log-file or --summary',
+    coerce: filePath,
+  },
   port: {
     type: 'number',
     array: true,
@@ -439,6 +479,9 @@ export const PROXY_OPTIONS = [
   'metrics',
   'metrics-topic-depth',
   'metrics-topic-max',
+  'ui',
+  'ui-token',
+  'ui-queue',
 ] as const satisfies OptionId[];
 
 export const REPLAY_OPTIONS = [
@@ -446,6 +489,10 @@ export const REPLAY_OPTIONS = [
   ...TAP_OPTIONS,
   'port',
   'summary',
+  'html',
+  'ui',
+  'ui-token',
+  'ui-queue',
 ] as const satisfies OptionId[];
 
 export const DECODE_OPTIONS = [
@@ -507,4 +554,27 @@ export function tapOptionsFrom(args: TapArgs): TapOptions {
 /** JSON unless asked, or when a person is watching a terminal. */
 export function prettyWanted(args: LogArgs, stdoutIsTTY: boolean): boolean {
   return args.pretty ?? (stdoutIsTTY && args.logFile === undefined);
+}
+
+export interface UiArgs {
+  ui?: { host: string; port: number };
+  uiToken?: string;
+  /** Records a page's queue holds between two sends (every 100 ms). */
+  uiQueue: number;
+}
+
+/** `--ui [HOST:]PORT`, HOST defaulting to loopback; `[::1]:8080` for IPv6. */
+export function parseUiAddress(raw: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(raw.trim());
+  const port = Number(m?.[2]);
+  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--ui "${raw}": expected [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080`);
+  return { host: (m[1] ?? DEFAULT_UI_HOST).replace(/^\[|\]$/g, ''), port };
+}
+
+/** The token the web view requires: the one given, or a fresh one beyond loopback; none on loopback. */
+export function uiToken(args: UiArgs): string | undefined {
+  if (args.ui === undefined) return undefined;
+  if (args.uiToken !== undefined) return args.uiToken;
+  return isLoopback(args.ui.host) ? undefined : randomBytes(18).toString('base64url');
 }

@@ -26,7 +26,8 @@ import { type ProxyErrorContext, type RunningProxy, startProxy } from '../proxy/
 import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from '../proxy/tls-info.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { PacketMetrics } from '../sinks/packet-metrics.js';
-import type { Level } from '../sinks/sink.js';
+import type { Level, RecordSink } from '../sinks/sink.js';
+import type { UiServer } from '../ui/server.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
 import {
   ENV_PREFIX,
@@ -35,7 +36,9 @@ import {
   prettyWanted,
   type TapArgs,
   tapOptionsFrom,
+  type UiArgs,
   UsageError,
+  uiToken,
   withOptions,
 } from './options.js';
 import { stderrLine } from './stderr-line.js';
@@ -46,7 +49,7 @@ export const SHUTDOWN_GRACE_MS = 2000;
 export const SHUTDOWN_LOG_MS = 1000;
 
 /** The proxy's parsed flags (see OPTIONS in options.ts). */
-export interface ProxyArgs extends LogArgs, TapArgs {
+export interface ProxyArgs extends LogArgs, TapArgs, UiArgs {
   listen: TransportAddress[];
   upstream?: TransportAddress;
   /** PEM files for mqtts:// and wss:// listeners. */
@@ -237,6 +240,7 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
         'Prometheus metrics, /healthz and /readyz on port 9464',
       )
       .example('$0 -u 10.0.0.5:1883 --level warn', 'refusals (warn) and malformed input (error) only')
+      .example('$0 -u 10.0.0.5:1883 --ui 8080', 'and watch it live at http://127.0.0.1:8080/')
       .example('MQTT_TAP_UPSTREAM=10.0.0.5:1883 $0', 'options from the environment')
       .epilogue(
         'Every option can also be set with an environment variable MQTT_TAP_<OPTION> ' +
@@ -322,6 +326,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   };
 
   let embedded: EmbeddedBroker | undefined;
+  let ui: UiServer | undefined;
   let proxy: RunningProxy | undefined;
   let recorder: PcapngRecorder | undefined;
   let tap: DeferredObserver | undefined;
@@ -369,11 +374,6 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
             `the recording lost ${bytes} bytes of ${conn}: the disk was slower than the traffic`,
           ),
       });
-      const rec = recorder;
-      tapOptions.closeExtra = (conn) => {
-        const dropped = rec.droppedBytes(conn);
-        return dropped > 0 ? { recordDroppedBytes: dropped } : undefined;
-      };
     }
     if (args.metrics !== undefined) {
       const started = await startMetrics(args, upstream, {
@@ -385,8 +385,23 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       metricsServer = started.server;
       tapOptions.metrics = started.metrics;
     }
+    // The web view reads the records beside the log: loaded and teed in only with --ui.
+    let records: RecordSink = sink;
+    if (args.ui !== undefined) {
+      const { UiHub, teeSink } = await import('../ui/hub.js');
+      const { startUiServer } = await import('../ui/server.js');
+      const hub = new UiHub();
+      const token = uiToken(args);
+      ui = await startUiServer({
+        ...args.ui,
+        hub,
+        queueRecords: args.uiQueue,
+        ...(token !== undefined ? { token } : {}),
+      });
+      records = teeSink(sink, hub);
+    }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
-    tap = deferredObserver(createTap(sink, tapOptions), {
+    tap = deferredObserver(createTap(records, tapOptions), {
       onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
     });
     proxy = await startProxy({
@@ -419,6 +434,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     await metricsServer?.close();
     await embedded?.close();
     await recorder?.close();
+    await ui?.close();
     await sink.close(SHUTDOWN_LOG_MS);
     throw err;
   }
@@ -463,6 +479,11 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     };
     sink.write(level, record, msg);
   }
+  if (ui !== undefined) {
+    // The URL may hold the token: on the terminal once, never in the log.
+    sink.write('info', { event: 'ui-listening', port: ui.port }, `web view on port ${ui.port}`);
+    stderrLine(`mqtt-tap: web view at ${ui.url}`);
+  }
   if (args.logFile !== undefined) {
     // The terminal would otherwise stay silent: say where the records go.
     stderrLine(`mqtt-tap: listening on ${addresses.join(', ')} → ${proxy.upstream}; log: ${args.logFile}`);
@@ -497,6 +518,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
     `${signal}: no longer accepting; ${open} connection(s) get ${SHUTDOWN_GRACE_MS / 1000} s to close`,
   );
   await running.close(SHUTDOWN_GRACE_MS);
+  await ui?.close();
   // Every connection has closed: what the tap has not shown yet goes to the log before it closes.
   tap?.drain();
   await metricsServer?.close();

@@ -2,13 +2,9 @@
  * An observer that is shown what the proxy forwarded after the forwarding, a slice at a time
  * between the event loop's I/O polls, instead of inside the socket's 'data' callback.
  *
- * Why: decoding and logging a 64 KiB read of small PUBLISH packets takes about 2 ms. Done inside
- * the read callback, right after the chunk went on to the broker, it changed how the broker's
- * answers arrived: in scenario A of `npm run bench` mosquitto's output then came in ~200-byte
- * reads (0.15 reads per packet, each with its own forwarding write) instead of ~63 KB ones, and
- * those system calls cost mqtt-tap more CPU than the decoding itself. A plain relay given the same
- * 2 µs per 64 bytes of busy work in its read callback fell into the same pattern; given it in
- * 16 KiB slices between polls, it did not. So: forward at once, observe in slices.
+ * Why: decoding inside the read callback delays the next read, and the broker's answers then
+ * arrive in many small reads, each with its own forwarding write, which cost more than the
+ * decoding. So: forward at once, observe in slices.
  *
  * Order is kept per connection and across them (one queue). Chunks are shown in pieces of at most
  * PIECE_BYTES (the tap's framer is streaming, so where a chunk is cut does not matter). With
@@ -19,7 +15,7 @@
  * when nothing of its connection's direction waits: it cannot change what the waiting calls show,
  * and holding it would keep its memory alive past garbage collections. Memory is
  * bounded: past HIGH_WATER bytes waiting, the data callback works the queue down to LOW_WATER before
- * returning, which blocks the loop like the inline observer did: under more traffic than the tap
+ * returning, which blocks the loop: under more traffic than the tap
  * can decode, forwarding slows rather than the log growing without bound or losing records.
  */
 import type {
@@ -244,8 +240,7 @@ export function deferredObserver(
         data(from: Direction, chunk: Buffer, at?: number): void {
           if (!idle() || conn.failed) {
             // Bytes the observer would only count (the middle of a large PUBLISH) change nothing
-            // that waits, so they are shown now: a queued chunk is held past garbage collections,
-            // and such chunks made the bulk of what waited in scenario C of `npm run bench`.
+            // that waits, so they are shown now: a queued chunk is held past garbage collections.
             const inner = conn.inner;
             if (
               !conn.failed &&

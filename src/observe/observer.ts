@@ -58,6 +58,8 @@ export interface CloseInfo {
    * client that sent its close frame): dropped, not in `bytes`, never shown. Absent when none.
    */
   notForwarded?: { fromClient: number; fromBroker: number };
+  /** What other observers add to this connection's close record (their `closeFields`, via fanOut). */
+  fields?: Record<string, unknown>;
 }
 
 export interface UpstreamErrorInfo {
@@ -109,6 +111,11 @@ export interface ConnectionObserver {
   upstreamConnected?(info: OpenInfo): void;
   /** The broker could not be reached; the client connection is being closed. */
   upstreamError(info: UpstreamErrorInfo): void;
+  /**
+   * Fields this observer adds to the connection's close record, which another observer writes
+   * (e.g. the bytes a recording lost). Asked right before close(), synchronously.
+   */
+  closeFields?(): Record<string, unknown> | undefined;
   /** Both sockets are closed; called exactly once. */
   close(info: CloseInfo): void;
 }
@@ -125,49 +132,72 @@ export interface ProxyObserver {
 export function fanOut(observers: readonly ProxyObserver[], onError: (err: unknown) => void): ProxyObserver {
   if (observers.length === 1) return observers[0]!;
   return {
-    handshakeFailed(info: HandshakeFailure): void {
-      for (const o of observers) {
-        try {
-          o.handshakeFailed?.(info);
-        } catch (err) {
-          onError(err);
-        }
-      }
-    },
-    refused(info: RefusedClient): void {
-      for (const o of observers) {
-        try {
-          o.refused?.(info);
-        } catch (err) {
-          onError(err);
-        }
-      }
-    },
+    handshakeFailed: (info) => isolated(observers, (o) => o.handshakeFailed?.(info), onError),
+    refused: (info) => isolated(observers, (o) => o.refused?.(info), onError),
     open(info: OpenInfo): ConnectionObserver {
       const conns: ConnectionObserver[] = [];
-      for (const o of observers) {
+      isolated(observers, (o) => conns.push(o.open(info)), onError);
+      const each = (fn: (c: ConnectionObserver) => void): void => isolated(conns, fn, onError);
+      const fieldsOf = (c: ConnectionObserver): Record<string, unknown> | undefined => {
         try {
-          conns.push(o.open(info));
+          return c.closeFields?.();
         } catch (err) {
           onError(err);
-        }
-      }
-      const each = (fn: (c: ConnectionObserver) => void): void => {
-        for (const c of conns) {
-          try {
-            fn(c);
-          } catch (err) {
-            onError(err);
-          }
+          return undefined;
         }
       };
       return {
         data: (from, chunk, at) => each((c) => c.data(from, chunk, at)),
+        // Bytes are only counted when every observer would only count them.
+        countOnly: (from) => {
+          let min = Number.POSITIVE_INFINITY;
+          for (const c of conns) {
+            try {
+              min = Math.min(min, c.countOnly?.(from) ?? 0);
+            } catch (err) {
+              onError(err);
+              return 0;
+            }
+          }
+          return min;
+        },
         gap: (from) => each((c) => c.gap?.(from)),
         upstreamConnected: (i) => each((c) => c.upstreamConnected?.(i)),
         upstreamError: (e) => each((c) => c.upstreamError(e)),
-        close: (i) => each((c) => c.close(i)),
+        closeFields: () => merge(conns.map(fieldsOf)),
+        close: (i) => {
+          // Each observer is given what the others add to the close record.
+          const fields = conns.map(fieldsOf);
+          isolated(
+            [...conns.entries()],
+            ([n, c]) => {
+              const others = merge([i.fields, ...fields.filter((_, m) => m !== n)]);
+              c.close(others === undefined ? i : { ...i, fields: others });
+            },
+            onError,
+          );
+        },
       };
     },
   };
+}
+
+/** Calls `fn` on each item; a throw is reported and the others still run. */
+function isolated<T>(items: readonly T[], fn: (item: T) => void, onError: (err: unknown) => void): void {
+  for (const item of items) {
+    try {
+      fn(item);
+    } catch (err) {
+      onError(err);
+    }
+  }
+}
+
+/** The fields of several observers in one object; undefined when none adds any. */
+function merge(
+  parts: ReadonlyArray<Record<string, unknown> | undefined>,
+): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const p of parts) if (p !== undefined) out = Object.assign(out ?? {}, p);
+  return out;
 }

@@ -79,7 +79,7 @@ export interface RecorderStats {
 
 export interface PcapngRecorder {
   open(info: OpenInfo): ConnectionObserver;
-  /** Bytes of `conn` left out of the recording so far (also shortly after it closed). */
+  /** Bytes of an open connection left out of the recording so far (at close: its closeFields). */
   droppedBytes(conn: string): number;
   stats(): RecorderStats;
   /** Resolves once everything recorded so far has been written. */
@@ -93,8 +93,6 @@ const DEFAULT_BUFFER = 16 * 1024 * 1024;
 const WRITE_SLICE = 1024 * 1024;
 /** Rough bytes of block, Ethernet, IP and TCP headers per segment, for the buffer budget. */
 const SEGMENT_OVERHEAD = 128;
-/** Closed connections whose drop counts stay queryable (the close record may ask after close). */
-const CLOSED_HISTORY = 1024;
 /** How often a file that could not be opened for want of a descriptor is tried again. */
 const REOPEN_MS = 1000;
 
@@ -182,7 +180,6 @@ class Recorder implements PcapngRecorder {
   /** Chunks dropped since the last block written: the next block's epb_dropcount. */
   private dropsSinceBlock = 0;
   private readonly live = new Map<string, ConnRecorder>();
-  private readonly closedDrops = new Map<string, number>();
   private drainWaiters: (() => void)[] = [];
   /** The next file being opened; writes wait for it in the queue. */
   private opening: Promise<void> | undefined;
@@ -216,7 +213,7 @@ class Recorder implements PcapngRecorder {
   }
 
   droppedBytes(conn: string): number {
-    return this.live.get(conn)?.dropped ?? this.closedDrops.get(conn) ?? 0;
+    return this.live.get(conn)?.dropped ?? 0;
   }
 
   stats(): RecorderStats {
@@ -265,13 +262,7 @@ class Recorder implements PcapngRecorder {
 
   connectionClosed(conn: string, dropped: number): void {
     this.live.delete(conn);
-    if (dropped > 0) {
-      this.closedDrops.set(conn, dropped);
-      if (this.closedDrops.size > CLOSED_HISTORY) {
-        this.closedDrops.delete(this.closedDrops.keys().next().value!);
-      }
-      this.opts.onDropped?.(conn, dropped);
-    }
+    if (dropped > 0) this.opts.onDropped?.(conn, dropped);
   }
 
   flush(): Promise<void> {
@@ -556,6 +547,10 @@ class ConnRecorder implements ConnectionObserver {
   upstreamConnected(): void {
     if (!this.conv.established && !this.conv.closed)
       this.rec.push(this.conv, this.conv.accept(this.rec.now()));
+  }
+
+  closeFields(): Record<string, unknown> | undefined {
+    return this.dropped > 0 ? { recordDroppedBytes: this.dropped } : undefined;
   }
 
   upstreamError(err: UpstreamErrorInfo): void {

@@ -9,30 +9,10 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Direction, Endpoint } from './observer.js';
-
-export const BLOCK_SHB = 0x0a0d0d0a;
-export const BLOCK_IDB = 0x00000001;
-export const BLOCK_SPB = 0x00000003;
-export const BLOCK_EPB = 0x00000006;
-export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-export const LINKTYPE_ETHERNET = 1;
-
-const OPT_ENDOFOPT = 0;
-const OPT_COMMENT = 1;
-const SHB_USERAPPL = 4;
-const IF_NAME = 2;
-const IF_DESCRIPTION = 3;
-const IF_TSRESOL = 9;
-const EPB_DROPCOUNT = 4;
+import { BLOCK, BYTE_ORDER_MAGIC, LINKTYPE, OPTION, TCP } from './pcap-format.js';
 
 /** libpcap's MAXIMUM_SNAPLEN; our frames never exceed 14 + 65,535 bytes. */
 const SNAPLEN = 262_144;
-
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
 
 /** Window scale announced in the SYNs (Linux loopback uses 7); with a 0xffff field: 8 MiB. */
 const WINDOW_SHIFT = 7;
@@ -66,7 +46,7 @@ function writeOptions(out: Buffer, at: number, options: readonly Option[]): numb
     at += 4 + pad4(o.value.length);
     out.fill(0, end, at);
   }
-  out.writeUInt16LE(OPT_ENDOFOPT, at);
+  out.writeUInt16LE(OPTION.END, at);
   out.writeUInt16LE(0, at + 2);
   return at + 4;
 }
@@ -94,22 +74,23 @@ export function sectionHeaderBlock(opts: { userAppl?: string; comment?: string }
   body.writeInt32LE(-1, 8);
   body.writeInt32LE(-1, 12);
   const options: Option[] = [];
-  if (opts.comment !== undefined) options.push({ code: OPT_COMMENT, value: text(opts.comment) });
-  if (opts.userAppl !== undefined) options.push({ code: SHB_USERAPPL, value: text(opts.userAppl) });
-  return block(BLOCK_SHB, body, options);
+  if (opts.comment !== undefined) options.push({ code: OPTION.COMMENT, value: text(opts.comment) });
+  if (opts.userAppl !== undefined) options.push({ code: OPTION.SHB_USERAPPL, value: text(opts.userAppl) });
+  return block(BLOCK.SHB, body, options);
 }
 
 /** Interface Description Block (§4.2): Ethernet, timestamps in microseconds (if_tsresol = 6). */
 export function interfaceDescriptionBlock(opts: { name?: string; description?: string } = {}): Buffer {
   const body = Buffer.alloc(8);
-  body.writeUInt16LE(LINKTYPE_ETHERNET, 0);
+  body.writeUInt16LE(LINKTYPE.ETHERNET, 0);
   body.writeUInt16LE(0, 2);
   body.writeUInt32LE(SNAPLEN, 4);
   const options: Option[] = [];
-  if (opts.name !== undefined) options.push({ code: IF_NAME, value: text(opts.name) });
-  if (opts.description !== undefined) options.push({ code: IF_DESCRIPTION, value: text(opts.description) });
-  options.push({ code: IF_TSRESOL, value: Buffer.from([6]) });
-  return block(BLOCK_IDB, body, options);
+  if (opts.name !== undefined) options.push({ code: OPTION.IF_NAME, value: text(opts.name) });
+  if (opts.description !== undefined)
+    options.push({ code: OPTION.IF_DESCRIPTION, value: text(opts.description) });
+  options.push({ code: OPTION.IF_TSRESOL, value: Buffer.from([6]) });
+  return block(BLOCK.IDB, body, options);
 }
 
 /** The SHB and IDB every file starts with. */
@@ -259,7 +240,7 @@ export class TcpPath {
   }
 
   private frameLength(seg: Segment, payload: number): number {
-    const tcp = TCP_HEADER + (seg.flags & TCP_SYN ? SYN_OPTIONS.length : 0) + payload;
+    const tcp = TCP_HEADER + (seg.flags & TCP.SYN ? SYN_OPTIONS.length : 0) + payload;
     return ETH_HEADER + (this.family === 4 ? 20 : 40) + tcp;
   }
 
@@ -269,7 +250,7 @@ export class TcpPath {
     const payloadLen = (seg.end ?? 0) - payloadStart;
     const frameLen = this.frameLength(seg, payloadLen);
     const total = 28 + pad4(frameLen) + epbOptionsLength(seg) + 4;
-    out.writeUInt32LE(BLOCK_EPB, at);
+    out.writeUInt32LE(BLOCK.EPB, at);
     out.writeUInt32LE(total, at + 4);
     out.writeUInt32LE(0, at + 8);
     out.writeUInt32LE(Math.floor(seg.tsUs / 0x1_0000_0000), at + 12);
@@ -309,12 +290,12 @@ export class TcpPath {
     }
     // TCP
     const tcp = p;
-    const syn = (seg.flags & TCP_SYN) !== 0;
+    const syn = (seg.flags & TCP.SYN) !== 0;
     const hdr = TCP_HEADER + (syn ? SYN_OPTIONS.length : 0);
     out.writeUInt16BE(ep.sport, p);
     out.writeUInt16BE(ep.dport, p + 2);
     out.writeUInt32BE(seg.seq >>> 0, p + 4);
-    out.writeUInt32BE(seg.flags & TCP_ACK ? seg.ack >>> 0 : 0, p + 8);
+    out.writeUInt32BE(seg.flags & TCP.ACK ? seg.ack >>> 0 : 0, p + 8);
     out[p + 12] = (hdr / 4) << 4;
     out[p + 13] = seg.flags;
     // The window of a SYN is never scaled (RFC 7323 §2.2).
@@ -348,11 +329,11 @@ function epbOptionsLength(seg: Segment): number {
 function writeEpbOptions(out: Buffer, at: number, seg: Segment): number {
   if (seg.comments === undefined && seg.dropCount === undefined) return at;
   const options: Option[] = [];
-  for (const c of seg.comments ?? []) options.push({ code: OPT_COMMENT, value: text(c) });
+  for (const c of seg.comments ?? []) options.push({ code: OPTION.COMMENT, value: text(c) });
   if (seg.dropCount !== undefined) {
     const v = Buffer.alloc(8);
     v.writeBigUInt64LE(BigInt(seg.dropCount));
-    options.push({ code: EPB_DROPCOUNT, value: v });
+    options.push({ code: OPTION.EPB_DROPCOUNT, value: v });
   }
   return writeOptions(out, at, options);
 }
@@ -382,7 +363,7 @@ export class TcpConversation {
 
   /** The client's SYN. */
   syn(tsUs: number): Segment {
-    const seg: Segment = { from: 'client', flags: TCP_SYN, seq: this.next.client, ack: 0, tsUs };
+    const seg: Segment = { from: 'client', flags: TCP.SYN, seq: this.next.client, ack: 0, tsUs };
     this.next.client = (this.next.client + 1) >>> 0;
     return seg;
   }
@@ -391,20 +372,20 @@ export class TcpConversation {
   accept(tsUs: number): Segment[] {
     const synAck: Segment = {
       from: 'broker',
-      flags: TCP_SYN | TCP_ACK,
+      flags: TCP.SYN | TCP.ACK,
       seq: this.next.broker,
       ack: this.next.client,
       tsUs,
     };
     this.next.broker = (this.next.broker + 1) >>> 0;
     this.established = true;
-    return [synAck, { from: 'client', flags: TCP_ACK, seq: this.next.client, ack: this.next.broker, tsUs }];
+    return [synAck, { from: 'client', flags: TCP.ACK, seq: this.next.client, ack: this.next.broker, tsUs }];
   }
 
   /** The broker refuses the SYN (RST-ACK), as a closed port answers. */
   refuse(tsUs: number): Segment {
     this.closed = true;
-    return { from: 'broker', flags: TCP_RST | TCP_ACK, seq: 0, ack: this.next.client, tsUs };
+    return { from: 'broker', flags: TCP.RST | TCP.ACK, seq: 0, ack: this.next.client, tsUs };
   }
 
   /**
@@ -428,7 +409,7 @@ export class TcpConversation {
       const end = Math.min(len, off + mss);
       out.push({
         from,
-        flags: TCP_ACK | (end === len ? TCP_PSH : 0),
+        flags: TCP.ACK | (end === len ? TCP.PSH : 0),
         seq: (seq + off) >>> 0,
         ack,
         payload,
@@ -439,7 +420,7 @@ export class TcpConversation {
     }
     if (this.unacked[from] >= ACK_EVERY) {
       this.unacked[from] = 0;
-      out.push({ from: to, flags: TCP_ACK, seq: this.next[to], ack: this.next[from], tsUs });
+      out.push({ from: to, flags: TCP.ACK, seq: this.next[to], ack: this.next[from], tsUs });
     }
     return out;
   }
@@ -450,16 +431,16 @@ export class TcpConversation {
     const second = other(first);
     const a = this.next[first];
     const b = this.next[second];
-    const fin1: Segment = { from: first, flags: TCP_FIN | TCP_ACK, seq: a, ack: b, tsUs };
+    const fin1: Segment = { from: first, flags: TCP.FIN | TCP.ACK, seq: a, ack: b, tsUs };
     this.next[first] = (a + 1) >>> 0;
-    const fin2: Segment = { from: second, flags: TCP_FIN | TCP_ACK, seq: b, ack: this.next[first], tsUs };
+    const fin2: Segment = { from: second, flags: TCP.FIN | TCP.ACK, seq: b, ack: this.next[first], tsUs };
     this.next[second] = (b + 1) >>> 0;
-    return [fin1, fin2, { from: first, flags: TCP_ACK, seq: this.next[first], ack: this.next[second], tsUs }];
+    return [fin1, fin2, { from: first, flags: TCP.ACK, seq: this.next[first], ack: this.next[second], tsUs }];
   }
 
   /** RST from `from`: an abortive close. */
   reset(from: Direction, tsUs: number): Segment {
     this.closed = true;
-    return { from, flags: TCP_RST | TCP_ACK, seq: this.next[from], ack: this.next[other(from)], tsUs };
+    return { from, flags: TCP.RST | TCP.ACK, seq: this.next[from], ack: this.next[other(from)], tsUs };
   }
 }

@@ -16,8 +16,6 @@ export interface TapOptions extends RecordOptions {
   sessionMax?: number;
   /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
   now?: () => number;
-  /** Fields another sink adds to a connection's `close` record (e.g. bytes the recorder dropped). */
-  closeExtra?: (conn: string) => Record<string, unknown> | undefined;
   /** --metrics: counts every connection, packet and failure, whatever the level and selection. */
   metrics?: PacketMetrics;
 }

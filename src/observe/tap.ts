@@ -1,6 +1,8 @@
 import { decodeFrame } from '../protocol/decode/index.js';
+import type { Direction } from '../protocol/direction.js';
 import { Framer } from '../protocol/framer.js';
 import { compileGlob, type Glob } from '../protocol/glob.js';
+import { codeAt, codeCount } from '../protocol/packet-codes.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
 import type { Frame, FramingError, Packet } from '../protocol/types.js';
@@ -15,12 +17,12 @@ import {
 } from '../record/withheld.js';
 import { ConnectionSession, type Correlation } from '../session/connection-session.js';
 import { contractFields, contractSummary } from '../session/contract.js';
+import { type CloseFacts, judge, type MalformedMark, type TakenOverBy } from '../session/verdict.js';
 import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
 import type {
   CloseInfo,
   ConnectionObserver,
-  Direction,
   Endpoint,
   HandshakeFailure,
   OpenInfo,
@@ -44,33 +46,16 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
     refused(info: RefusedClient): void {
       opts.metrics?.refused(info.code);
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'refused',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-        code: info.code,
-        error: info.message,
-      };
-      if (info.hint !== undefined) record.hint = info.hint;
       sink.write(
         'warn',
-        record,
+        clientRecord('refused', info),
         `refused ${endpoint(info.client)} on ${info.listener}: ${info.message}${info.hint !== undefined ? ` (${info.hint})` : ''}`,
       );
     },
     handshakeFailed(info: HandshakeFailure): void {
       opts.metrics?.handshakeFailed(info.transport);
       if (!sink.isLevelEnabled('warn')) return;
-      const record: LogRecord = {
-        event: 'handshake-failed',
-        listener: info.listener,
-        client: endpoint(info.client),
-        transport: info.transport,
-      };
-      if (info.code !== undefined) record.code = info.code;
-      record.error = info.message;
-      if (info.hint !== undefined) record.hint = info.hint;
+      const record = clientRecord('handshake-failed', info);
       if (info.received !== undefined) record.received = info.received;
       sink.write(
         'warn',
@@ -79,6 +64,20 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
       );
     },
   };
+}
+
+/** The record of a client that never became a connection: refused, or its handshake failed. */
+function clientRecord(event: string, info: HandshakeFailure): LogRecord {
+  const record: LogRecord = {
+    event,
+    listener: info.listener,
+    client: endpoint(info.client),
+    transport: info.transport,
+  };
+  if (info.code !== undefined) record.code = info.code;
+  record.error = info.message;
+  if (info.hint !== undefined) record.hint = info.hint;
+  return record;
 }
 
 /** `{version, via, destination}` of a client that came through a PROXY protocol header. */
@@ -93,6 +92,8 @@ export function endpoint(e: Endpoint): string {
 }
 
 class ConnectionTap implements ConnectionObserver {
+  /** Set by the client-id registry when a later connection's CONNECT carries this one's client id. */
+  takenOverBy?: TakenOverBy;
   private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
@@ -107,6 +108,9 @@ class ConnectionTap implements ConnectionObserver {
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
   private contractShown = false;
+  /** For the verdict: the last input from each side that did not decode, and a failed dial. */
+  private readonly malformedFrom: Partial<Record<Direction, MalformedMark>> = {};
+  private upstreamFailure: CloseFacts['upstreamError'];
   /** --metrics: this connection's counters; undefined without the flag. */
   private readonly metrics: ConnectionMetrics | undefined;
 
@@ -127,7 +131,7 @@ class ConnectionTap implements ConnectionObserver {
             if (!this.contractShown && this.session.contract !== undefined) this.showContract();
           },
           error: (error) => {
-            this.session.lostSight(from);
+            this.session.lostSight(from, this.arrivedAt ?? this.now());
             this.onFramingError(from, error);
           },
         },
@@ -165,7 +169,7 @@ class ConnectionTap implements ConnectionObserver {
   }
 
   gap(from: Direction): void {
-    this.session.lostSight(from);
+    this.session.lostSight(from, this.now());
   }
 
   countOnly(from: Direction): number {
@@ -175,6 +179,8 @@ class ConnectionTap implements ConnectionObserver {
   upstreamConnected(): void {}
 
   upstreamError(err: UpstreamErrorInfo): void {
+    this.upstreamFailure = { upstream: err.upstream, message: err.message, at: this.now() };
+    if (err.code !== undefined) this.upstreamFailure.code = err.code;
     this.metrics?.upstreamError();
     const record: LogRecord = { event: 'upstream-error', conn: this.info.conn, upstream: err.upstream };
     if (err.code !== undefined) record.code = err.code;
@@ -192,10 +198,12 @@ class ConnectionTap implements ConnectionObserver {
     this.framers.broker.end();
     const logged = this.sink.isLevelEnabled('info');
     if (!logged && this.metrics === undefined) return;
-    const silence = this.session.end(this.info.startedAt + info.durationMs);
+    const closedAt = this.info.startedAt + info.durationMs;
+    const silence = this.session.end(closedAt);
+    const verdict = judge(this.session.facts(), this.closeFacts(info, closedAt));
     if (this.metrics !== undefined) {
-      if (silence !== undefined) this.metrics.violation(silence.code);
-      this.metrics.closed(info.closedBy, verdictCause(info));
+      for (const v of silence) this.metrics.violation(v.code);
+      this.metrics.closed(info.closedBy, verdict.cause);
     }
     if (!logged) return;
     const s = this.session;
@@ -226,10 +234,10 @@ class ConnectionTap implements ConnectionObserver {
     }
     if (this.malformed > 0) record.malformed = this.malformed;
     if (s.stateDropped > 0) record.stateDropped = s.stateDropped;
-    if (silence !== undefined) record.violations = [silence];
-    const extra = this.opts.closeExtra?.(this.info.conn);
-    if (extra !== undefined) Object.assign(record, extra);
+    if (silence.length > 0) record.violations = silence;
+    if (info.fields !== undefined) Object.assign(record, info.fields);
     record.clean = clean;
+    record.verdict = verdict;
     const why =
       info.error !== undefined ? ` (${info.error.side}: ${info.error.code ?? info.error.message})` : '';
     const lastText = last === undefined ? '' : `, last ${last.type}${coded ? ` ${hexByte(last.code)}` : ''}`;
@@ -238,6 +246,20 @@ class ConnectionTap implements ConnectionObserver {
       record,
       `close by ${info.closedBy}${why} after ${Math.round(info.durationMs)} ms, ${this.packets.client}↑ ${this.packets.broker}↓ packets${lastText}${clean ? ', clean' : ''}`,
     );
+  }
+
+  private closeFacts(info: CloseInfo, closedAt: number): CloseFacts {
+    const facts: CloseFacts = {
+      conn: this.info.conn,
+      closedBy: info.closedBy,
+      closedAt,
+      openedAt: this.info.startedAt,
+      malformed: this.malformedFrom,
+    };
+    if (info.error !== undefined) facts.error = info.error;
+    if (this.upstreamFailure !== undefined) facts.upstreamError = this.upstreamFailure;
+    if (this.takenOverBy !== undefined) facts.takenOverBy = this.takenOverBy;
+    return facts;
   }
 
   private onFrame(from: Direction, frame: Frame): void {
@@ -340,6 +362,15 @@ class ConnectionTap implements ConnectionObserver {
   private onFramingError(from: Direction, error: FramingError): void {
     this.malformed++;
     this.metrics?.framingError(from, error);
+    // Cut short is the stream ending mid-packet, not input that broke the protocol.
+    if (error.kind !== 'truncated') {
+      this.malformedFrom[from] = {
+        event: error.kind === 'not-mqtt' ? 'not-mqtt' : 'malformed',
+        offset: error.offset,
+        at: this.arrivedAt ?? this.now(),
+        detail: error.detail,
+      };
+    }
     const level: Level = error.kind === 'truncated' ? 'warn' : 'error';
     if (!this.sink.isLevelEnabled(level)) return;
     const record: LogRecord = {
@@ -355,15 +386,6 @@ class ConnectionTap implements ConnectionObserver {
       error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
     this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);
   }
-}
-
-/**
- * The close verdict's cause, for the verdict counter: read from the close information when it
- * carries a `verdict` (the verdict work adds it); undefined until then.
- */
-function verdictCause(info: CloseInfo): string | undefined {
-  const verdict = (info as CloseInfo & { verdict?: { cause?: unknown } }).verdict;
-  return typeof verdict?.cause === 'string' ? verdict.cause : undefined;
 }
 
 function newHead(
@@ -382,27 +404,10 @@ function newHead(
 function levelOf(packet: Packet): Level {
   if (packet.type === 'PINGREQ' || packet.type === 'PINGRESP') return 'debug';
   if (packet.violations.length > 0) return 'warn';
-  switch (packet.type) {
-    case 'CONNACK':
-    case 'PUBACK':
-    case 'PUBREC':
-    case 'PUBREL':
-    case 'PUBCOMP':
-    case 'DISCONNECT':
-    case 'AUTH':
-      return packet.protocol === '5.0' || packet.type === 'CONNACK'
-        ? reasonInfo(packet.protocol, packet.type, packet.code).error
-          ? 'warn'
-          : 'info'
-        : 'info';
-    case 'SUBACK':
-    case 'UNSUBACK':
-      for (const code of packet.codes)
-        if (reasonInfo(packet.protocol, packet.type, code).error) return 'warn';
-      return 'info';
-    default:
-      return 'info';
+  for (let i = 0, n = codeCount(packet); i < n; i++) {
+    if (reasonInfo(packet.protocol, packet.type, codeAt(packet, i)).error) return 'warn';
   }
+  return 'info';
 }
 
 /** --topic selects PUBLISH traffic (and its acks) and subscriptions; other packets always pass. */

@@ -150,6 +150,8 @@ export const VIOLATIONS = {
   MQTT_AFTER_DISCONNECT: { v3: 'MQTT-3.14.4-2', v5: 'MQTT-3.14.4-1' },
   /** The client's duty to send within the keep-alive, reported past the broker's 1.5 times (3.1.2-22). */
   MQTT_KEEP_ALIVE_EXCEEDED: { v3: 'MQTT-3.1.2-23', v5: 'MQTT-3.1.2-20' },
+  /** The broker's duty to close the connection of a client silent past 1.5 times the keep-alive. */
+  MQTT_KEEP_ALIVE_NOT_ENFORCED: { v3: 'MQTT-3.1.2-24', v5: 'MQTT-3.1.2-22' },
   MQTT_SESSION_PRESENT_ON_CLEAN_START: { v3: 'MQTT-3.2.2-1', v5: 'MQTT-3.2.2-2' },
   MQTT_ASSIGNED_CLIENT_ID_MISSING: { v3: undefined, v5: 'MQTT-3.2.2-16' },
   MQTT_RESPONSE_INFORMATION_NOT_REQUESTED: { v3: undefined, v5: 'MQTT-3.1.2-28' },

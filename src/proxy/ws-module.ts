@@ -1,8 +1,7 @@
 /**
  * The ws library, loaded on first use: a proxy with no WebSocket listener or upstream never loads
- * it (1.3 MB of heap). What a process loads stays in its heap, and past 8 MB of old generation V8
- * answered the garbage of socket reads with mark-compact collections instead of scavenges
- * (README, Performance).
+ * it, since what a process loads stays in its heap and a larger old generation makes V8 collect
+ * socket-read garbage with mark-compacts (docs/performance.md).
  */
 import { createRequire } from 'node:module';
 

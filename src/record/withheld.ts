@@ -108,11 +108,20 @@ export function connectMayHoldSecret(packet: Packet): packet is ConnectPacket {
 }
 
 /**
- * What the session may learn from such a CONNECT: its version, flags and Keep Alive, none of its
- * strings nor properties (a broker's records would quote them: an Authentication Method in a
+ * What the session may learn from such a CONNECT: its version, flags (a Will's QoS and retain) and
+ * Keep Alive, none of its strings nor properties (a broker's records would quote them: an Authentication Method in a
  * violation's detail, a limit read from password bytes).
  */
 export function withoutCredentials(packet: ConnectPacket): ConnectPacket {
-  const { username: _username, password: _password, will: _will, properties: _properties, ...rest } = packet;
-  return { ...rest, clientId: WITHHELD };
+  const { username: _username, password: _password, will, properties: _properties, ...rest } = packet;
+  const out: ConnectPacket = { ...rest, clientId: WITHHELD };
+  // That there is a Will, its QoS and retain are the Connect Flags'; its topic and payload are not kept.
+  if (will !== undefined)
+    out.will = {
+      qos: will.qos,
+      retain: will.retain,
+      topic: WITHHELD,
+      payload: { length: 0, data: Buffer.alloc(0) },
+    };
+  return out;
 }

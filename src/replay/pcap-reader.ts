@@ -8,7 +8,9 @@
  * A file cut short (a crash, a copy still being written) ends at the last whole block with a
  * `warning` event instead of an exception; so does a block whose lengths do not add up.
  */
+
 import { createReadStream } from 'node:fs';
+import { BLOCK, BYTE_ORDER_MAGIC, LINKTYPE, OPTION, PCAP_MAGIC } from '../observe/pcap-format.js';
 
 export interface CapturedPacket {
   kind: 'packet';
@@ -34,10 +36,7 @@ export interface CaptureWarning {
 
 export type CaptureEvent = CapturedPacket | CaptureWarning;
 
-const PCAP_US = 0xa1b2c3d4;
-const PCAP_NS = 0xa1b23c4d;
-const PCAPNG_SHB = 0x0a0d0d0a;
-const PCAPNG_MAGIC = 0x1a2b3c4d;
+const { US: PCAP_US, NS: PCAP_NS } = PCAP_MAGIC;
 
 interface Iface {
   linkType: number;
@@ -119,7 +118,7 @@ export class CaptureParser {
       if (avail < 4) return 0;
       const magicBE = buf.readUInt32BE(at);
       const magicLE = buf.readUInt32LE(at);
-      if (magicBE === PCAPNG_SHB) {
+      if (magicBE === BLOCK.SHB) {
         this.format = Format.Pcapng;
         return this.next(buf, at, out);
       }
@@ -175,11 +174,11 @@ export class CaptureParser {
   private pcapngBlock(buf: Buffer, at: number, out: CaptureEvent[]): number {
     if (buf.length - at < 12) return 0;
     const typeBE = buf.readUInt32BE(at);
-    if (typeBE === PCAPNG_SHB) {
+    if (typeBE === BLOCK.SHB) {
       // A new section: its own byte order, its own interfaces.
       const magic = buf.readUInt32LE(at + 8);
-      if (magic === PCAPNG_MAGIC) this.le = true;
-      else if (buf.readUInt32BE(at + 8) === PCAPNG_MAGIC) this.le = false;
+      if (magic === BYTE_ORDER_MAGIC) this.le = true;
+      else if (buf.readUInt32BE(at + 8) === BYTE_ORDER_MAGIC) this.le = false;
       else return this.corrupt(at, 'Section Header Block with an unknown byte-order magic', out);
       this.ifaces = [];
     }
@@ -198,16 +197,16 @@ export class CaptureParser {
     }
     const body = buf.subarray(at + 8, at + total - 4);
     switch (type) {
-      case 0x00000001:
+      case BLOCK.IDB:
         this.idb(body);
         break;
-      case 0x00000006:
+      case BLOCK.EPB:
         this.packet(body, at, out, true);
         break;
-      case 0x00000002:
+      case BLOCK.PB:
         this.packet(body, at, out, false);
         break;
-      case 0x00000003:
+      case BLOCK.SPB:
         this.simplePacket(body, at, out);
         break;
       default:
@@ -220,10 +219,10 @@ export class CaptureParser {
     if (body.length < 8) return;
     const iface: Iface = { linkType: this.u16(body, 0), unitsPerSecond: 1_000_000, offsetSeconds: 0 };
     this.options(body, 8, (code, value) => {
-      if (code === 9 && value.length >= 1) {
+      if (code === OPTION.IF_TSRESOL && value.length >= 1) {
         const r = value[0]!;
         iface.unitsPerSecond = r & 0x80 ? 2 ** (r & 0x7f) : 10 ** r;
-      } else if (code === 14 && value.length >= 8) {
+      } else if (code === OPTION.IF_TSOFFSET && value.length >= 8) {
         iface.offsetSeconds = Number(this.le ? value.readBigInt64LE(0) : value.readBigInt64BE(0));
       }
     });
@@ -262,7 +261,7 @@ export class CaptureParser {
     const optStart = 20 + ((capLen + 3) & ~3);
     if (optStart < body.length) {
       this.options(body, optStart, (code, value) => {
-        if (code === 1) {
+        if (code === OPTION.COMMENT) {
           pkt.comments ??= [];
           pkt.comments.push(value.toString('utf8'));
         }
@@ -299,7 +298,7 @@ export class CaptureParser {
     while (at + 4 <= body.length) {
       const code = this.u16(body, at);
       const len = this.u16(body, at + 2);
-      if (code === 0) return;
+      if (code === OPTION.END) return;
       if (at + 4 + len > body.length) return;
       each(code, body.subarray(at + 4, at + 4 + len));
       at += 4 + ((len + 3) & ~3);
@@ -353,15 +352,6 @@ export async function* readCapture(path: string): AsyncGenerator<CaptureEvent> {
 
 // --- link, network and transport layers ------------------------------------------------------
 
-export const LINKTYPE_NULL = 0;
-export const LINKTYPE_ETHERNET = 1;
-export const LINKTYPE_RAW = 101;
-export const LINKTYPE_LOOP = 108;
-export const LINKTYPE_LINUX_SLL = 113;
-export const LINKTYPE_IPV4 = 228;
-export const LINKTYPE_IPV6 = 229;
-export const LINKTYPE_LINUX_SLL2 = 276;
-
 export interface TcpSegment {
   src: { address: string; port: number };
   dst: { address: string; port: number };
@@ -383,7 +373,7 @@ export function decodeTcp(linkType: number, frame: Buffer): DecodeResult {
   let at: number;
   let ethertype: number | undefined;
   switch (linkType) {
-    case LINKTYPE_ETHERNET: {
+    case LINKTYPE.ETHERNET: {
       if (frame.length < 14) return SHORT;
       ethertype = frame.readUInt16BE(12);
       at = 14;
@@ -397,33 +387,33 @@ export function decodeTcp(linkType: number, frame: Buffer): DecodeResult {
       }
       break;
     }
-    case LINKTYPE_LINUX_SLL:
+    case LINKTYPE.LINUX_SLL:
       if (frame.length < 16) return SHORT;
       ethertype = frame.readUInt16BE(14);
       at = 16;
       break;
-    case LINKTYPE_LINUX_SLL2:
+    case LINKTYPE.LINUX_SLL2:
       if (frame.length < 20) return SHORT;
       ethertype = frame.readUInt16BE(0);
       at = 20;
       break;
-    case LINKTYPE_NULL:
-    case LINKTYPE_LOOP: {
+    case LINKTYPE.NULL:
+    case LINKTYPE.LOOP: {
       if (frame.length < 4) return SHORT;
       // The address family, in the capturing host's byte order (null) or network order (loop).
       const family =
-        linkType === LINKTYPE_LOOP || frame[0] === 0 ? frame.readUInt32BE(0) : frame.readUInt32LE(0);
+        linkType === LINKTYPE.LOOP || frame[0] === 0 ? frame.readUInt32BE(0) : frame.readUInt32LE(0);
       if (family === 2) ethertype = 0x0800;
       else if (family === 10 || family === 24 || family === 28 || family === 30) ethertype = 0x86dd;
       else return { kind: 'skip', reason: 'not-ip' };
       at = 4;
       break;
     }
-    case LINKTYPE_RAW:
+    case LINKTYPE.RAW:
     case 12: // DLT_RAW on some BSDs
     case 14:
-    case LINKTYPE_IPV4:
-    case LINKTYPE_IPV6:
+    case LINKTYPE.IPV4:
+    case LINKTYPE.IPV6:
       at = 0;
       break;
     default:

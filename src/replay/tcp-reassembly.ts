@@ -15,6 +15,7 @@
  *   an ended connection leaves only a small record of its tuple, for a while, so that its late
  *   packets (the last ACK, a retransmitted FIN) are not taken for a new connection.
  */
+import { TCP } from '../observe/pcap-format.js';
 
 export interface Endpoint {
   address: string;
@@ -70,10 +71,7 @@ export interface ReassemblyOptions {
   maxTotalPendingBytes?: number;
 }
 
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const ACK = 0x10;
+const { FIN, SYN, RST, ACK } = TCP;
 const TWO32 = 0x1_0000_0000;
 const MAX_COMMENTS = 16;
 /** What a held segment costs besides its bytes (its objects), so that tiny segments count too. */

@@ -21,6 +21,37 @@ export interface Correlation {
   topic?: string;
 }
 
+/** A packet as a verdict names it: its type, its offset in its direction's stream, when it came (ms). */
+export interface PacketMark {
+  type: Packet['type'];
+  offset: number;
+  at: number;
+}
+
+/** What the session saw that a verdict on the close rests on (verdict.ts). */
+export interface SessionFacts {
+  version: ProtocolVersion;
+  clientId: string | undefined;
+  /** The first CONNECT: its keep-alive, and whether it carried a Will. */
+  connect?: PacketMark & { keepAlive: number; will: boolean };
+  /** The first CONNACK and its code. */
+  connack?: PacketMark & { code: number; accepted: boolean };
+  /** The keep-alive in force (s) once a CONNACK accepted the connection. */
+  keepAlive?: number;
+  /** The first DISCONNECT, from either side. */
+  disconnect?: PacketMark & { from: Direction; code: number };
+  /** The last packet from each side. */
+  last: Partial<Record<Direction, PacketMark>>;
+  /** When bytes last came from each side (a packet's first bytes may come before it is whole). */
+  heardAt: Partial<Record<Direction, number>>;
+  /** A PINGREQ not answered yet. */
+  pingPending?: PacketMark | undefined;
+  /** The last packet from each side that broke a rule, with its first violation. */
+  broke: Partial<Record<Direction, PacketMark & { violation: Violation }>>;
+  /** When each side's bytes stopped being decoded (malformed, not MQTT, a capture gap). */
+  blindAt: Partial<Record<Direction, number>>;
+}
+
 /** Per-connection bounds: packet ids are 16-bit, topic aliases too; keep far fewer. */
 const MAX_IN_FLIGHT = 4096;
 const MAX_ALIASES = 1024;
@@ -48,6 +79,8 @@ export class ConnectionSession {
   private readonly aliases: Record<Direction, Map<number, string>>;
   private connectAt: number | undefined;
   private pingAt: number | undefined;
+  /** Kept for the verdict; `last` marks are updated in place, one object per side. */
+  private readonly seen: SessionFacts;
   /** The stateful rule checks, for a connection seen from its start in both directions. */
   private readonly checks: SessionChecks | undefined;
 
@@ -63,6 +96,14 @@ export class ConnectionSession {
     checks = false,
   ) {
     this.version = defaultVersion;
+    this.seen = {
+      version: defaultVersion,
+      clientId: undefined,
+      last: {},
+      heardAt: {},
+      broke: {},
+      blindAt: {},
+    };
     const budget = new StateBudget(stateMax, onStateFull);
     this.budget = budget;
     this.publishes = {
@@ -93,17 +134,29 @@ export class ConnectionSession {
 
   /** Bytes from `from` arrived at `now` (a chunk, whether or not it ends a packet). */
   heard(from: Direction, now: number): void {
+    this.seen.heardAt[from] = now;
     this.checks?.heard(from, now);
   }
 
-  /** `from`'s direction is no longer decoded (malformed, not MQTT, bytes missing from a capture). */
-  lostSight(from: Direction): void {
+  /** `from`'s direction is no longer decoded (malformed, not MQTT, bytes missing from a capture) since `now`. */
+  lostSight(from: Direction, now?: number): void {
+    if (now !== undefined) this.seen.blindAt[from] ??= now;
     this.checks?.lostSight(from);
   }
 
-  /** The connection closed at `now`: what the client's silence until then breaks, if anything. */
-  end(now: number): Violation | undefined {
-    return this.checks?.end(now);
+  /** The connection closed at `now`: what the client's silence until then breaks (and the broker's, had it not closed). */
+  end(now: number): Violation[] {
+    return this.checks?.end(now) ?? [];
+  }
+
+  /** What a verdict on the close rests on. */
+  facts(): Readonly<SessionFacts> {
+    const seen = this.seen;
+    seen.version = this.version;
+    seen.clientId = this.clientId;
+    const c = this.contract;
+    if (c?.accepted) seen.keepAlive = c.keepAlive;
+    return seen;
   }
 
   /** Entries not kept because the connection's state budget was full. */
@@ -118,14 +171,44 @@ export class ConnectionSession {
   /** Updates the state with `packet` (sent by `from` at `now` ms) and returns what it answers. */
   observe(from: Direction, packet: Packet, now: number): Correlation | undefined {
     this.checks?.check(from, packet, now);
+    const seen = this.seen;
+    const last = seen.last[from];
+    if (last === undefined) seen.last[from] = { type: packet.type, offset: packet.offset, at: now };
+    else {
+      last.type = packet.type;
+      last.offset = packet.offset;
+      last.at = now;
+    }
+    if (packet.violations.length > 0) {
+      seen.broke[from] = {
+        type: packet.type,
+        offset: packet.offset,
+        at: now,
+        violation: packet.violations[0]!,
+      };
+    }
     switch (packet.type) {
       case 'CONNECT':
+        seen.connect ??= {
+          type: 'CONNECT',
+          offset: packet.offset,
+          at: now,
+          keepAlive: packet.keepAlive,
+          will: packet.will !== undefined,
+        };
         this.version = packet.protocol;
         this.clientId = packet.clientId;
         this.username = packet.username;
         this.connectAt = now;
         return undefined;
       case 'CONNACK':
+        seen.connack ??= {
+          type: 'CONNACK',
+          offset: packet.offset,
+          at: now,
+          code: packet.code,
+          accepted: packet.protocol === '5.0' ? packet.code < 0x80 : packet.code === 0,
+        };
         this.lastReason = { type: 'CONNACK', code: packet.code, from };
         return this.connectAt === undefined ? undefined : { ms: now - this.connectAt };
       case 'PUBLISH':
@@ -165,14 +248,17 @@ export class ConnectionSession {
         return this.request(this.unsubscribes, packet.packetId, now);
       case 'PINGREQ':
         this.pingAt = now;
+        seen.pingPending ??= { type: 'PINGREQ', offset: packet.offset, at: now };
         return undefined;
       case 'PINGRESP': {
+        seen.pingPending = undefined;
         if (this.pingAt === undefined) return undefined;
         const ms = now - this.pingAt;
         this.pingAt = undefined;
         return { ms };
       }
       case 'DISCONNECT':
+        seen.disconnect ??= { type: 'DISCONNECT', offset: packet.offset, at: now, from, code: packet.code };
         this.lastReason = { type: 'DISCONNECT', code: packet.code, from };
         if (from === 'client') this.cleanDisconnect = packet.code === 0;
         return undefined;

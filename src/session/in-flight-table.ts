@@ -4,9 +4,8 @@
  * cannot hold is not kept.
  *
  * Why not a Map: every QoS 1 and 2 message adds an entry and its acknowledgement removes it, and
- * on a long-lived Map (promoted to V8's old space) that add-and-remove cycle cost about 600 ns
- * (a fresh one: 65 ns): a Map emptied shrinks its table and grows it again, allocating, and each
- * new table is stored into the old Map. Here the table is open addressing with linear probing
+ * a long-lived Map emptied shrinks its table and grows it again, allocating, each new table stored
+ * into an object in V8's old space. Here the table is open addressing with linear probing
  * over typed arrays, deletion by backward shift (no tombstones), and it only ever grows: no
  * allocation per message. Packet ids are mostly consecutive, so the id itself is a good hash.
  *

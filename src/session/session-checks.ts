@@ -7,6 +7,7 @@
  */
 import type { ProtocolVersion } from '../protocol/constants.js';
 import { type Direction, opposite } from '../protocol/direction.js';
+import { CODED_TYPES } from '../protocol/packet-codes.js';
 import type {
   AckPacket,
   AuthPacket,
@@ -58,17 +59,7 @@ const ACCEPTED = 1;
 const REFUSED = 2;
 
 /** Packets with a statement of their own for a Reason String or User Property past the Maximum Packet Size. */
-const SIZED_PROPERTIES = new Set([
-  'CONNACK',
-  'PUBACK',
-  'PUBREC',
-  'PUBREL',
-  'PUBCOMP',
-  'SUBACK',
-  'UNSUBACK',
-  'DISCONNECT',
-  'AUTH',
-]);
+const SIZED_PROPERTIES = new Set<string>(CODED_TYPES);
 
 /** Where Request Problem Information 0 still lets the broker send a Reason String or User Property [MQTT-3.1.2-29]. */
 const PROBLEM_INFORMATION_ALWAYS = new Set(['PUBLISH', 'CONNACK', 'DISCONNECT']);
@@ -95,6 +86,10 @@ export class SessionChecks {
   private lastClientAt = 0;
   /** 1.5 times the keep-alive in force, in ms; 0 while none applies. */
   private silenceLimit = 0;
+  /** Client silence past which the broker should have closed: silenceLimit and its slack. */
+  private enforceLimit = 0;
+  /** The broker's failure to close was reported for the client's current silence. */
+  private notEnforcedShown = false;
 
   constructor(private readonly tables: SessionTables) {}
 
@@ -122,7 +117,7 @@ export class SessionChecks {
       report(p, 'MQTT_AFTER_DISCONNECT', `${p.type} from the ${from} after its DISCONNECT`);
     }
     if (from === 'client') this.clientTurn(p, now);
-    else this.brokerTurn(p);
+    else this.brokerTurn(p, now);
     switch (p.type) {
       case 'CONNECT':
         if (this.connects === 1) this.connect(p);
@@ -159,16 +154,19 @@ export class SessionChecks {
     if (p.protocol === '5.0') this.limits(from, p);
   }
 
-  /** At the close: the client's silence since its last bytes, if it outlasted 1.5 times the keep-alive. */
-  end(now: number): Violation | undefined {
-    if (this.silenceLimit === 0 || this.disconnected.client || this.blind.client) return undefined;
+  /**
+   * At the close: the client's silence since its last bytes, if it outlasted 1.5 times the
+   * keep-alive, and the broker's, if it had not closed well past that.
+   */
+  end(now: number): Violation[] {
+    if (this.silenceLimit === 0 || this.disconnected.client || this.blind.client) return [];
     const silent = now - this.lastClientAt;
-    if (silent <= this.silenceLimit) return undefined;
-    return violation(
-      'MQTT_KEEP_ALIVE_EXCEEDED',
-      this.contract!.version,
-      this.silence(silent, 'until the close'),
-    );
+    if (silent <= this.silenceLimit) return [];
+    const version = this.contract!.version;
+    const found = [violation('MQTT_KEEP_ALIVE_EXCEEDED', version, this.silence(silent, 'until the close'))];
+    if (silent > this.enforceLimit && !this.notEnforcedShown)
+      found.push(violation('MQTT_KEEP_ALIVE_NOT_ENFORCED', version, this.notClosed(silent, 'at the close')));
+    return found;
   }
 
   /** Answers found missing mean something only while every packet of both directions was kept. */
@@ -198,13 +196,28 @@ export class SessionChecks {
     this.clientPackets++;
     if (this.silenceLimit > 0 && !this.disconnected.client && !this.blind.client) {
       const silent = now - this.lastClientAt;
-      if (silent > this.silenceLimit)
+      if (silent > this.silenceLimit) {
         report(p, 'MQTT_KEEP_ALIVE_EXCEEDED', this.silence(silent, 'before it'));
+        // The connection was still open for this packet: the broker's failure, shown here when no broker packet showed it.
+        if (silent > this.enforceLimit && !this.notEnforcedShown)
+          report(p, 'MQTT_KEEP_ALIVE_NOT_ENFORCED', this.notClosed(silent, 'when this packet came'));
+      }
     }
     this.lastClientAt = now;
+    this.notEnforcedShown = false;
   }
 
-  private brokerTurn(p: Packet): void {
+  private brokerTurn(p: Packet, now: number): void {
+    if (
+      this.enforceLimit > 0 &&
+      !this.notEnforcedShown &&
+      now - this.lastClientAt > this.enforceLimit &&
+      !this.disconnected.client &&
+      !this.blind.client
+    ) {
+      this.notEnforcedShown = true;
+      report(p, 'MQTT_KEEP_ALIVE_NOT_ENFORCED', this.notClosed(now - this.lastClientAt, 'and still sends'));
+    }
     if (p.type === 'CONNACK') {
       if (this.connack !== NO_CONNACK) report(p, 'MQTT_SECOND_CONNACK', 'a second CONNACK on the connection');
       return;
@@ -261,6 +274,7 @@ export class SessionChecks {
     if (!c.accepted) return;
     this.resumed = !c.client.clean && (p.protocol === '3.1' || p.sessionPresent);
     this.silenceLimit = c.keepAlive * 1500;
+    this.enforceLimit = c.keepAlive === 0 ? 0 : enforceLimit(c.keepAlive);
     if (p.protocol !== '3.1' && c.client.clean && p.sessionPresent) {
       report(
         p,
@@ -502,10 +516,24 @@ export class SessionChecks {
     }
   }
 
+  private notClosed(ms: number, when: string): string {
+    const keepAlive = this.silenceLimit / 1500;
+    return `the broker had not closed the connection ${when}: nothing from the client for ${(ms / 1000).toFixed(1)} s, more than 1.5 times the keep-alive of ${keepAlive} s`;
+  }
+
   private silence(ms: number, until: string): string {
     const keepAlive = this.silenceLimit / 1500;
     return `nothing from the client for ${(ms / 1000).toFixed(1)} s ${until}: more than 1.5 times the keep-alive of ${keepAlive} s`;
   }
+}
+
+/**
+ * Client silence (ms) past which a broker that had not closed is reported: 1.5 times the keep-alive,
+ * plus 10 s or half the keep-alive, whichever is more. Brokers check keep-alive on a timer
+ * (mosquitto 2.0.11 every 5 s or so: closed after 3.4 to 8.7 s of silence with a keep-alive of 2 s).
+ */
+export function enforceLimit(keepAlive: number): number {
+  return keepAlive * 1500 + Math.max(10_000, keepAlive * 500);
 }
 
 /** Who may send `type` (Table 2-1); AUTH outside 5.0 is the decoder's to report. */

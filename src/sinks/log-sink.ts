@@ -4,16 +4,13 @@
  * reported, never memory or time; a failed one is reported once and logging stops.
  */
 import { createRequire } from 'node:module';
-import type { Packet } from '../protocol/types.js';
-import type { RecordOptions } from '../record/defaults.js';
 import { LEVEL_VALUES } from '../record/log-record.js';
 import { writePacketLine, writeRecordLine } from '../record/ndjson-line.js';
 import { packetEntry } from '../record/object-form.js';
-import type { Correlation } from '../session/connection-session.js';
 import { LineBatch } from './line-batch.js';
 import { openLogDestination } from './log-destination.js';
 import { formatPrettyLine } from './pretty-line.js';
-import type { Level, LogRecord, PacketHead, RecordSink } from './sink.js';
+import type { Level, LogRecord, RecordSink } from './sink.js';
 
 /** Most bytes of log lines held for a slow destination (`--log-buffer`). */
 export const DEFAULT_LOG_BUFFER_BYTES = 32 * 1024 * 1024;
@@ -122,13 +119,7 @@ export function createLogSink(options: LogSinkOptions): LogSink {
     write(level: Level, record: LogRecord, msg: string): void {
       if (LEVEL_VALUES[level] >= threshold) putRecord(batch, level, record, msg);
     },
-    writePacket(
-      level: Level,
-      head: Readonly<PacketHead>,
-      packet: Packet,
-      corr: Correlation | undefined,
-      opts: RecordOptions,
-    ): void {
+    writePacket(level, head, packet, corr, opts): void {
       if (LEVEL_VALUES[level] < threshold) return;
       if (!options.pretty) {
         writePacketLine(batch, level, clock(), head, packet, corr, opts);

@@ -8,6 +8,7 @@
 
 import { PacketType, type ProtocolVersion } from '../protocol/constants.js';
 import type { Direction } from '../protocol/direction.js';
+import { CODED_TYPES, codeAt, codeCount } from '../protocol/packet-codes.js';
 import type { FramingError, Packet } from '../protocol/types.js';
 import { VIOLATIONS } from '../protocol/violations.js';
 import { hexByte, reasonInfo } from '../record/reason.js';
@@ -17,7 +18,7 @@ import { DEFAULT_TOPIC_MAX } from './metrics-limits.js';
 export const DIRECTIONS: readonly Direction[] = ['client', 'broker'];
 
 /**
- * What the `close` record's `verdict.cause` may say (the verdict work); pre-declared so that a
+ * What the `close` record's `verdict.cause` may say (session/verdict.ts); pre-declared so that a
  * cause's first close shows as an increase. A cause not in this list counts as UNKNOWN.
  */
 export const CLOSE_CAUSES = [
@@ -70,19 +71,6 @@ export interface ReasonSeries {
 
 const VERSION_INDEX: Record<ProtocolVersion, number> = { '3.1': 0, '3.1.1': 1, '5.0': 2 };
 const VERSIONS: readonly ProtocolVersion[] = ['3.1', '3.1.1', '5.0'];
-/** Packet types that carry return or reason codes. */
-const CODED_TYPES = [
-  'CONNACK',
-  'PUBACK',
-  'PUBREC',
-  'PUBREL',
-  'PUBCOMP',
-  'SUBACK',
-  'UNSUBACK',
-  'DISCONNECT',
-  'AUTH',
-] as const;
-
 /** [version][type][code] → series index, built once from the catalogue. */
 function reasonTable(): { series: ReasonSeries[]; slots: Int32Array } {
   const series: ReasonSeries[] = [];
@@ -129,7 +117,7 @@ export interface ConnectionMetrics {
   /** A violation found outside a packet (the client's silence at close). */
   violation(code: string): void;
   upstreamError(): void;
-  /** `cause`: the close verdict's cause, when the close information has one. */
+  /** `cause`: the close verdict's cause. */
   closed(closedBy: string, cause: string | undefined): void;
 }
 
@@ -212,27 +200,10 @@ export class PacketMetrics {
     const type: number = PacketType[packet.type];
     this.packets[d * 16 + type]!++;
     const v = VERSION_INDEX[packet.protocol] * 16 + type;
-    switch (packet.type) {
-      case 'CONNACK':
-        this.reasonCounts[this.reasonSlots[v * 256 + packet.code]!]!++;
-        break;
-      case 'PUBACK':
-      case 'PUBREC':
-      case 'PUBREL':
-      case 'PUBCOMP':
-      case 'DISCONNECT':
-      case 'AUTH':
-        // 3.x carries no code in these.
-        if (packet.protocol === '5.0') this.reasonCounts[this.reasonSlots[v * 256 + packet.code]!]!++;
-        break;
-      case 'SUBACK':
-      case 'UNSUBACK':
-        for (const code of packet.codes) this.reasonCounts[this.reasonSlots[v * 256 + code]!]!++;
-        break;
-      case 'PUBLISH':
-        if (this.topicDepth > 0) this.countTopic(d, corr?.topic ?? packet.topic);
-        break;
+    for (let i = 0, n = codeCount(packet); i < n; i++) {
+      this.reasonCounts[this.reasonSlots[v * 256 + codeAt(packet, i)]!]!++;
     }
+    if (packet.type === 'PUBLISH' && this.topicDepth > 0) this.countTopic(d, corr?.topic ?? packet.topic);
     if (corr !== undefined) {
       const ms = corr.request?.ms ?? corr.ms;
       const slot = this.latencySlot[d * 16 + type]!;

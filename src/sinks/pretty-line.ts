@@ -1,6 +1,8 @@
 /**
- * The pretty view of a record, one line: `time LEVEL conn from→ msg`, coloured for a terminal.
+ * The pretty view of a record: `time LEVEL conn from→ msg`, coloured for a terminal, and under it
+ * what the line alone does not say: each failure code's description from the spec, a close's verdict.
  */
+import { verdictSentence } from '../session/verdict.js';
 import type { LogRecord } from './sink.js';
 
 type Paint = (text: string) => string;
@@ -75,7 +77,8 @@ function wallClock(time: number): string {
 /**
  * The local wall-clock time (what the operator's clock says), the level, the connection id, which
  * side sent the packet, then the record's one-line summary (`msg`). Lines at warn and above are
- * coloured whole so refusals stand out in a scrolling terminal. No line end.
+ * coloured whole so refusals stand out in a scrolling terminal. Then, indented under the summary,
+ * one line per failure code with its description, or a close's verdict as a sentence. No line end.
  */
 export function formatPrettyLine(
   level: number,
@@ -88,8 +91,12 @@ export function formatPrettyLine(
   const label = LEVEL_LABELS[level] ?? String(level);
   const paintLevel = c.levels[label] ?? plain;
   let line = `${c.dim(wallClock(time))} ${paintLevel(label.padEnd(5))}`;
+  // Columns before the summary: the time, the level, and the connection and side when there are.
+  let indent = 19;
   if (typeof record.conn === 'string') {
-    line += ` ${c.bold(printable(record.conn).padEnd(4))}`;
+    const conn = printable(record.conn).padEnd(4);
+    indent += conn.length + 9;
+    line += ` ${c.bold(conn)}`;
     if (record.from === 'client') line += ` ${c.client('client→')}`;
     else if (record.from === 'broker') line += ` ${c.broker('broker→')}`;
     else line += '        ';
@@ -99,7 +106,34 @@ export function formatPrettyLine(
   if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
     text += `: ${printable(err.message)}`;
   }
-  if (level >= 50) text = c.errorText(text);
-  else if (level >= 40) text = c.warnText(text);
-  return `${line} ${text}`;
+  const paint = level >= 50 ? c.errorText : level >= 40 ? c.warnText : plain;
+  let out = `${line} ${paint(text)}`;
+  const under = ' '.repeat(indent + 2);
+  for (const more of explanations(record)) out += `\n${under}${paint(printable(more))}`;
+  return out;
+}
+
+/** What goes under a record's line: the spec's description of each failure code, or a close's verdict. */
+function explanations(record: LogRecord): string[] {
+  if (record.event === 'close') {
+    const v = record.verdict as { cause: string; detail: string; rule?: string } | undefined;
+    if (v === undefined || typeof record.closedBy !== 'string') return [];
+    return [verdictSentence(v as Parameters<typeof verdictSentence>[0], record.closedBy)];
+  }
+  if (record.event !== 'packet') return [];
+  const out: string[] = [];
+  const reason = record.reason as { error?: boolean; description?: string } | undefined;
+  if (reason?.error === true && typeof reason.description === 'string') out.push(reason.description);
+  const reasons = record.reasons as { error?: boolean; description?: string; hex?: string }[] | undefined;
+  if (Array.isArray(reasons)) {
+    // One line per code: five filters refused alike need the words once.
+    const seen = new Set<string>();
+    for (const r of reasons) {
+      if (r.error !== true || typeof r.description !== 'string' || seen.has(r.description)) continue;
+      seen.add(r.description);
+      const named = reasons.length === 1 || r.hex === undefined || r.description.startsWith(r.hex);
+      out.push(named ? r.description : `${r.hex}: ${r.description}`);
+    }
+  }
+  return out;
 }

@@ -58,27 +58,25 @@ export function createMetricsRegistry(m: PacketMetrics, sources: MetricsSources 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
+  type ListenerCounts = PacketMetrics['listeners'] extends Map<string, infer L> ? L : never;
+  const byListener = (value: (l: ListenerCounts) => number) => (): Sample[] =>
+    [...m.listeners.values()].map((l) => ({
+      labels: { listener: l.listener, transport: l.transport },
+      value: value(l),
+    }));
   register(
     registry,
     'mqtt_tap_connections_opened_total',
     'Client connections accepted and forwarded, by listener and transport.',
     'counter',
-    () =>
-      [...m.listeners.values()].map((l) => ({
-        labels: { listener: l.listener, transport: l.transport },
-        value: l.opened,
-      })),
+    byListener((l) => l.opened),
   );
   register(
     registry,
     'mqtt_tap_connections_open',
     'Client connections open now, by listener and transport.',
     'gauge',
-    () =>
-      [...m.listeners.values()].map((l) => ({
-        labels: { listener: l.listener, transport: l.transport },
-        value: l.open,
-      })),
+    byListener((l) => l.open),
   );
   register(
     registry,

@@ -3,7 +3,8 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Imports point one way: cli → proxy/replay → observe → sinks → record → session → protocol.
+ * Imports point one way: cli → proxy/replay/ui; proxy, replay → observe → sinks → record → session →
+ * protocol; ui (the web view's server side) → sinks → record → session → protocol.
  * A layer may import itself and the layers listed for it, nothing else.
  */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -14,7 +15,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   observe: ['observe', 'sinks', 'record', 'session', 'protocol'],
   proxy: ['proxy', 'observe', 'sinks', 'record', 'session', 'protocol'],
   replay: ['replay', 'observe', 'sinks', 'record', 'session', 'protocol'],
-  cli: ['cli', 'replay', 'proxy', 'observe', 'sinks', 'record', 'session', 'protocol'],
+  ui: ['ui', 'sinks', 'record', 'session', 'protocol'],
+  cli: ['cli', 'ui', 'replay', 'proxy', 'observe', 'sinks', 'record', 'session', 'protocol'],
 };
 
 /** The codec is pure: no I/O, no clock, no logger. */
@@ -34,6 +36,10 @@ function imports(file: string): string[] {
 }
 
 const files = sources(SRC);
+
+/** The page (web/) runs in a browser: it may import only itself and the bundled UI library. */
+const WEB = join(import.meta.dirname, '../../web');
+const WEB_PACKAGES = /^preact(\/|$)/;
 
 describe('architecture: layering', () => {
   it('knows every layer in src/', () => {
@@ -66,6 +72,29 @@ describe('architecture: layering', () => {
           expect(PROTOCOL_NODE_MODULES.has(spec), `the pure codec imports ${spec}`).toBe(true);
         }
       }
+    });
+  }
+});
+
+describe('architecture: the page', () => {
+  const webFiles = readdirSync(WEB)
+    .filter((f) => /\.tsx?$/.test(f))
+    .map((f) => join(WEB, f));
+
+  it('has sources', () => expect(webFiles.length).toBeGreaterThan(0));
+
+  for (const file of webFiles) {
+    it(`web/${relative(WEB, file)} imports only web/ and preact, and reaches no network`, () => {
+      const text = readFileSync(file, 'utf8');
+      for (const spec of imports(file)) {
+        if (spec.startsWith('.'))
+          expect(relative(WEB, join(file, '..', spec)).startsWith('..'), spec).toBe(false);
+        else expect(WEB_PACKAGES.test(spec), `web/ imports ${spec}`).toBe(true);
+      }
+      // The page only listens: no fetch, no XHR, no sending on its WebSocket.
+      expect(/\bfetch\(|XMLHttpRequest|\.send\(|sendBeacon/.test(text), 'the page sends something').toBe(
+        false,
+      );
     });
   }
 });

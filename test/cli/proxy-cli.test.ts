@@ -225,9 +225,9 @@ describe('mqtt-tap CLI: proxying', () => {
     client.end(true);
   });
 
-  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay or metrics code for a TCP proxy', async () => {
+  it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay, metrics or web view code for a TCP proxy', async () => {
     // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
-    // garbage with mark-compact collections (README, Performance).
+    // garbage with mark-compact collections (docs/performance.md).
     const broker = await aedes();
     const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-modules-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -269,6 +269,10 @@ describe('mqtt-tap CLI: proxying', () => {
       '/dist/src/sinks/packet-metrics.js',
       '/dist/src/sinks/prometheus.js',
       '/dist/src/proxy/metrics-server.js',
+      // Without --ui the log is the only sink: no hub, no tee, no server.
+      '/dist/src/ui/hub.js',
+      '/dist/src/ui/server.js',
+      '/dist/src/ui/page.js',
     ]) {
       expect(loaded.filter((m) => m.includes(unused))).toEqual([]);
     }

@@ -38,6 +38,16 @@ describe('DISCONNECT from the broker', () => {
         closedBy: 'broker',
         lastReason: e.lastReason('DISCONNECT', 'broker', 0x8e),
         clean: false,
+        verdict: {
+          cause: 'SESSION_TAKEN_OVER',
+          detail:
+            'DISCONNECT 0x8e Session taken over: another connection with client id "taken-over", not one mqtt-tap saw',
+          rule: 'MQTT-3.1.4-3',
+          evidence: [
+            { conn, from: 'broker', type: 'DISCONNECT', offset: 5, time: expect.any(Number) },
+            { conn, type: 'close', time: expect.any(Number) },
+          ],
+        },
       }),
     );
     expect(messages(tp.sink, conn).slice(4).map(untimed)).toEqual([

@@ -25,7 +25,7 @@ export interface SessionRun {
   /** Every packet decoded, in order, with the index of the step that carried it. */
   packets: { step: number; from: Direction; packet: Packet }[];
   /** What the close at `closeAt` reported, when asked. */
-  atClose: Violation | undefined;
+  atClose: Violation[];
 }
 
 export function runSession(
@@ -34,7 +34,7 @@ export function runSession(
   opts: { closeAt?: number; stateMax?: number } = {},
 ): SessionRun {
   const session = new ConnectionSession(version, opts.stateMax, undefined, true);
-  const run: SessionRun = { session, packets: [], atClose: undefined };
+  const run: SessionRun = { session, packets: [], atClose: [] };
   let step = 0;
   let now = 0;
   const framer = (from: Direction): Framer =>
@@ -51,7 +51,7 @@ export function runSession(
   const framers = { client: framer('client'), broker: framer('broker') };
   for (const s of steps) {
     now = s.at ?? now + 10;
-    if (s.lost) session.lostSight(s.from);
+    if (s.lost) session.lostSight(s.from, now);
     if (s.bytes !== undefined) {
       framers[s.from].push(s.bytes);
       session.heard(s.from, now);
@@ -69,8 +69,7 @@ export function violationsOf(run: SessionRun): { on: number | 'close'; code: str
     for (const v of packet.violations)
       out.push(v.rule === undefined ? { on: step, code: v.code } : { on: step, code: v.code, rule: v.rule });
   }
-  if (run.atClose !== undefined) {
-    const v = run.atClose;
+  for (const v of run.atClose) {
     out.push(
       v.rule === undefined ? { on: 'close', code: v.code } : { on: 'close', code: v.code, rule: v.rule },
     );

@@ -405,6 +405,30 @@ export const STATEFUL_CASES: StatefulCase[] = [
     code: 'MQTT_KEEP_ALIVE_EXCEEDED',
     rule: 'MQTT-3.1.2-23',
   },
+  {
+    name: 'the broker still sends 25 s into the silence of a client with a keep-alive of 10 s (1.5 times it and 10 s of slack)',
+    version: V5,
+    steps: [
+      c(connect({ version: V5, clientId: 'c', keepAlive: 10 }), 0),
+      connack5(),
+      b(publish({ version: V5, topic: 't', qos: 0 }), 25_011),
+    ],
+    on: 2,
+    code: 'MQTT_KEEP_ALIVE_NOT_ENFORCED',
+    rule: 'MQTT-3.1.2-22',
+  },
+  {
+    name: 'the broker still sends 25 s into the silence of a client with a keep-alive of 10 s',
+    version: V3,
+    steps: [
+      c(connect({ version: V3, clientId: 'c', keepAlive: 10 }), 0),
+      connack3(),
+      b(publish({ version: V3, topic: 't', qos: 0 }), 25_011),
+    ],
+    on: 2,
+    code: 'MQTT_KEEP_ALIVE_NOT_ENFORCED',
+    rule: 'MQTT-3.1.2-24',
+  },
 
   // CONNACK against the CONNECT
   {

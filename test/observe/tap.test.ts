@@ -213,9 +213,9 @@ describe('tap: levels and selection', () => {
     expect(close.lastReason).toEqual({ type: 'DISCONNECT', from: 'client' });
   });
 
-  it('adds what another sink reports to the close record (bytes the recorder dropped)', () => {
-    const t = tap({ closeExtra: (conn) => (conn === 'c1' ? { recordDroppedBytes: 42 } : undefined) });
-    t.conn.close(CLOSE);
+  it('adds what other observers add to the close record (bytes the recorder dropped)', () => {
+    const t = tap();
+    t.conn.close({ ...CLOSE, fields: { recordDroppedBytes: 42 } });
     expect(t.sink.events('close')[0]!.record).toMatchObject({ recordDroppedBytes: 42 });
   });
 });

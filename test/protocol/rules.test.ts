@@ -226,7 +226,7 @@ function violationsOf(version: RuleVersion, vector: Vector): Violation[] {
       vector.closeAt === undefined ? {} : { closeAt: vector.closeAt },
     );
     const found = run.packets.flatMap((p) => p.packet.violations);
-    return run.atClose === undefined ? found : [...found, run.atClose];
+    return [...found, ...run.atClose];
   }
   const { packets, errors } = decodeStream(vector.bytes!, version, {}, vector.from);
   expect(errors).toEqual([]);

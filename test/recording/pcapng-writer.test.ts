@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { TCP } from '../../src/observe/pcap-format.js';
 import {
   fileHeader,
   ipBytes,
   pairAddresses,
   type Segment,
-  TCP_ACK,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
   TcpConversation,
 } from '../../src/observe/pcapng-writer.js';
 import {
@@ -96,14 +92,14 @@ describe('pcapng writer → reader round trip', () => {
     for (const p of pkts) expect(checksumsOk(p.data)).toBe(true);
     const t = pkts.map(tcpOf);
     expect(t.map((s) => s.flags)).toEqual([
-      TCP_SYN,
-      TCP_SYN | TCP_ACK,
-      TCP_ACK,
-      TCP_ACK | TCP_PSH,
-      TCP_ACK | TCP_PSH,
-      TCP_FIN | TCP_ACK,
-      TCP_FIN | TCP_ACK,
-      TCP_ACK,
+      TCP.SYN,
+      TCP.SYN | TCP.ACK,
+      TCP.ACK,
+      TCP.ACK | TCP.PSH,
+      TCP.ACK | TCP.PSH,
+      TCP.FIN | TCP.ACK,
+      TCP.FIN | TCP.ACK,
+      TCP.ACK,
     ]);
     expect(t[0]).toMatchObject({ src: CLIENT, dst: BROKER, seq: 1000 });
     expect(t[1]).toMatchObject({ src: BROKER, dst: CLIENT, seq: 0xffff_fff0, ack: 1001 });
@@ -148,7 +144,7 @@ describe('pcapng writer → reader round trip', () => {
       dst: { address: '::ffff:127.0.0.1' },
     });
     expect(t.slice(3, 5).map((s) => s.payload.length)).toEqual([65_515, 70_000 - 65_515]);
-    expect(t[5]!.flags).toBe(TCP_RST | TCP_ACK);
+    expect(t[5]!.flags).toBe(TCP.RST | TCP.ACK);
   });
 
   it('a one-way flow gets pure ACKs from the receiver before its window could fill', () => {
@@ -158,7 +154,7 @@ describe('pcapng writer → reader round trip', () => {
     for (let i = 0; i < 12; i++) segs.push(...conv.data('client', chunk, i));
     const acks = segs.filter((s) => s.from === 'broker');
     expect(acks.length).toBeGreaterThanOrEqual(2);
-    for (const a of acks) expect(a.flags).toBe(TCP_ACK);
+    for (const a of acks) expect(a.flags).toBe(TCP.ACK);
   });
 
   it('addresses: IPv4, IPv6 with :: and dotted tails, hostnames fall back to loopback', () => {

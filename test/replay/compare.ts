@@ -49,6 +49,11 @@ export function comparable(records: readonly Collected[]): unknown[] {
       if (typeof rec.ms === 'number') rec.ms = '…';
       const req = rec.request as Record<string, unknown> | undefined;
       if (req !== undefined) req.ms = '…';
+      const verdict = rec.verdict as { detail: string; evidence: { time: unknown }[] } | undefined;
+      if (verdict !== undefined) {
+        verdict.detail = verdict.detail.replace(/\d+(\.\d+)? m?s\b/g, '… s');
+        for (const e of verdict.evidence) e.time = '…';
+      }
       return { level: r.level, msg: r.msg.replace(/\d+(\.\d+)? ms/g, '… ms'), ...rec };
     });
 }

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { LINKTYPE } from '../../src/observe/pcap-format.js';
 import { type Segment, TcpConversation } from '../../src/observe/pcapng-writer.js';
-import {
-  type CapturedPacket,
-  decodeTcp,
-  formatIPv6,
-  LINKTYPE_ETHERNET,
-  LINKTYPE_LINUX_SLL,
-  LINKTYPE_LINUX_SLL2,
-  LINKTYPE_LOOP,
-  LINKTYPE_NULL,
-  LINKTYPE_RAW,
-  parseCapture,
-} from '../../src/replay/pcap-reader.js';
+import { type CapturedPacket, decodeTcp, formatIPv6, parseCapture } from '../../src/replay/pcap-reader.js';
 
 /** Ethernet frames of a small conversation, from the writer (already checked against tshark). */
 function frames(v6 = false): Buffer[] {
@@ -77,7 +67,7 @@ function relink(frame: Buffer, linkType: number): Buffer {
   const ip = frame.subarray(14);
   const v4 = ethertype === 0x0800;
   switch (linkType) {
-    case LINKTYPE_LINUX_SLL: {
+    case LINKTYPE.LINUX_SLL: {
       const h = Buffer.alloc(16);
       h.writeUInt16BE(0, 0);
       h.writeUInt16BE(772, 2);
@@ -85,21 +75,21 @@ function relink(frame: Buffer, linkType: number): Buffer {
       h.writeUInt16BE(ethertype, 14);
       return Buffer.concat([h, ip]);
     }
-    case LINKTYPE_LINUX_SLL2: {
+    case LINKTYPE.LINUX_SLL2: {
       const h = Buffer.alloc(20);
       h.writeUInt16BE(ethertype, 0);
       h.writeUInt32BE(1, 4);
       h.writeUInt16BE(772, 8);
       return Buffer.concat([h, ip]);
     }
-    case LINKTYPE_RAW:
+    case LINKTYPE.RAW:
       return Buffer.from(ip);
-    case LINKTYPE_NULL: {
+    case LINKTYPE.NULL: {
       const h = Buffer.alloc(4);
       h.writeUInt32LE(v4 ? 2 : 30);
       return Buffer.concat([h, ip]);
     }
-    case LINKTYPE_LOOP: {
+    case LINKTYPE.LOOP: {
       const h = Buffer.alloc(4);
       h.writeUInt32BE(v4 ? 2 : 24);
       return Buffer.concat([h, ip]);
@@ -128,7 +118,7 @@ function payloads(events: ReturnType<typeof parseCapture>): string[] {
 
 describe('pcap reader', () => {
   const expected = payloads(
-    parseCapture(pcap(frames(), { le: true, nano: false, linkType: LINKTYPE_ETHERNET })),
+    parseCapture(pcap(frames(), { le: true, nano: false, linkType: LINKTYPE.ETHERNET })),
   );
 
   it.each([
@@ -137,7 +127,7 @@ describe('pcap reader', () => {
     { le: true, nano: true },
     { le: false, nano: true },
   ])('classic pcap, little-endian $le, nanoseconds $nano', (o) => {
-    const events = parseCapture(pcap(frames(), { ...o, linkType: LINKTYPE_ETHERNET }));
+    const events = parseCapture(pcap(frames(), { ...o, linkType: LINKTYPE.ETHERNET }));
     expect(events.every((e) => e.kind === 'packet')).toBe(true);
     expect(events.map((e) => (e as CapturedPacket).tsUs)).toEqual(
       [0, 1, 2, 3, 4].map((i) => (1_700_000_000 + i) * 1e6 + 123_456),
@@ -147,16 +137,16 @@ describe('pcap reader', () => {
   });
 
   it.each([
-    ['Linux cooked (SLL)', LINKTYPE_LINUX_SLL],
-    ['Linux cooked v2 (SLL2)', LINKTYPE_LINUX_SLL2],
-    ['raw IP', LINKTYPE_RAW],
-    ['BSD null loopback', LINKTYPE_NULL],
-    ['OpenBSD loop', LINKTYPE_LOOP],
-    ['Ethernet with a VLAN tag', LINKTYPE_ETHERNET],
+    ['Linux cooked (SLL)', LINKTYPE.LINUX_SLL],
+    ['Linux cooked v2 (SLL2)', LINKTYPE.LINUX_SLL2],
+    ['raw IP', LINKTYPE.RAW],
+    ['BSD null loopback', LINKTYPE.NULL],
+    ['OpenBSD loop', LINKTYPE.LOOP],
+    ['Ethernet with a VLAN tag', LINKTYPE.ETHERNET],
   ])('link type %s, IPv4 and IPv6', (_name, linkType) => {
     for (const v6 of [false, true]) {
       const ref = payloads(
-        parseCapture(pcap(frames(v6), { le: true, nano: false, linkType: LINKTYPE_ETHERNET })),
+        parseCapture(pcap(frames(v6), { le: true, nano: false, linkType: LINKTYPE.ETHERNET })),
       );
       const file = pcap(
         frames(v6).map((f) => relink(f, linkType)),

@@ -176,6 +176,15 @@ const QUIET: QuietCase[] = [
     ],
   },
   {
+    name: 'keep-alive: the broker still sends 24.9 s into the silence of a 10 s keep-alive, within its slack',
+    version: V5,
+    steps: [
+      c(connect({ version: V5, clientId: 'c', keepAlive: 10 }), 0),
+      b(connack({ version: V5 })),
+      b(pub(V5, 0, 0), 24_900),
+    ],
+  },
+  {
     name: 'keep-alive 0: no limit',
     version: V3,
     closeAt: 1_000_000,
@@ -193,5 +202,55 @@ describe('stateful checks: what they must not report', () => {
     if (q.closeAt !== undefined) opts.closeAt = q.closeAt;
     if (q.stateMax !== undefined) opts.stateMax = q.stateMax;
     expect(violationsOf(runSession(q.version, q.steps, opts))).toEqual([]);
+  });
+});
+
+describe('keep-alive: the broker that does not close a silent client (MQTT-3.1.2-22, 3.1.1 MQTT-3.1.2-24)', () => {
+  const open10 = (version: ProtocolVersion): Step[] => [
+    c(connect({ version, clientId: 'c', keepAlive: 10 }), 0),
+    b(connack({ version })),
+  ];
+
+  it('a client packet 26 s into its silence: the client broke its keep-alive, and the broker kept the connection open', () => {
+    const run = runSession(V5, [...open10(V5), c(pingreq(), 26_000)]);
+    expect(violationsOf(run)).toEqual([
+      { on: 2, code: 'MQTT_KEEP_ALIVE_EXCEEDED', rule: 'MQTT-3.1.2-20' },
+      { on: 2, code: 'MQTT_KEEP_ALIVE_NOT_ENFORCED', rule: 'MQTT-3.1.2-22' },
+    ]);
+    expect(run.packets[2]!.packet.violations[1]!.detail).toBe(
+      'the broker had not closed the connection when this packet came: nothing from the client for 26.0 s, more than 1.5 times the keep-alive of 10 s',
+    );
+  });
+
+  it('a close 30 s into the silence: both at the close', () => {
+    const run = runSession(V3, open10(V3), { closeAt: 30_000 });
+    expect(violationsOf(run)).toEqual([
+      { on: 'close', code: 'MQTT_KEEP_ALIVE_EXCEEDED', rule: 'MQTT-3.1.2-23' },
+      { on: 'close', code: 'MQTT_KEEP_ALIVE_NOT_ENFORCED', rule: 'MQTT-3.1.2-24' },
+    ]);
+  });
+
+  it('once per silence: on the first broker packet past the slack, not on later ones nor at the close', () => {
+    const run = runSession(V5, [...open10(V5), b(pub(V5, 0, 0), 25_100), b(pub(V5, 0, 0), 26_000)], {
+      closeAt: 40_000,
+    });
+    expect(violationsOf(run)).toEqual([
+      { on: 2, code: 'MQTT_KEEP_ALIVE_NOT_ENFORCED', rule: 'MQTT-3.1.2-22' },
+      { on: 'close', code: 'MQTT_KEEP_ALIVE_EXCEEDED', rule: 'MQTT-3.1.2-20' },
+    ]);
+  });
+
+  it('a new silence after the client spoke again is reported again', () => {
+    const run = runSession(V5, [
+      ...open10(V5),
+      b(pub(V5, 0, 0), 25_100),
+      c(pingreq(), 25_200),
+      b(pub(V5, 0, 0), 50_400),
+    ]);
+    expect(
+      violationsOf(run)
+        .filter((v) => v.code === 'MQTT_KEEP_ALIVE_NOT_ENFORCED')
+        .map((v) => v.on),
+    ).toEqual([2, 4]);
   });
 });

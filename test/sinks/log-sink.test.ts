@@ -5,8 +5,10 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RECORD_OPTIONS } from '../../src/record/defaults.js';
 import { createLogSink } from '../../src/sinks/log-sink.js';
 import { formatPrettyLine } from '../../src/sinks/pretty-line.js';
+import { decodeStream } from '../helpers/packets.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -235,5 +237,65 @@ describe('log sink (pretty)', () => {
         false,
       ),
     ).toBe('03:04:05.006 ERROR observer failed: boom');
+  });
+});
+
+describe('pretty view: the words under the line', () => {
+  const time = new Date(2026, 0, 2, 3, 4, 5, 6).getTime();
+
+  it("a failure code's description from the spec, indented under the packet's line", async () => {
+    const file = tempFile();
+    const sink = createLogSink({ level: 'info', destination: file, pretty: true });
+    const head = { event: 'packet' as const, conn: 'c2', from: 'broker' as const };
+    const [connack] = decodeStream(
+      [Buffer.from('20030087 00'.replace(' ', ''), 'hex')],
+      '5.0',
+      {},
+      'broker',
+    ).packets;
+    sink.writePacket('warn', head, connack!, undefined, DEFAULT_RECORD_OPTIONS);
+    const [suback] = decodeStream([Buffer.from('9006000100870080', 'hex')], '5.0', {}, 'broker').packets;
+    sink.writePacket('warn', head, suback!, undefined, DEFAULT_RECORD_OPTIONS);
+    const [ok] = decodeStream(
+      [Buffer.from('20030000 00'.replace(' ', ''), 'hex')],
+      '5.0',
+      {},
+      'broker',
+    ).packets;
+    sink.writePacket('info', head, ok!, undefined, DEFAULT_RECORD_OPTIONS);
+    await sink.close();
+    const got = lines(file).map((l) => l.slice(13));
+    expect(got).toEqual([
+      'WARN  c2   broker→ CONNACK 0x87 Not authorized',
+      '                     The Client is not authorized to connect.',
+      'WARN  c2   broker→ SUBACK 0x87 Not authorized, 0x00 Granted QoS 0, 0x80 Unspecified error',
+      '                     0x87: The Client is not authorized to make this subscription.',
+      '                     0x80: The subscription is not accepted and the Server either does not wish to reveal the reason or none of the other Reason Codes apply.',
+      'INFO  c2   broker→ CONNACK 0x00 Success',
+    ]);
+  });
+
+  it("a close's verdict as one sentence under the close line", () => {
+    const line = formatPrettyLine(
+      30,
+      time,
+      {
+        event: 'close',
+        conn: 'c3',
+        closedBy: 'broker',
+        verdict: {
+          cause: 'KEEP_ALIVE_TIMEOUT',
+          detail: 'keep-alive 60 s, nothing from the client for 91 s',
+          rule: 'MQTT-3.1.2-22',
+          evidence: [],
+        },
+      },
+      'close by broker after 121000 ms, 2↑ 1↓ packets',
+      false,
+    );
+    expect(line.split('\n')).toEqual([
+      '03:04:05.006 INFO  c3           close by broker after 121000 ms, 2↑ 1↓ packets',
+      '                                  closed by the broker: keep-alive 60 s, nothing from the client for 91 s (MQTT-3.1.2-22)',
+    ]);
   });
 });

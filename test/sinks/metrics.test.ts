@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CloseInfo, OpenInfo } from '../../src/observe/observer.js';
 import { createTap } from '../../src/observe/tap.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-options.js';
+import { VERDICT_CAUSES } from '../../src/session/verdict.js';
 import { CLOSE_CAUSES, PacketMetrics } from '../../src/sinks/packet-metrics.js';
 import { createMetricsRegistry, type MetricsSources } from '../../src/sinks/prometheus.js';
 import { createCollectSink } from '../helpers/collect-sink.js';
@@ -165,17 +166,19 @@ describe('metrics: what the tap counts', () => {
     expect(s.get('mqtt_tap_not_mqtt_total{looks_like="tls"}')).toBe(1);
   });
 
-  it('close verdicts: every cause declared at zero, and counted from the close information when it has one', async () => {
-    const { m, conn } = metered();
+  it('close verdicts: every cause declared at zero, and each close counted by its verdict, at --level error too', async () => {
+    expect([...CLOSE_CAUSES].sort()).toEqual([...VERDICT_CAUSES].sort());
+    const { m, conn } = metered({}, 'error');
     let s = await scrape(m);
     for (const cause of CLOSE_CAUSES)
       expect(s.get(`mqtt_tap_close_verdicts_total{cause="${cause}"}`)).toBe(0);
-    conn.close({ ...CLOSE, verdict: { cause: 'CONNECTION_REFUSED' } } as CloseInfo);
-    const other = metered({}, 'trace', m).conn;
-    other.close({ ...CLOSE, verdict: { cause: 'NOT_A_CAUSE' } } as CloseInfo);
+    conn.data('client', connect({ version: '5.0', clientId: 'c' }), 0);
+    conn.data('broker', connack({ version: '5.0', code: 0x87 }), 1);
+    conn.close(CLOSE);
+    metered({}, 'error', m).conn.close(CLOSE);
     s = await scrape(m);
     expect(s.get('mqtt_tap_close_verdicts_total{cause="CONNECTION_REFUSED"}')).toBe(1);
-    expect(s.get('mqtt_tap_close_verdicts_total{cause="UNKNOWN"}')).toBe(1);
+    expect(s.get('mqtt_tap_close_verdicts_total{cause="BROKER_GONE"}')).toBe(1);
   });
 
   it('declares every catalogue code at zero before any traffic, and nothing else per packet', async () => {

@@ -266,6 +266,10 @@ describe.skipIf(!requireMosquitto())('TLS transports', () => {
         expect(close).toMatchObject({
           closedBy: 'broker',
           error: { side: 'broker', code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' },
+          verdict: {
+            cause: 'TLS_HANDSHAKE_FAILED',
+            detail: 'the TLS session with the broker failed: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+          },
         });
       } finally {
         await tap.close();
@@ -290,6 +294,11 @@ describe.skipIf(!requireMosquitto())('TLS transports', () => {
           closedBy: 'broker',
           error: { side: 'broker', code: 'SELF_SIGNED_CERT_IN_CHAIN' },
           bytes: { fromClient: 0, fromBroker: 0 },
+          verdict: {
+            cause: 'TLS_HANDSHAKE_FAILED',
+            detail: `the TLS handshake with mqtts://127.0.0.1:${broker.ports.tls} failed: SELF_SIGNED_CERT_IN_CHAIN`,
+            evidence: [{ conn: err.record.conn, type: 'upstream-error', time: expect.any(Number) }],
+          },
         });
       } finally {
         await tap.close();

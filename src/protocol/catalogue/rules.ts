@@ -101,7 +101,7 @@ const V5: readonly Entry[] = [
   notYet('MQTT-3.1.2-19'),
   checked('MQTT-3.1.2-20', 'MQTT_KEEP_ALIVE_EXCEEDED'),
   checked('MQTT-3.1.2-21', 'MQTT_KEEP_ALIVE_EXCEEDED', 'MQTT-3.1.2-20'),
-  notYet('MQTT-3.1.2-22'),
+  checked('MQTT-3.1.2-22', 'MQTT_KEEP_ALIVE_NOT_ENFORCED'),
   notObservable('MQTT-3.1.2-23', WHY.session),
   checked('MQTT-3.1.2-24', 'MQTT_PACKET_TOO_LARGE'),
   notObservable(
@@ -377,7 +377,7 @@ const V311: readonly Entry[] = [
   notYet('MQTT-3.1.2-21'),
   checked('MQTT-3.1.2-22', 'MQTT_PASSWORD_WITHOUT_USERNAME'),
   checked('MQTT-3.1.2-23', 'MQTT_KEEP_ALIVE_EXCEEDED'),
-  notYet('MQTT-3.1.2-24'),
+  checked('MQTT-3.1.2-24', 'MQTT_KEEP_ALIVE_NOT_ENFORCED'),
   notObservable('MQTT-3.1.3-1', WHY.fieldOrder),
   notObservable('MQTT-3.1.3-2', WHY.session),
   notYet('MQTT-3.1.3-3'),

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = join(ROOT, 'bin/mqtt-tap.js');
 const MAIN_JS = join(ROOT, 'dist/src/cli/main.js');
+const UI_JS = join(ROOT, 'dist/ui/app.js');
 
 function newestMtime(path: string): number {
   const st = statSync(path);
@@ -20,12 +21,19 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-function builtAt(): number {
+function builtAt(file = MAIN_JS): number {
   try {
-    return statSync(MAIN_JS).mtimeMs;
+    return statSync(file).mtimeMs;
   } catch {
     return 0;
   }
+}
+
+/** Bundles the web view (web/ → dist/ui/) when missing or older than its sources. */
+function ensureUiBuilt(): void {
+  const sources = Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'scripts/build-ui.mjs')));
+  if (builtAt(UI_JS) >= sources) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-ui.mjs')], { cwd: ROOT, stdio: 'pipe' });
 }
 
 /** Builds `dist/` (tsc -p tsconfig.build.json) when missing or older than its sources. */
@@ -55,4 +63,5 @@ export function ensureBuilt(): void {
 
 export function setup(): void {
   ensureBuilt();
+  ensureUiBuilt();
 }

@@ -48,6 +48,8 @@ export interface CloseFields {
   lastReason?: Record<string, unknown>;
   malformed?: number;
   clean: boolean;
+  /** The verdict; any well-formed one when not given (test/e2e/verdicts.test.ts pins them). */
+  verdict?: unknown;
 }
 
 /** The close record of `conn`; `client` is taken from its open record. */
@@ -63,6 +65,13 @@ export function closeRecord(open: LogRecord, fields: CloseFields): LogRecord {
   if (fields.lastReason !== undefined) record.lastReason = fields.lastReason;
   if (fields.malformed !== undefined) record.malformed = fields.malformed;
   record.clean = fields.clean;
+  record.verdict =
+    fields.verdict ??
+    expect.objectContaining({
+      cause: expect.any(String),
+      detail: expect.any(String),
+      evidence: expect.any(Array),
+    });
   return record;
 }
 
