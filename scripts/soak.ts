@@ -44,9 +44,10 @@ import { scanPcapng } from './soak/pcapng-scan.js';
 import { markdown, passed, type Summary } from './soak/report.js';
 import { Rng } from './soak/rng.js';
 import { Markers } from './soak/secrets.js';
-import { connectionsFor, hostileSpec, mosquittoSpec } from './soak/specs.js';
+import { connectionsFor, hostileSpec, mosquittoSpec, setTransports } from './soak/specs.js';
 import { stalledLogWindows } from './soak/stall.js';
 import { TapProcess } from './soak/tap-process.js';
+import { TRANSPORTS, type Transport } from './soak/transports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PHASES = ['inputs', 'faults', 'concurrent', 'stall'] as const;
@@ -65,6 +66,8 @@ interface Options {
   phases: Set<Phase>;
   only: string | undefined;
   idleTimeoutMs: number;
+  holdMs: number;
+  transports: readonly Transport[];
 }
 
 const USAGE = `usage: npm run soak -- [options]
@@ -77,6 +80,9 @@ const USAGE = `usage: npm run soak -- [options]
   --log-buffer-mb N    the log buffer the RSS bar assumes (default: mqtt-tap's --log-buffer default)
   --rss-cap-mb N       end the stalled window early if mqtt-tap's RSS passes this (default 2048)
   --idle-timeout-ms N  a paired connection with no byte moving this long is "stalled" (default 30000)
+  --transports LIST    the listeners connections pick from: subset of tcp,tls,ws,wss (default all)
+  --hold-ms N          how long the concurrent phase holds its connections once all are in (default
+                       1000); with --phases concurrent, time to profile mqtt-tap at that phase's peak
   --tap-arg ARG        extra argument for both mqtt-tap processes (repeatable), e.g. --tap-arg=--log-buffer=32MiB
   --out DIR            where the JSON goes (default bench-results)
   --json FILE          write the JSON summary to FILE as well
@@ -98,6 +104,8 @@ function parseArgs(argv: string[]): Options {
     phases: new Set(PHASES),
     only: undefined,
     idleTimeoutMs: 30_000,
+    holdMs: 1000,
+    transports: TRANSPORTS,
   };
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i]!;
@@ -145,6 +153,16 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--idle-timeout-ms':
         o.idleTimeoutMs = num();
+        break;
+      case '--transports': {
+        const list = value().split(',');
+        for (const t of list)
+          if (!TRANSPORTS.includes(t as Transport)) throw new Error(`unknown transport ${t}\n${USAGE}`);
+        o.transports = list as Transport[];
+        break;
+      }
+      case '--hold-ms':
+        o.holdMs = num();
         break;
       case '--tap-arg':
         o.tapArgs.push(value());
@@ -202,6 +220,7 @@ function gitDescribe(): string {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
+  setTransports(opts.transports);
   const t0 = performance.now();
   const elapsed = (): string => {
     const s = (performance.now() - t0) / 1000;
@@ -245,7 +264,8 @@ async function main(): Promise<number> {
   console.log(
     `mqtt-tap soak: seed ${opts.seed}, scale ${opts.scale}, build ${gitDescribe()}, mosquitto ${mosquitto.version}, node ${process.version}`,
   );
-  console.log(`  replay: npm run soak -- --seed ${opts.seed} --scale ${opts.scale}`);
+  const only = opts.transports.length < TRANSPORTS.length ? ` --transports ${opts.transports.join(',')}` : '';
+  console.log(`  replay: npm run soak -- --seed ${opts.seed} --scale ${opts.scale}${only}`);
 
   if (opts.only !== undefined) return replayOne(opts, markers, hctx, M);
 
@@ -292,7 +312,7 @@ async function main(): Promise<number> {
       results.push(await runHostile(hostileSpec(opts.seed, 'c', i, markers), cctx));
     });
     const allIn = await Promise.race([barrier.allIn.then(() => true), delay(180_000).then(() => false)]);
-    await delay(1000);
+    await delay(opts.holdMs);
     const rssAtHold = H.rss();
     const open = cCount - results.length;
     barrier.release();

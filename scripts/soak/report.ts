@@ -138,7 +138,7 @@ export function rows(s: Summary): Row[] {
     out.push({
       what: `stalled stdout (${st.stalled.seconds.toFixed(0)} s, ${n(st.targetRate)} msg/s): RSS growth (peak − start)`,
       result: `+${mb(grow(st.stalled))} stalled vs +${mb(grow(st.unstalled))} unstalled (${st.unstalled.seconds.toFixed(0)} s, log read at ${mb(st.unstalled.logBytes / st.unstalled.seconds / 1048576)}/s)${st.stalled.cutShort ? `; ${st.stalled.cutShort}` : ''}`,
-      bar: `≤ log buffer + 32 MB (${n(limit)} MB assumed)`,
+      bar: `≤ log buffer (${n(s.logBufferMB)} MB) + 32 MB = ${n(limit)} MB`,
       ok: grow(st.stalled) <= limit && st.stalled.cutShort === undefined,
     });
     const delta = (st.stalled.rate / st.unstalled.rate - 1) * 100;

@@ -8,9 +8,16 @@ import type { Level } from './packets.js';
 import { Rng } from './rng.js';
 import type { Markers } from './secrets.js';
 import { generateStream } from './streams.js';
-import { isWebSocket, TRANSPORTS } from './transports.js';
+import { isWebSocket, TRANSPORTS, type Transport } from './transports.js';
 
 /** Inputs per direction of a connection; the concurrent phase's connections are about their large packet. */
+/** The listeners connections pick from (--transports). */
+let transports: readonly Transport[] = TRANSPORTS;
+
+export function setTransports(list: readonly Transport[]): void {
+  transports = list;
+}
+
 const INPUTS_PER_SIDE: [number, number] = [20, 380];
 const CONCURRENT_INPUTS_PER_SIDE: [number, number] = [4, 40];
 
@@ -50,7 +57,7 @@ export function pickBreaking(r: Rng): number {
 /** Paired connection `i` (`h`: the inputs phase; `c`: the concurrent phase, with large packets). */
 export function hostileSpec(seed: string, kind: 'h' | 'c', i: number, markers: Markers): HostileSpec {
   const r = Rng.derive(seed, kind, i);
-  const transport = r.pick(TRANSPORTS);
+  const transport = r.pick(transports);
   const level = pickLevel(r);
   const size = sizes(seed, kind, i);
   const big = kind === 'c' ? r.range(80 * 1024, 160 * 1024) : undefined;
@@ -106,7 +113,7 @@ export function hostileSpec(seed: string, kind: 'h' | 'c', i: number, markers: M
 
 export function mosquittoSpec(seed: string, i: number, markers: Markers): MosquittoSpec {
   const r = Rng.derive(seed, 'm', i);
-  const transport = r.pick(TRANSPORTS);
+  const transport = r.pick(transports);
   const level = pickLevel(r);
   const stream = generateStream(
     { side: 'client', level, inputs: sizes(seed, 'm', i).client, breaking: pickBreaking(r) },

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Argv, Options } from 'yargs';
+import { DEFAULT_FLAPPING, type FlappingRule, MAX_FLAPPING_COUNT } from '../observe/client-ids.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../observe/tap-options.js';
 import { RULE_STATUSES, RULE_VERSIONS } from '../protocol/catalogue/rule-kinds.js';
 import { PROTOCOL_VERSIONS } from '../protocol/constants.js';
@@ -128,6 +129,24 @@ function commaList(v: string | string[]): string[] {
 
 const filePath = (v: string | string[]): string => resolve(lastValue(v));
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** `--flapping N/DURATION`: N takeovers (2 to MAX_FLAPPING_COUNT) within DURATION (`60s`, `2m`, `500ms`; bare: seconds). */
+export function parseFlapping(raw: unknown): FlappingRule {
+  const text = String(lastValue(raw)).trim();
+  const m = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/.exec(text);
+  const count = m === null ? Number.NaN : Number(m[1]);
+  const windowMs = m === null ? Number.NaN : Number(m[2]) * DURATION_UNITS[m[3] ?? 's']!;
+  if (!Number.isInteger(count) || count < 2 || count > MAX_FLAPPING_COUNT || !(windowMs > 0)) {
+    throw new UsageError(
+      `--flapping must be N/DURATION, N takeovers of one client id (2 to ${MAX_FLAPPING_COUNT}) within DURATION (60s, 2m, 500ms), got "${text}"`,
+    );
+  }
+  return { count, windowMs };
+}
+
+const DEFAULT_FLAPPING_TEXT = `${DEFAULT_FLAPPING.count}/${DEFAULT_FLAPPING.windowMs / 1000}s`;
+
 /** A whole number from `min` to `max`. */
 function wholeNumber(name: string, min: number, max: number): (v: unknown) => number {
   return (v: unknown) => {
@@ -209,6 +228,13 @@ export const OPTIONS = {
     type: 'string',
     describe: 'log PUBLISH/SUBSCRIBE/UNSUBSCRIBE only when they match this MQTT filter (+ and #)',
     coerce: (v: string | string[]) => validateTopicFilter(lastValue(v)),
+  },
+  flapping: {
+    type: 'string',
+    default: DEFAULT_FLAPPING_TEXT,
+    describe:
+      'N/DURATION: a flapping warning when one client id is taken over N times within DURATION (e.g. 5/2m)',
+    coerce: parseFlapping,
   },
 
   // The proxy: transports, TLS, PROXY protocol, limits, recording.
@@ -413,7 +439,8 @@ export const OPTIONS = {
   summary: {
     type: 'boolean',
     default: false,
-    describe: 'one line per connection: client id, duration, packets each way, last reason code, errors',
+    describe:
+      'the verdicts of the closed connections by cause with their top client ids, takeovers and flapping client ids (the proxy: on stderr at shutdown; replay: after one line per connection with its client id, duration, packets each way, last reason code, errors and verdict)',
   },
 
   // decode
@@ -450,6 +477,7 @@ export const TAP_OPTIONS = [
   'session-max',
   'client-id',
   'topic',
+  'flapping',
 ] as const satisfies OptionId[];
 
 export const PROXY_OPTIONS = [
@@ -482,6 +510,7 @@ export const PROXY_OPTIONS = [
   'ui',
   'ui-token',
   'ui-queue',
+  'summary',
 ] as const satisfies OptionId[];
 
 export const REPLAY_OPTIONS = [
@@ -536,6 +565,7 @@ export interface TapArgs {
   sessionMax: number;
   clientId?: string;
   topic?: string;
+  flapping: FlappingRule;
 }
 
 export function tapOptionsFrom(args: TapArgs): TapOptions {
@@ -545,6 +575,7 @@ export function tapOptionsFrom(args: TapArgs): TapOptions {
     payloadMax: args.payloadMax,
     showSecrets: args.showSecrets,
     sessionMax: args.sessionMax,
+    flapping: args.flapping,
   };
   if (args.clientId !== undefined) tap.clientId = args.clientId;
   if (args.topic !== undefined) tap.topic = args.topic;

@@ -27,6 +27,7 @@ import { type TlsClientConfig, type TlsServerConfig, unverifiableClients } from 
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { PacketMetrics } from '../sinks/packet-metrics.js';
 import type { Level, RecordSink } from '../sinks/sink.js';
+import { summarizing, VerdictSummary } from '../sinks/verdict-summary.js';
 import type { UiServer } from '../ui/server.js';
 import { raiseMallocTrimThreshold } from './malloc-trim.js';
 import {
@@ -78,6 +79,8 @@ export interface ProxyArgs extends LogArgs, TapArgs, UiArgs {
   acceptProxyProtocol?: boolean;
   /** Each upstream connection opens with a PROXY protocol header naming the client. */
   upstreamProxyProtocol?: 'v1' | 'v2';
+  /** At shutdown, the verdicts by cause with their top client ids, on stderr. */
+  summary?: boolean;
   /** Serve /metrics, /healthz and /readyz here. */
   metrics?: HostPort;
   /** With metrics: PUBLISH counted by the first N levels of their topic (0: off). */
@@ -313,6 +316,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
   });
 
   const tapOptions = tapOptionsFrom(args);
+  const summary = args.summary === true ? new VerdictSummary() : undefined;
 
   const reportInternal = (err: unknown, ctx: ProxyErrorContext): void => {
     const record = {
@@ -401,9 +405,12 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       records = teeSink(sink, hub);
     }
     // Decoding and logging run a slice at a time between I/O polls, after the forwarding.
-    tap = deferredObserver(createTap(records, tapOptions), {
-      onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
-    });
+    tap = deferredObserver(
+      createTap(summary === undefined ? records : summarizing(records, summary), tapOptions),
+      {
+        onError: (err, ctx) => reportInternal(err, { where: 'observer', ...ctx }),
+      },
+    );
     proxy = await startProxy({
       listen:
         args.acceptProxyProtocol === true
@@ -532,6 +539,7 @@ export async function runProxy(args: ProxyArgs, env: Environment): Promise<numbe
       `recorded ${st.recordedBytes} bytes to ${st.files.join(', ')}${st.droppedBytes > 0 ? `; ${st.droppedBytes} bytes dropped (disk too slow)` : ''}`,
     );
   }
+  if (summary !== undefined) for (const line of summary.lines()) stderrLine(line);
   const dropped = sink.droppedLines();
   sink.write(
     'info',

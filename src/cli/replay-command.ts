@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { ReplayClock, ReplayResult } from '../replay/replay.js';
+import type { ReplayClock, ReplayResult, SummarySink } from '../replay/replay.js';
 import { createLogSink, type LogSink } from '../sinks/log-sink.js';
 import type { RecordSink } from '../sinks/sink.js';
 import {
@@ -74,11 +74,13 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const { createSummarySink, replayCapture } = await import('../replay/replay.js');
     const clock = replayClock;
     let logSink: LogSink | undefined;
+    let summary: SummarySink | undefined;
     let sink: RecordSink | undefined;
     // With --html or --ui the records go to the page; to stdout as well only when asked.
     const page = argv.html !== undefined || argv.ui !== undefined;
     if (argv.summary) {
-      sink = createSummarySink((line) => process.stdout.write(`${line}\n`));
+      summary = createSummarySink((line) => process.stdout.write(`${line}\n`));
+      sink = summary;
     } else if (!page || argv.logFile !== undefined) {
       const tty = process.stdout.isTTY === true;
       const pretty = prettyWanted(argv, tty);
@@ -112,6 +114,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         ...(logSink !== undefined ? { outputBacklog: logSink.whenRoom } : {}),
         ...(argv.port === undefined || argv.port.length === 0 ? {} : { ports: argv.port }),
       });
+      summary?.end();
       process.stderr.write(`mqtt-tap replay: ${describeResult(result)}\n`);
       if (result.packets === 0 && result.warnings > 0) process.exitCode = 1;
       if (view !== undefined && argv.html !== undefined) {

@@ -1,4 +1,5 @@
 import { DEFAULT_CAPTURE_CAP } from '../protocol/constants.js';
+import type { FlappingRule } from '../record/client-id-records.js';
 import { DEFAULT_RECORD_OPTIONS, type RecordOptions } from '../record/defaults.js';
 import type { PacketMetrics } from '../sinks/packet-metrics.js';
 
@@ -16,6 +17,10 @@ export interface TapOptions extends RecordOptions {
   sessionMax?: number;
   /** Clock for request timings (ms); replay sets it to the capture's timestamps. Default Date.now. */
   now?: () => number;
+  /** Takeovers of one client id within a time that make a `flapping` warning (default 3 in 60 s). */
+  flapping?: FlappingRule;
+  /** Client ids without an open connection kept for their history (default 10,000). */
+  clientIdsMax?: number;
   /** --metrics: counts every connection, packet and failure, whatever the level and selection. */
   metrics?: PacketMetrics;
 }

@@ -5,7 +5,13 @@ import { compileGlob, type Glob } from '../protocol/glob.js';
 import { codeAt, codeCount } from '../protocol/packet-codes.js';
 import { SecretLocator } from '../protocol/secret-mask.js';
 import { filtersOverlap, topicMatches } from '../protocol/topic-match.js';
-import type { Frame, FramingError, Packet } from '../protocol/types.js';
+import type { Frame, FramingError, Packet, Properties } from '../protocol/types.js';
+import {
+  clientIdLimitEntry,
+  flappingEntry,
+  sessionNotThere,
+  takeoverEntry,
+} from '../record/client-id-records.js';
 import { hexByte, reasonInfo } from '../record/reason.js';
 import {
   connectMayHoldSecret,
@@ -20,6 +26,7 @@ import { contractFields, contractSummary } from '../session/contract.js';
 import { type CloseFacts, judge, type MalformedMark, type TakenOverBy } from '../session/verdict.js';
 import type { ConnectionMetrics } from '../sinks/packet-metrics.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
+import { type Claim, ClientIdRegistry, type IdHolder } from './client-ids.js';
 import type {
   CloseInfo,
   ConnectionObserver,
@@ -39,9 +46,15 @@ import type { TapOptions } from './tap-options.js';
  */
 export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   const clientIdPattern = opts.clientId === undefined ? undefined : compileGlob(opts.clientId);
+  // One per factory: a live process, or one replay run.
+  const ids = new ClientIdRegistry(opts.flapping, opts.clientIdsMax, () => {
+    if (!sink.isLevelEnabled('warn')) return;
+    const { record, msg } = clientIdLimitEntry(ids.maxIdle);
+    sink.write('warn', record, msg);
+  });
   return {
     open(info: OpenInfo): ConnectionObserver {
-      return new ConnectionTap(sink, opts, info, clientIdPattern);
+      return new ConnectionTap(sink, opts, info, clientIdPattern, ids);
     },
     refused(info: RefusedClient): void {
       opts.metrics?.refused(info.code);
@@ -91,9 +104,10 @@ export function endpoint(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
-class ConnectionTap implements ConnectionObserver {
+class ConnectionTap implements ConnectionObserver, IdHolder {
   /** Set by the client-id registry when a later connection's CONNECT carries this one's client id. */
   takenOverBy?: TakenOverBy;
+  idReleased?: boolean;
   private readonly session: ConnectionSession;
   private readonly framers: Record<Direction, Framer>;
   private readonly packets = { client: 0, broker: 0 };
@@ -108,6 +122,13 @@ class ConnectionTap implements ConnectionObserver {
   /** Where the client's credentials are or may be, which no record shows; none with --show-secrets. */
   private readonly secrets: SecretLocator | undefined;
   private contractShown = false;
+  /** This connection's CONNECT claim on its client id; undefined before it, or for an empty id. */
+  private claim: Claim | undefined;
+  private claimSettled = false;
+  private connectSeen = false;
+  /** What the CONNECT asked of its session, told to the registry at close. */
+  private askedClean = true;
+  private sessionExpiryInterval: number | undefined;
   /** For the verdict: the last input from each side that did not decode, and a failed dial. */
   private readonly malformedFrom: Partial<Record<Direction, MalformedMark>> = {};
   private upstreamFailure: CloseFacts['upstreamError'];
@@ -119,23 +140,28 @@ class ConnectionTap implements ConnectionObserver {
     private readonly opts: TapOptions,
     private readonly info: OpenInfo,
     private readonly clientIdPattern: Glob | undefined,
+    private readonly ids: ClientIdRegistry,
   ) {
     this.now = opts.now ?? Date.now;
     this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
     this.session = new ConnectionSession(undefined, opts.sessionMax, () => this.onStateFull(), true);
+    // A PUBLISH is kept up to its payload preview; its properties are counted in unless a CONNECT said 3.x.
+    const payloadKeep = opts.payload === 'none' ? 0 : Math.max(0, opts.payloadMax);
+    const publishProperties = (): boolean => !this.session.versionSeen || this.session.version === '5.0';
     const framer = (from: Direction): Framer =>
       new Framer(
         {
           frame: (frame) => {
             this.onFrame(from, frame);
             if (!this.contractShown && this.session.contract !== undefined) this.showContract();
+            if (!this.claimSettled && this.contractShown && this.claim !== undefined) this.settleClaim();
           },
           error: (error) => {
             this.session.lostSight(from, this.arrivedAt ?? this.now());
             this.onFramingError(from, error);
           },
         },
-        { captureCap: opts.captureCap, sniff: from },
+        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
     this.secrets = opts.showSecrets
@@ -155,6 +181,26 @@ class ConnectionTap implements ConnectionObserver {
       if (info.websocket !== undefined) record.websocket = info.websocket;
       sink.write('info', record, `open ${endpoint(info.client)} → ${info.upstream}`);
     }
+  }
+
+  get conn(): string {
+    return this.info.conn;
+  }
+
+  get address(): string {
+    return this.info.client.address;
+  }
+
+  get port(): number {
+    return this.info.client.port;
+  }
+
+  get username(): string | undefined {
+    return this.session.username;
+  }
+
+  get openedAt(): number {
+    return this.info.startedAt;
   }
 
   data(from: Direction, chunk: Buffer, at?: number): void {
@@ -196,6 +242,14 @@ class ConnectionTap implements ConnectionObserver {
   close(info: CloseInfo): void {
     this.framers.client.end();
     this.framers.broker.end();
+    const ended = { closedAt: this.info.startedAt + info.durationMs, clean: this.askedClean };
+    this.ids.release(
+      this,
+      this.claim,
+      this.sessionExpiryInterval === undefined
+        ? ended
+        : { ...ended, sessionExpiryInterval: this.sessionExpiryInterval },
+    );
     const logged = this.sink.isLevelEnabled('info');
     if (!logged && this.metrics === undefined) return;
     const closedAt = this.info.startedAt + info.durationMs;
@@ -278,7 +332,9 @@ class ConnectionTap implements ConnectionObserver {
       decoded.type === 'CONNECT' &&
       (untrusted || connectMayHoldSecret(decoded));
     const packet = hidden ? withoutCredentials(decoded) : decoded;
-    const corr = this.session.observe(from, packet, this.arrivedAt ?? this.now());
+    const at = this.arrivedAt ?? this.now();
+    const corr = this.session.observe(from, packet, at);
+    if (from === 'client' && !hidden) this.onSessionRequest(packet, at);
     this.metrics?.packet(from, packet, corr);
     this.packets[from]++;
     this.types[packet.type] = (this.types[packet.type] ?? 0) + 1;
@@ -337,6 +393,34 @@ class ConnectionTap implements ConnectionObserver {
     return head;
   }
 
+  /** A client's CONNECT claims its client id; a CONNECT or 5.0 DISCONNECT says what becomes of its session. */
+  private onSessionRequest(packet: Packet, at: number): void {
+    if (packet.type === 'CONNECT') {
+      if (this.connectSeen) return;
+      this.connectSeen = true;
+      this.askedClean = packet.clean;
+      if (packet.protocol === '5.0') this.sessionExpiryInterval = sessionExpiry(packet.properties) ?? 0;
+      this.claim = this.ids.claim(this, this.info.upstream, packet.clientId, at);
+    } else if (packet.type === 'DISCONNECT' && packet.protocol === '5.0') {
+      const expiry = sessionExpiry(packet.properties);
+      if (expiry !== undefined) this.sessionExpiryInterval = expiry;
+    }
+  }
+
+  /** After the CONNACK and its session record: whether this connection took over its id from another. */
+  private settleClaim(): void {
+    this.claimSettled = true;
+    const { takeover, flapping } = this.ids.settle(this.claim!, this.session.contract!.accepted);
+    if (takeover !== undefined && this.sink.isLevelEnabled('info')) {
+      const { record, msg } = takeoverEntry(takeover);
+      this.sink.write('info', record, msg);
+    }
+    if (flapping !== undefined && this.sink.isLevelEnabled('warn')) {
+      const { record, msg } = flappingEntry(flapping);
+      this.sink.write('warn', record, msg);
+    }
+  }
+
   /** Once per connection, after the CONNACK: what it and the CONNECT negotiated. */
   private showContract(): void {
     this.contractShown = true;
@@ -345,7 +429,19 @@ class ConnectionTap implements ConnectionObserver {
     const record: LogRecord = { event: 'session', conn: this.info.conn };
     if (this.session.clientId !== undefined) record.clientId = this.session.clientId;
     Object.assign(record, contractFields(contract));
-    this.sink.write('info', record, contractSummary(contract));
+    let msg = contractSummary(contract);
+    // Asked to resume a session, told none was there (3.1 has no Session Present).
+    if (
+      contract.accepted &&
+      !contract.client.clean &&
+      !contract.sessionPresent &&
+      contract.version !== '3.1'
+    ) {
+      const note = sessionNotThere(contract.version, this.arrivedAt ?? this.now(), this.claim?.last);
+      Object.assign(record, note.fields);
+      msg += note.msg;
+    }
+    this.sink.write('info', record, msg);
   }
 
   /** Once per connection: the session stopped keeping new state, so some correlations will be missing. */
@@ -386,6 +482,12 @@ class ConnectionTap implements ConnectionObserver {
       error.kind === 'not-mqtt' ? 'not MQTT' : error.kind === 'truncated' ? 'cut short' : 'malformed';
     this.sink.write(level, record, `${label} from ${from}: ${error.detail}`);
   }
+}
+
+/** A Session Expiry Interval property, if sent. */
+function sessionExpiry(properties: Properties | undefined): number | undefined {
+  const value = properties?.sessionExpiryInterval;
+  return typeof value === 'number' ? value : undefined;
 }
 
 function newHead(

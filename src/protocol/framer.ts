@@ -44,6 +44,16 @@ export interface FramerHandler {
 export interface FramerOptions {
   /** Body bytes kept per frame; the rest is counted (default 64 KiB). */
   captureCap?: number;
+  /**
+   * Payload bytes of a PUBLISH that anything reads (the record's preview): a PUBLISH spanning chunks
+   * is then kept only up to its payload's first `payloadKeep` bytes. Default: kept like any frame.
+   */
+  payloadKeep?: number;
+  /**
+   * Whether this stream's PUBLISH packets carry properties (5.0), asked when one starts spanning
+   * chunks; with `payloadKeep` only. Say true when unsure: more is kept, never less.
+   */
+  publishProperties?: () => boolean;
   /** Check that the stream opens like MQTT from this side and classify it when not. */
   sniff?: Direction;
 }
@@ -69,6 +79,8 @@ export class Framer {
   private offset = 0;
   private readonly cap: number;
   private readonly side: Direction | undefined;
+  private readonly payloadKeep: number | undefined;
+  private readonly publishProperties: () => boolean;
 
   // Frame under construction.
   private frameOffset = 0;
@@ -79,6 +91,12 @@ export class Framer {
   private readonly header = Buffer.allocUnsafe(5);
   private capture: Buffer | undefined;
   private captured = 0;
+  /** Body bytes to keep: the capture's length, or less once a PUBLISH's need is known. */
+  private want = 0;
+  /** A PUBLISH whose need is not known yet (its variable header is still arriving). */
+  private sizing = false;
+  /** A frame of another type: the capture doubles as its bytes arrive, up to the capture cap. */
+  private growing = false;
   private bodyLeft = 0;
 
   private sniffed: Buffer | undefined;
@@ -89,6 +107,8 @@ export class Framer {
   ) {
     this.cap = options.captureCap ?? DEFAULT_CAPTURE_CAP;
     this.side = options.sniff;
+    this.payloadKeep = options.payloadKeep;
+    this.publishProperties = options.publishProperties ?? ALWAYS;
     this.state = this.side === undefined ? State.Header : State.Sniff;
   }
 
@@ -109,7 +129,7 @@ export class Framer {
    */
   get countOnly(): number {
     if (this.state === State.Dead) return Number.POSITIVE_INFINITY;
-    if (this.state !== State.Body || this.captured < this.capture!.length) return 0;
+    if (this.state !== State.Body || this.captured < this.want || this.sizing || this.growing) return 0;
     return this.bodyLeft - 1;
   }
 
@@ -187,12 +207,16 @@ export class Framer {
           break;
         }
         case State.Body: {
-          const take = Math.min(this.bodyLeft, n - i);
-          const room = this.capture === undefined ? 0 : this.capture.length - this.captured;
+          let take = Math.min(this.bodyLeft, n - i);
+          const room = this.want - this.captured;
           if (room > 0) {
             const c = Math.min(room, take);
             chunk.copy(this.capture!, this.captured, i, i + c);
             this.captured += c;
+            // Kept more than was room for: the rest of this chunk is looked at again.
+            if (this.sizing ? this.resize() : this.growing && this.captured === this.want && this.grow()) {
+              take = c;
+            }
           }
           i += take;
           this.bodyLeft -= take;
@@ -251,17 +275,77 @@ export class Framer {
       this.state = State.Header;
       return;
     }
-    this.capture = Buffer.allocUnsafe(Math.min(len, this.cap));
+    let size = Math.min(len, this.cap);
+    const keep = this.payloadKeep;
+    // A PUBLISH is kept up to what its record shows, once its variable header tells where that ends.
+    this.sizing = keep !== undefined && this.first >> 4 === 3 && size > keep + PUBLISH_HEADROOM;
+    // Other types get memory as their bytes come: a length a peer claims costs nothing until sent
+    // (a PUBLISH without payloadKeep keeps its one allocation: large ones are common).
+    this.growing = !this.sizing && this.first >> 4 !== 3 && size > CAPTURE_STEP;
+    if (this.sizing) size = keep! + PUBLISH_HEADROOM;
+    else if (this.growing) size = CAPTURE_STEP;
+    this.capture = Buffer.allocUnsafe(size);
+    this.want = size;
     this.captured = 0;
     this.bodyLeft = len;
     this.state = State.Body;
   }
 
+  /**
+   * A sizing PUBLISH got more bytes: settles `want` once its need is known, and grows the capture
+   * when it is full and the need is more (a long topic or large properties). True when it grew.
+   */
+  private resize(): boolean {
+    const most = Math.min(this.length, this.cap);
+    const need = publishNeed(
+      this.capture!,
+      this.captured,
+      (this.first >> 1) & 3,
+      this.publishProperties(),
+      this.payloadKeep!,
+    );
+    let size: number;
+    if (need >= 0) {
+      this.sizing = false;
+      size = Math.min(need, most);
+      if (size <= this.capture!.length) {
+        this.want = size;
+        return false;
+      }
+    } else {
+      if (this.captured < this.want) return false;
+      size = Math.min(-need + this.payloadKeep! + PUBLISH_HEADROOM, most);
+      if (size === most) this.sizing = false;
+      if (size <= this.captured) return false;
+    }
+    const grown = Buffer.allocUnsafe(size);
+    this.capture!.copy(grown, 0, 0, this.captured);
+    this.capture = grown;
+    this.want = size;
+    return true;
+  }
+
+  /** The capture of a growing frame is full: twice the size, up to the cap. Always true. */
+  private grow(): boolean {
+    const most = Math.min(this.length, this.cap);
+    const size = Math.min(2 * this.want, most);
+    if (size === most) this.growing = false;
+    const grown = Buffer.allocUnsafe(size);
+    this.capture!.copy(grown, 0, 0, this.captured);
+    this.capture = grown;
+    this.want = size;
+    return true;
+  }
+
   private finishSpanning(): void {
-    const body = this.capture!;
+    const kept = Math.min(this.captured, this.want);
+    const whole = this.capture!;
+    const body = kept === whole.length ? whole : whole.subarray(0, kept);
     this.capture = undefined;
     this.state = State.Header;
-    this.emit(this.frameOffset, this.first, 1 + this.lengthBytes, this.length, body);
+    // Cut inside the payload of a packet the capture cap would have kept whole: not truncated.
+    const payloadCut = kept < this.length && this.length <= this.cap;
+    this.emit(this.frameOffset, this.first, 1 + this.lengthBytes, this.length, body, payloadCut);
   }
 
   private emit(
@@ -270,8 +354,9 @@ export class Framer {
     headerLength: number,
     remainingLength: number,
     body: Buffer,
+    payloadCut = false,
   ): void {
-    this.handler.frame({
+    const frame: Frame = {
       offset,
       type: first >> 4,
       flags: first & 0x0f,
@@ -279,7 +364,9 @@ export class Framer {
       remainingLength,
       body,
       truncated: body.length < remainingLength,
-    });
+    };
+    if (payloadCut) frame.payloadCut = true;
+    this.handler.frame(frame);
   }
 
   /** Gathers the opening bytes until the stream is known to be MQTT or classified as not. */
@@ -330,3 +417,35 @@ export class Framer {
 }
 
 const EMPTY = Buffer.alloc(0);
+const ALWAYS = (): boolean => true;
+
+/** The first capture of a frame spanning chunks, other than a PUBLISH. */
+const CAPTURE_STEP = 4096;
+
+/** Room for a PUBLISH's variable header beside its kept payload, before its need is known. */
+const PUBLISH_HEADROOM = 256;
+
+/**
+ * Body bytes of a PUBLISH its record can use: the variable header (Topic Name, a Packet Identifier
+ * at QoS > 0, the properties when `properties`) and `payloadKeep` bytes of payload. Read from the
+ * captured prefix `body[0, n)`; while that is too short to tell, `-k`: at least `k` bytes are needed.
+ */
+export function publishNeed(
+  body: Uint8Array,
+  n: number,
+  qos: number,
+  properties: boolean,
+  payloadKeep: number,
+): number {
+  if (n < 2) return -2;
+  let pos = 2 + ((body[0]! << 8) | body[1]!) + (qos > 0 ? 2 : 0);
+  if (properties) {
+    if (n <= pos) return -(pos + 1);
+    // The Property Length is a Variable Byte Integer like the Remaining Length: read it the same way.
+    const h = fixedHeaderAt(body, pos - 1, n);
+    if (h === HEADER_INCOMPLETE) return -(n + 1);
+    if (h === HEADER_MALFORMED) return Number.MAX_SAFE_INTEGER;
+    pos += (h & 7) - 1 + (h >>> 3);
+  }
+  return pos + payloadKeep;
+}

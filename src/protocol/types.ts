@@ -24,6 +24,11 @@ export interface Frame {
   body: Buffer;
   /** True when `body` holds less than the whole body (the rest was counted, not kept). */
   truncated: boolean;
+  /**
+   * A PUBLISH kept only up to the payload bytes its record shows (FramerOptions.payloadKeep), short
+   * of the capture cap: `truncated`, yet every field is whole and the packet is not shown as cut.
+   */
+  payloadCut?: true;
 }
 
 /** Unrecoverable framing problem: the direction is no longer decoded; its bytes still flow. */

@@ -25,6 +25,7 @@ import { COMMENT_PREFIX } from '../observe/pcapng-recorder.js';
 import { createTap } from '../observe/tap.js';
 import type { TapOptions } from '../observe/tap-options.js';
 import type { Level, LogRecord, RecordSink } from '../sinks/sink.js';
+import { VerdictSummary } from '../sinks/verdict-summary.js';
 import { DEFAULT_MQTT_PORTS } from './default-ports.js';
 import { type CaptureEvent, decodeTcp, readCapture } from './pcap-reader.js';
 import { type PeerIndex, TcpReassembler, type TcpStream } from './tcp-reassembly.js';
@@ -448,11 +449,18 @@ class ReplayConn {
   }
 }
 
+export interface SummarySink extends RecordSink {
+  /** Emits the totals: verdicts by cause with their top client ids, takeovers, flapping ids. */
+  end(): void;
+}
+
 /**
  * `--summary`: a sink that turns each connection's records into one line when it closes: client
- * id, start, duration, packets each way, the last CONNACK/DISCONNECT reason, errors.
+ * id, start, duration, packets each way, the last CONNACK/DISCONNECT reason, errors, the verdict;
+ * and the totals at the end.
  */
-export function createSummarySink(emit: (line: string) => void): RecordSink {
+export function createSummarySink(emit: (line: string) => void): SummarySink {
+  const totals = new VerdictSummary();
   const conns = new Map<string, { client: string; errors: number; startedAt?: number }>();
   /** A record of a connection other than its open and close: only its level counts. */
   const seen = (level: Level, conn: string): void => {
@@ -461,14 +469,15 @@ export function createSummarySink(emit: (line: string) => void): RecordSink {
   };
   return {
     isLevelEnabled: (level) => level === 'info' || level === 'warn' || level === 'error',
-    write(level, record) {
+    write(level, record, msg) {
+      totals.add(record);
       const conn = typeof record.conn === 'string' ? record.conn : undefined;
       if (record.event === 'open' && conn !== undefined) {
         conns.set(conn, { client: String(record.client), errors: 0 });
         return;
       }
       if (conn === undefined) {
-        if (level !== 'info') emit(`warning: ${String(record.detail ?? record.event)}`);
+        if (level !== 'info') emit(`warning: ${String(record.detail ?? msg)}`);
         return;
       }
       const c = conns.get(conn);
@@ -485,6 +494,9 @@ export function createSummarySink(emit: (line: string) => void): RecordSink {
       seen(level, head.conn);
     },
     flush: () => Promise.resolve(),
+    end() {
+      for (const line of totals.lines()) emit(line);
+    },
   };
 }
 
@@ -505,5 +517,7 @@ function summaryLine(conn: string, client: string, record: LogRecord, errors: nu
   ];
   const error = record.error as { code?: string; message: string } | undefined;
   if (error !== undefined) parts.push(`(${error.code ?? error.message})`);
+  const verdict = record.verdict as { cause?: unknown } | undefined;
+  if (typeof verdict?.cause === 'string') parts.push(`verdict ${verdict.cause}`);
   return parts.join('  ');
 }

@@ -63,6 +63,8 @@ const MAX_ALIASES = 1024;
 export class ConnectionSession {
   /** Until a CONNECT says otherwise. */
   version: ProtocolVersion;
+  /** A CONNECT has set `version`. */
+  versionSeen = false;
   clientId: string | undefined;
   username: string | undefined;
   /** The last CONNACK or DISCONNECT reason code seen, and from whom. */
@@ -197,6 +199,7 @@ export class ConnectionSession {
           will: packet.will !== undefined,
         };
         this.version = packet.protocol;
+        this.versionSeen = true;
         this.clientId = packet.clientId;
         this.username = packet.username;
         this.connectAt = now;

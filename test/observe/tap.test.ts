@@ -243,3 +243,42 @@ describe('tap: rules that depend on the sender', () => {
     });
   });
 });
+
+describe('tap: memory of a large PUBLISH', () => {
+  // 3.1.1 and 5.0 CONNECTs, client id "c"
+  const CONNECT_311_C = '10 0d 0004 4d515454 04 02 003c 0001 63';
+  const CONNECT_5 = '10 0e 0004 4d515454 05 02 003c 00 0001 63';
+  /** A QoS 0 PUBLISH "t" with a 50,000-byte payload ('a'), with a Property Length in 5.0. */
+  const bigPublish = (v5: boolean): Buffer => {
+    const body = 3 + (v5 ? 1 : 0) + 50_000;
+    return Buffer.concat([
+      hex(
+        `30 ${((body & 0x7f) | 0x80).toString(16)} ${(((body >> 7) & 0x7f) | 0x80).toString(16)} ${(body >> 14).toString(16).padStart(2, '0')} 0001 74`,
+      ),
+      v5 ? hex('00') : Buffer.alloc(0),
+      Buffer.alloc(50_000, 0x61),
+    ]);
+  };
+
+  it.each([
+    ['3.1.1', CONNECT_311_C, false, {}, 256],
+    ['5.0', CONNECT_5, true, {}, 256],
+    ['5.0, --payload-max 16', CONNECT_5, true, { payloadMax: 16 }, 16],
+    ['3.1.1, --payload none', CONNECT_311_C, false, { payload: 'none' as const }, 0],
+  ])('%s: the body past the payload preview is only counted, not kept', (_name, connect, v5, opts, keep) => {
+    const t = tap(opts);
+    t.conn.data('client', hex(connect));
+    const bytes = bigPublish(v5);
+    const header = 4 + 3 + (v5 ? 1 : 0);
+    t.conn.data('client', bytes.subarray(0, 2000));
+    // Everything after the kept bytes, but the last byte, which completes the frame.
+    expect(t.conn.countOnly!('client')).toBe(bytes.length - 2000 - 1);
+    t.conn.data('client', bytes.subarray(2000));
+    const record = t.packets()[1]!;
+    expect(record).toMatchObject({ type: 'PUBLISH', topic: 't', payload: { length: 50_000 } });
+    expect(record).not.toHaveProperty('truncated');
+    const preview = (record.payload as { preview?: string }).preview ?? '';
+    expect(preview).toBe('a'.repeat(keep));
+    expect(header + keep).toBeLessThan(2000);
+  });
+});

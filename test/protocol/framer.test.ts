@@ -4,11 +4,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CAPTURE_CAP, MAX_REMAINING_LENGTH } from '../../src/protocol/constants.js';
+import {
+  DEFAULT_CAPTURE_CAP,
+  MAX_REMAINING_LENGTH,
+  type ProtocolVersion,
+} from '../../src/protocol/constants.js';
+import { decodeFrame } from '../../src/protocol/decode/index.js';
 import type { Direction } from '../../src/protocol/direction.js';
 import { Framer, type FramerOptions } from '../../src/protocol/framer.js';
 import { SNIFF_BYTES } from '../../src/protocol/sniff.js';
-import type { Frame, FramingError } from '../../src/protocol/types.js';
+import type { Frame, FramingError, Packet } from '../../src/protocol/types.js';
 import { bytewise, chunksOf, everySplit, hex, splitAt } from '../helpers/hex.js';
 import {
   ack,
@@ -17,12 +22,14 @@ import {
   connect,
   decodeStream,
   disconnect,
+  frame,
   P,
   pingreq,
   pingresp,
   plain,
   prop,
   publish,
+  str,
   suback,
   subscribe,
   unsuback,
@@ -183,6 +190,30 @@ describe('framing (§2.1.1 fixed header, §2.1.4 Remaining Length)', () => {
     expect(r.frames[0]!.body.length).toBe(DEFAULT_CAPTURE_CAP);
     expect(r.frames[0]!.truncated).toBe(true);
     expect(r.maxBuffered).toBeLessThanOrEqual(DEFAULT_CAPTURE_CAP);
+  });
+
+  it('a frame spanning chunks holds memory for the bytes that came, not the length it claims', () => {
+    // A SUBSCRIBE claiming 60,000 body bytes, of which 1,000 arrive; then the rest, in 7 KB chunks.
+    const bytes = subscribe({
+      version: '3.1.1',
+      packetId: 1,
+      subscriptions: Array.from({ length: 2000 }, (_, i) => ({
+        filter: `f/${String(i).padStart(24, '0')}`,
+        qos: 1,
+      })),
+    });
+    const r = run([], {}, false);
+    r.framer.push(bytes.subarray(0, 1000));
+    expect(r.framer.buffered).toBeLessThanOrEqual(4096);
+    for (const c of chunksOf(bytes.subarray(1000), 7000)) {
+      r.framer.push(c);
+      // At most twice what came (the capture doubles as it fills).
+      if (r.frames.length === 0) expect(r.framer.buffered).toBeLessThanOrEqual(2 * r.framer.position);
+    }
+    expect(r.frames[0]!.body).toEqual(bytes.subarray(bytes.length - r.frames[0]!.remainingLength));
+    expect(decodeStream(chunksOf(bytes, 999), '3.1.1').packets).toEqual(
+      decodeStream([bytes], '3.1.1').packets,
+    );
   });
 
   it('a frame in one chunk longer than the cap is a view cut at the cap', () => {
@@ -465,5 +496,197 @@ describe('not MQTT at all: said plainly, not as a malformed packet', () => {
   it('a client opening with something other than CONNECT is not MQTT [MQTT-3.1.0-1]', () => {
     const r = run([pingreq()], { sniff: 'client' });
     expect(r.errors).toMatchObject([{ looksLike: 'unknown', detail: expect.stringMatching(/CONNECT/) }]);
+  });
+});
+
+describe('payloadKeep: a PUBLISH spanning chunks is kept up to what its record shows', () => {
+  const KEEP = 256;
+  /** Decodes like the tap: the version of the CONNECT seen, properties assumed until then. */
+  function decodeKept(chunks: readonly Buffer[], keep = KEEP, cap = DEFAULT_CAPTURE_CAP) {
+    let version: ProtocolVersion | undefined;
+    const packets: Packet[] = [];
+    let maxBuffered = 0;
+    const framer = new Framer(
+      {
+        frame: (f) => {
+          const p = decodeFrame({ ...f, body: Buffer.from(f.body) }, version ?? '3.1.1', 'client');
+          if (p.type === 'CONNECT') version = p.protocol;
+          packets.push(p);
+        },
+        error: () => {},
+      },
+      {
+        captureCap: cap,
+        payloadKeep: keep,
+        publishProperties: () => version === undefined || version === '5.0',
+      },
+    );
+    for (const c of chunks) {
+      framer.push(c);
+      maxBuffered = Math.max(maxBuffered, framer.buffered);
+    }
+    framer.end();
+    return { packets, maxBuffered, framer };
+  }
+  /** A packet as a record can show it: the payload as far as `keep` bytes. */
+  const shown = (p: Packet, keep = KEEP) =>
+    plain(
+      p.type === 'PUBLISH' ? { ...p, payload: { ...p.payload, data: p.payload.data.subarray(0, keep) } } : p,
+    );
+
+  it('holds the variable header and payloadKeep payload bytes, not the capture cap', () => {
+    const payload = Buffer.alloc(100_000, 0x61);
+    for (const version of ['3.1.1', '5.0'] as const) {
+      const bytes = Buffer.concat([
+        connect({ version, clientId: 'c' }),
+        publish({ version, topic: 'a/b', qos: 1, packetId: 9, payload }),
+      ]);
+      const r = decodeKept(chunksOf(bytes, 1000));
+      expect(r.maxBuffered).toBeLessThanOrEqual(KEEP + 256);
+      const p = r.packets[1]!;
+      if (p.type !== 'PUBLISH') throw new Error('not a PUBLISH');
+      expect(p.payload.length).toBe(payload.length);
+      expect(p.payload.data.length).toBe(KEEP);
+      // Longer than the capture cap: shown as truncated, as before.
+      expect(p.truncated).toBe(true);
+    }
+  });
+
+  it('a PUBLISH the cap would keep whole is not shown as truncated', () => {
+    const bytes = publish({ version: '3.1.1', topic: 't', payload: Buffer.alloc(10_000, 0x62) });
+    const r = run(chunksOf(bytes, 999), { payloadKeep: KEEP, publishProperties: () => false });
+    expect(r.maxBuffered).toBeLessThanOrEqual(KEEP + 256);
+    expect(r.frames[0]).toMatchObject({ truncated: true, payloadCut: true });
+    expect(r.frames[0]!.body.length).toBe(3 + KEEP);
+    const p = decodeStream(chunksOf(bytes, 999), '3.1.1', { payloadKeep: KEEP }).packets[0]!;
+    expect(p.truncated).toBeUndefined();
+  });
+
+  it('decodes what a whole capture decodes, however the stream is cut', () => {
+    const longTopic = 'x/'.repeat(700);
+    const cases: [string, Buffer][] = [
+      [
+        '3.1.1, QoS 1, a 1,400-byte topic',
+        Buffer.concat([
+          connect({ version: '3.1.1', clientId: 'c' }),
+          publish({
+            version: '3.1.1',
+            topic: longTopic,
+            qos: 1,
+            packetId: 3,
+            payload: Buffer.alloc(5000, 0xc3),
+          }),
+        ]),
+      ],
+      [
+        '5.0, 3 KB of user properties',
+        Buffer.concat([
+          connect({ version: '5.0', clientId: 'c' }),
+          publish({
+            version: '5.0',
+            topic: 't',
+            qos: 2,
+            packetId: 4,
+            properties: [prop(P.userProperty, ['k', 'v'.repeat(3000)]), prop(P.payloadFormatIndicator, 1)],
+            payload: Buffer.from('é'.repeat(3000)),
+          }),
+        ]),
+      ],
+      [
+        '5.0, a Property Length past the packet',
+        Buffer.concat([
+          connect({ version: '5.0', clientId: 'c' }),
+          frame(0x30, str('t'), vbi(9000), Buffer.alloc(2000, 0x26)),
+        ]),
+      ],
+      [
+        '5.0, a Property Length of five bytes',
+        Buffer.concat([
+          connect({ version: '5.0', clientId: 'c' }),
+          frame(0x30, str('t'), hex`ff ff ff ff 7f`, Buffer.alloc(2000, 0x26)),
+        ]),
+      ],
+      [
+        '3.1.1 payload before any CONNECT (properties assumed)',
+        publish({ version: '3.1.1', topic: 't', payload: Buffer.alloc(3000, 0xff) }),
+      ],
+      [
+        'a payload shorter than what is kept',
+        Buffer.concat([
+          connect({ version: '5.0', clientId: 'c' }),
+          publish({ version: '5.0', topic: 't', payload: Buffer.alloc(700, 0x41) }),
+        ]),
+      ],
+    ];
+    for (const [name, bytes] of cases) {
+      const whole = decodeStream([bytes], '3.1.1', {}, 'client').packets.map((p) => shown(p));
+      for (const size of [1, 7, 100, 1000, 4096]) {
+        expect(
+          decodeKept(chunksOf(bytes, size)).packets.map((p) => shown(p)),
+          `${name}, ${size}-byte chunks`,
+        ).toEqual(whole);
+      }
+      for (const keep of [0, 1, 300]) {
+        const r = decodeKept(chunksOf(bytes, 64), keep);
+        expect(
+          r.packets.map((p) => shown(p, keep)),
+          `${name}, payloadKeep ${keep}`,
+        ).toEqual(
+          whole.length === 0
+            ? []
+            : decodeStream([bytes], '3.1.1', {}, 'client').packets.map((p) => shown(p, keep)),
+        );
+      }
+    }
+  });
+
+  it('any PUBLISH, any cut, any payloadKeep: what a record shows is what a whole capture shows', () => {
+    const publishes = fc
+      .record({
+        version: fc.constantFrom<ProtocolVersion>('3.1', '3.1.1', '5.0'),
+        qos: fc.integer({ min: 0, max: 2 }),
+        topic: fc.integer({ min: 0, max: 600 }),
+        user: fc.integer({ min: 0, max: 600 }),
+        payload: fc.integer({ min: 0, max: 3000 }),
+        fill: fc.integer({ min: 0, max: 255 }),
+      })
+      .map((s) =>
+        Buffer.concat([
+          connect({ version: s.version, clientId: 'c' }),
+          publish({
+            version: s.version,
+            topic: 't'.repeat(s.topic),
+            qos: s.qos,
+            packetId: 1,
+            ...(s.version === '5.0' && s.user > 0
+              ? { properties: [prop(P.userProperty, ['k', 'u'.repeat(s.user)])] }
+              : {}),
+            payload: Buffer.alloc(s.payload, s.fill),
+          }),
+        ]),
+      );
+    fc.assert(
+      fc.property(
+        publishes,
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 0, max: 400 }),
+        (bytes, size, keep) => {
+          const whole = decodeStream([bytes], '3.1.1', {}, 'client').packets.map((p) => shown(p, keep));
+          const r = decodeKept(chunksOf(bytes, size), keep);
+          expect(r.packets.map((p) => shown(p, keep))).toEqual(whole);
+          // Topic, packet id and properties (each at most ~600 bytes), the payload kept, the headroom.
+          expect(r.maxBuffered).toBeLessThanOrEqual(1300 + keep + 256);
+        },
+      ),
+    );
+  });
+
+  it('counts the rest of the payload: countOnly once the kept bytes are in', () => {
+    const bytes = publish({ version: '3.1.1', topic: 't', payload: Buffer.alloc(10_000) });
+    const r = run([], { payloadKeep: KEEP, publishProperties: () => false }, false);
+    r.framer.push(bytes.subarray(0, 100));
+    expect(r.framer.countOnly).toBe(0);
+    r.framer.push(bytes.subarray(100, 1000));
+    expect(r.framer.countOnly).toBe(bytes.length - 1000 - 1);
   });
 });

@@ -136,7 +136,11 @@ describe('mqtt-tap --record and mqtt-tap replay (the binary)', () => {
     expect(strip(out, 'close')).toEqual(strip(live, 'close'));
 
     const summaryRun = await run(['replay', '--summary', recorded]);
-    expect(summaryRun.stdout.trim().split('\n')).toHaveLength(3);
+    // One line per connection, then the totals.
+    const lines = summaryRun.stdout.trim().split('\n');
+    expect(lines.filter((l) => /^c\d+ {2}/.test(l))).toHaveLength(3);
+    expect(lines[3]).toBe('verdicts of 3 closed connections:');
+    expect(lines.at(-1)).toBe('takeovers 0; flapping client ids: none');
     expect(summaryRun.stdout).toMatch(/"cli-rec" .* last DISCONNECT/);
   }, 60_000);
 

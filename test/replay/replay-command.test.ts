@@ -149,9 +149,14 @@ describe('mqtt-tap replay', () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     await run(['replay', '--summary', file]);
     expect(out).toEqual([
-      'c1  10.0.0.1:40001  "dev-40001"  4.55 ms  ↑1 ↓1  last CONNACK 0x05 Connection Refused, not authorized  errors 1\n',
+      'c1  10.0.0.1:40001  "dev-40001"  4.55 ms  ↑1 ↓1  last CONNACK 0x05 Connection Refused, not authorized  errors 1  verdict CONNECTION_REFUSED\n',
       // A 3.1.1 DISCONNECT carries no reason code.
-      'c2  10.0.0.1:40002  "dev-40002"  7.55 ms  ↑3 ↓2  last DISCONNECT  errors 0\n',
+      'c2  10.0.0.1:40002  "dev-40002"  7.55 ms  ↑3 ↓2  last DISCONNECT  errors 0  verdict CLIENT_DISCONNECT\n',
+      // The totals: the close records by verdict cause, with their client ids.
+      'verdicts of 2 closed connections:\n',
+      '  CLIENT_DISCONNECT   1  "dev-40002" 1\n',
+      '  CONNECTION_REFUSED  1  "dev-40001" 1\n',
+      'takeovers 0; flapping client ids: none\n',
     ]);
     expect(String(err.mock.calls.at(-1)?.[0])).toBe('mqtt-tap replay: 19 packets, 2 MQTT connections\n');
   });

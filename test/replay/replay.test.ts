@@ -185,7 +185,7 @@ describe('replay of our recordings', () => {
       clock: { ms: 0 },
     });
     expect(lines).toEqual([
-      'c7  127.0.0.1:45678  "replay-1"  42.5 ms  ↑7 ↓6  last DISCONNECT 0x00 Normal disconnection  errors 0',
+      'c7  127.0.0.1:45678  "replay-1"  42.5 ms  ↑7 ↓6  last DISCONNECT 0x00 Normal disconnection  errors 0  verdict CLIENT_DISCONNECT',
     ]);
   });
 

@@ -49,7 +49,8 @@ export function decodeFrame(frame: Frame, version: ProtocolVersion, from?: Direc
     offset: frame.offset,
     violations,
   };
-  if (frame.truncated) h.truncated = true;
+  // A PUBLISH kept only up to its payload preview is whole but for payload no record shows.
+  if (frame.truncated && frame.payloadCut !== true) h.truncated = true;
   const r = new Reader(
     frame.body,
     frame.body.length,
