@@ -180,24 +180,7 @@ export function generateStream(spec: StreamSpec, rng: Rng, markers: Markers): St
   ctx.level = spec.level;
 
   const data = Buffer.concat(parts.map((p) => p.bytes));
-  let mask: Uint8Array | undefined;
-  let secrets = 0;
-  if (parts.some((p) => p.secret !== undefined)) {
-    mask = new Uint8Array(data.length);
-    const { starts } = frameWalk(data, spec.side);
-    let s = 0;
-    let at = 0;
-    for (const p of parts) {
-      if (p.secret !== undefined) {
-        while (s < starts.length && starts[s]! < at) s++;
-        if (starts[s] === at) {
-          mask.set(p.secret, at);
-          secrets++;
-        }
-      }
-      at += p.bytes.length;
-    }
-  }
+  const { mask, secrets } = keepSecrets(data, parts, spec.side);
   sanitize(data, mask);
   const ends = new Uint32Array(parts.length);
   let end = 0;
@@ -216,6 +199,39 @@ export function generateStream(spec: StreamSpec, rng: Rng, markers: Markers): St
   };
   if (hold !== undefined) out.hold = hold;
   return out;
+}
+
+/**
+ * Which secrets stay: those of parts that start a frame of the stream as sent. Sanitizing changes
+ * bytes (a stray 0xEA in a Remaining Length becomes 0xE9), which can move later frame boundaries:
+ * the walk is repeated on the sanitized bytes until the kept secrets all start frames of them.
+ */
+function keepSecrets(
+  data: Buffer,
+  parts: readonly Mutated[],
+  side: Direction,
+): { mask: Uint8Array | undefined; secrets: number } {
+  const at: number[] = [];
+  let offset = 0;
+  for (const p of parts) {
+    if (p.secret !== undefined) at.push(offset);
+    offset += p.bytes.length;
+  }
+  if (at.length === 0) return { mask: undefined, secrets: 0 };
+  const withSecret = parts.filter((p) => p.secret !== undefined);
+  let kept = new Set(frameWalk(data, side).starts.filter((s) => at.includes(s)));
+  for (;;) {
+    const mask = new Uint8Array(data.length);
+    at.forEach((start, k) => {
+      if (kept.has(start)) mask.set(withSecret[k]!.secret!, start);
+    });
+    const sent = Buffer.from(data);
+    sanitize(sent, mask);
+    const starts = new Set(frameWalk(sent, side).starts);
+    const still = new Set([...kept].filter((s) => starts.has(s)));
+    if (still.size === kept.size) return { mask, secrets: kept.size };
+    kept = still;
+  }
 }
 
 /** Chunk sizes for writing a stream: single bytes, small pieces, segments, and large runs. */

@@ -322,8 +322,15 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
       return;
     }
     const decoded = decodeFrame(frame, this.session.version, from);
+    // A CONNECT or AUTH whose fields the recording masks (its lengths, name or flags do not fit).
+    const untrusted =
+      from === 'client' && this.secrets !== undefined && this.secrets.untrustedAt(frame.offset);
     // A CONNECT whose lengths lie may show password bytes in any field: only its shape is shown.
-    const hidden = from === 'client' && this.secrets !== undefined && connectMayHoldSecret(decoded);
+    const hidden =
+      from === 'client' &&
+      this.secrets !== undefined &&
+      decoded.type === 'CONNECT' &&
+      (untrusted || connectMayHoldSecret(decoded));
     const packet = hidden ? withoutCredentials(decoded) : decoded;
     const at = this.arrivedAt ?? this.now();
     const corr = this.session.observe(from, packet, at);
@@ -344,7 +351,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
       this.sink.write(level, record, msg);
       return;
     }
-    if (from === 'client' && this.secrets !== undefined && mayShiftSecret(packet)) {
+    if (from === 'client' && this.secrets !== undefined && (untrusted || mayShiftSecret(packet))) {
       const { record, msg } = shiftedEntry(head, packet, corr, this.opts);
       this.sink.write(level, record, msg);
       return;
@@ -372,7 +379,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
   /** Whether client bytes from `offset` on may include credentials (masked in a recording). */
   private mayHoldSecret(offset: number): boolean {
     const s = this.secrets;
-    return s !== undefined && (offset >= s.suspectFrom || s.maskedUpTo > offset);
+    return s !== undefined && (offset >= s.suspectFrom || s.maskedUpTo > offset || s.provisional);
   }
 
   /** The head of this direction's packet records: one object while the client id and user name stay. */

@@ -10,6 +10,13 @@
  * skipped by their Remaining Length, O(1) each, nothing copied. A client's CONNECT and AUTH are
  * looked for wherever they occur. One that parses exactly has its secrets masked and nothing
  * else. Where lengths lie, where a secret ends is unknown, so more is masked, never less:
+ * - a client CONNECT's fields after Keep Alive, an AUTH's after its reason code, unless the frame
+ *   turns out to parse exactly: a lying length shifts every field after it, so a field that is
+ *   shown (a client id, a user name) may hold the first bytes of the password. They are held as
+ *   provisional and masked when the frame does not add up, when a chunk ends before it is known
+ *   (a recording writes each chunk as it comes), or when the Connect Flags are not what the spec
+ *   allows; a Protocol Name other than "MQTT" or "MQIsdp" with its level: the rest of the frame,
+ *   and all after it;
  * - the rest of a property list after its Authentication Data (whose length may have been short);
  * - from the first field that cannot be parsed (it runs past its frame or its property list, an
  *   unknown property) or the first byte left over after the last field (a password sent with the
@@ -32,7 +39,7 @@ import {
   type ProtocolVersion,
   REQUIRED_FLAGS,
 } from './constants.js';
-import { versionOfLevel } from './decode/connect.js';
+import { connectFlagProblems, protocolNameOf, versionOfLevel } from './decode/connect.js';
 import type { Direction } from './direction.js';
 import { fixedHeaderAt, HEADER_MALFORMED, isReservedType } from './framer.js';
 import { isMqttOpening, SNIFF_BYTES, sniffNonMqtt } from './sniff.js';
@@ -66,7 +73,12 @@ export interface SecretLocatorOptions {
 type Need =
   | { op: 'u8' | 'u16' | 'varint' }
   /** The next `n` bytes; `secret`: they are to be masked. */
-  | { op: 'skip'; n: number; secret: boolean }
+  /** `text`: a UTF-8 string, where U+0000 is not allowed: one there is a length that lied. */
+  | { op: 'skip'; n: number; secret: boolean; last?: true; text?: true }
+  /** The walked bytes from here on are provisional: masked unless the frame parses exactly. */
+  | { op: 'provisional' }
+  /** The frame's provisional bytes are masked, whether or not it parses. */
+  | { op: 'untrusted' }
   /** The field cannot be parsed: the rest of the frame is masked. */
   | { op: 'fail' }
   /** The packet after a CONNECT or AUTH has shown enough to be taken for what it says it is. */
@@ -77,8 +89,11 @@ const U16: Need = { op: 'u16' };
 const VARINT: Need = { op: 'varint' };
 const FAIL: Need = { op: 'fail' };
 const CHECKED: Need = { op: 'checked' };
+const PROVISIONAL: Need = { op: 'provisional' };
+const UNTRUSTED: Need = { op: 'untrusted' };
 const SECRET = true;
 const skip = (n: number, secret = false): Need => ({ op: 'skip', n, secret });
+const text = (n: number): Need => ({ op: 'skip', n, secret: false, text: true });
 
 type Walker = Generator<Need, void, number>;
 
@@ -129,6 +144,7 @@ export class SecretLocator {
   private accMul = 1;
   private skipLeft = 0;
   private skipSecret = false;
+  private skipText = false;
   /**
    * The frame did not parse exactly (a field runs past its end or its property list, bytes are
    * left over): where its secret ends is unknown, so everything after it is masked.
@@ -142,6 +158,12 @@ export class SecretLocator {
   private checking = false;
   /** The walker only checks the frame (it is not a CONNECT or AUTH). */
   private checkOnly = false;
+  /** Stream offset from which walked bytes are provisional (Infinity while none are). */
+  private provisionalFrom = Number.POSITIVE_INFINITY;
+  /** The frame's provisional bytes are masked whatever its end (its name, level or flags are wrong). */
+  private untrusted = false;
+  /** Wait mode: starts of the client CONNECTs and AUTHs masked beyond their secrets, for untrustedAt. */
+  private readonly untrustedFrames: number[] | undefined;
   /** Where the scan is in the chunk, for masking from a frame's start. */
   private pos = 0;
   private sniffed: Buffer | undefined;
@@ -157,6 +179,18 @@ export class SecretLocator {
   ) {
     this.state = side === 'client' ? State.Opening : State.Header;
     this.waitAtChunkEnd = options.atChunkEnd === 'wait';
+    this.untrustedFrames = this.waitAtChunkEnd ? [] : undefined;
+  }
+
+  /**
+   * Wait mode: whether the frame starting at `offset` had fields masked beyond its secrets (they
+   * may hold some of it). Asked in stream order, frame by frame, after scan() saw the frame.
+   */
+  untrustedAt(offset: number): boolean {
+    const frames = this.untrustedFrames;
+    if (frames === undefined) return false;
+    while (frames.length > 0 && frames[0]! < offset) frames.shift();
+    return frames[0] === offset;
   }
 
   /** True once nothing more can be secret in this direction. */
@@ -177,6 +211,11 @@ export class SecretLocator {
     return this.unchecked ? Math.min(this.frameStart, this.opaque) : this.opaque;
   }
 
+  /** A CONNECT or AUTH is being read whose fields are not known yet to add up (they may hold its secret). */
+  get provisional(): boolean {
+    return this.provisionalFrom !== Number.POSITIVE_INFINITY;
+  }
+
   /** The packet after a CONNECT or AUTH has begun and is not known yet to be a packet of its own. */
   private get unchecked(): boolean {
     return this.checking || (this.afterCredentials && this.state === State.Length);
@@ -190,6 +229,11 @@ export class SecretLocator {
   scan(chunk: Buffer): number[] | undefined {
     this.ranges = undefined;
     this.run(chunk);
+    if (this.provisionalFrom !== Number.POSITIVE_INFINITY && !this.waitAtChunkEnd) {
+      // Shown now or never: whether the frame parses is not known yet.
+      this.mark(Math.max(this.provisionalFrom - this.offset, 0), chunk.length);
+      this.provisionalFrom = this.offset + chunk.length;
+    }
     // A recording shows this chunk now: more than a few bytes of an unchecked packet are not risked.
     const shown = this.offset + chunk.length - this.frameStart;
     if (this.unchecked && !this.waitAtChunkEnd && shown > UNCHECKED_SHOWN) {
@@ -296,6 +340,8 @@ export class SecretLocator {
     if (need.op === 'skip') {
       const take = Math.min(this.skipLeft, chunk.length - i);
       if (this.skipSecret) this.mark(i, i + take);
+      // A string holding a NUL most likely holds the next field's length: it ran over it.
+      else if (this.skipText && chunk.subarray(i, i + take).includes(0)) this.untrusted = true;
       i += take;
       this.pos = i;
       this.skipLeft -= take;
@@ -332,7 +378,7 @@ export class SecretLocator {
     const ranges = this.ranges;
     if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = end;
     else ranges.push(start, end);
-    this.masked = this.offset + end;
+    this.masked = Math.max(this.masked, this.offset + end);
   }
 
   /** The stream stopped framing (a reserved type, a Remaining Length past four bytes). */
@@ -348,6 +394,7 @@ export class SecretLocator {
    */
   private reject(): void {
     this.checking = false;
+    this.provisionalFrom = Number.POSITIVE_INFINITY;
     this.walker = undefined;
     this.mark(Math.max(this.frameStart - this.offset, 0), this.pos);
     this.becomeOpaque(this.frameStart);
@@ -366,6 +413,8 @@ export class SecretLocator {
     this.frameEnd = this.offset + this.pos + length;
     this.bodyLeft = length;
     this.endUnknown = false;
+    this.untrusted = false;
+    this.provisionalFrom = Number.POSITIVE_INFINITY;
     let walker = this.walkerFor(first >> 4, length);
     this.credentials = walker !== undefined && this.side === 'client';
     this.checkOnly = false;
@@ -435,9 +484,20 @@ export class SecretLocator {
         this.checking = false;
         this.advance(0);
         return;
+      case 'provisional':
+        this.provisionalFrom = this.offset + this.pos;
+        this.advance(0);
+        return;
+      case 'untrusted':
+        this.untrusted = true;
+        this.advance(0);
+        return;
       case 'skip':
         this.skipSecret = need.secret;
+        this.skipText = need.text === true;
         this.skipLeft = need.n;
+        // The last field ends the frame: the lengths before it added up.
+        if (need.last && need.n === left) this.settle(this.untrusted);
         if (need.n > left) {
           if (this.checking) {
             this.reject();
@@ -445,6 +505,7 @@ export class SecretLocator {
           }
           // The field runs past the frame: what follows it may be its rest.
           this.endUnknown = true;
+          this.settle(true);
           this.skipSecret = true;
           this.skipLeft = left;
         }
@@ -472,11 +533,21 @@ export class SecretLocator {
   private rest(): void {
     this.walker = undefined;
     if (this.bodyLeft > 0) this.endUnknown = true;
+    if (this.endUnknown) this.settle(true);
     if (this.bodyLeft === 0) this.endFrame();
     else this.state = State.Rest;
   }
 
+  /** The frame's provisional bytes up to here are masked (`bad`) or shown. */
+  private settle(bad: boolean): void {
+    if (this.provisionalFrom === Number.POSITIVE_INFINITY) return;
+    if (bad) this.mark(Math.max(this.provisionalFrom - this.offset, 0), this.pos);
+    this.provisionalFrom = Number.POSITIVE_INFINITY;
+  }
+
   private endFrame(): void {
+    this.settle(this.untrusted || this.endUnknown);
+    if (this.credentials && (this.untrusted || this.endUnknown)) this.untrustedFrames?.push(this.frameStart);
     this.walker = undefined;
     this.need = undefined;
     this.afterCredentials = this.credentials;
@@ -492,33 +563,44 @@ export class SecretLocator {
    * protocol name of 4 or 6 bytes and a known level to be taken for one.
    */
   private *connect(): Walker {
-    const name = yield U16;
-    if (this.checking && name !== 4 && name !== 6) {
+    const nameLength = yield U16;
+    // Not "MQTT" or "MQIsdp": whatever follows is not where the spec puts it.
+    if (nameLength !== 4 && nameLength !== 6) {
+      yield UNTRUSTED;
       yield FAIL;
       return;
     }
-    yield skip(name); // Protocol Name
+    let name = '';
+    for (let k = 0; k < nameLength; k++) name += String.fromCharCode(yield U8);
     const level = yield U8;
-    if (this.checking && versionOfLevel(level) === undefined) {
+    const known = versionOfLevel(level);
+    if (this.checking && known === undefined) {
       yield FAIL;
       return;
     }
     yield CHECKED;
     // Decoded as the decoder does: an unknown level speaks the connection's version.
-    const version = versionOfLevel(level) ?? this.ctx.version ?? '3.1.1';
+    const version = known ?? this.ctx.version ?? '3.1.1';
     this.ctx.version = version;
+    if (known === undefined || name !== protocolNameOf(level)) {
+      yield UNTRUSTED;
+      yield FAIL;
+      return;
+    }
     const flags = yield U8;
     yield skip(2); // Keep Alive
+    yield PROVISIONAL;
+    if (connectFlagProblems(flags, version).length > 0) yield UNTRUSTED;
     const v5 = version === '5.0';
     if (v5) yield* this.properties();
-    yield skip(yield U16); // Client Identifier
+    yield text(yield U16); // Client Identifier
     if (flags & ConnectFlag.WILL) {
       if (v5) yield* this.properties();
-      yield skip(yield U16); // Will Topic
+      yield text(yield U16); // Will Topic
       yield skip(yield U16); // Will Payload
     }
-    if (flags & ConnectFlag.USERNAME) yield skip(yield U16);
-    if (flags & ConnectFlag.PASSWORD) yield skip(yield U16, SECRET);
+    if (flags & ConnectFlag.USERNAME) yield text(yield U16);
+    if (flags & ConnectFlag.PASSWORD) yield { op: 'skip', n: yield U16, secret: SECRET, last: true };
   }
 
   /** CONNACK (5.0 §3.2). */
@@ -541,6 +623,7 @@ export class SecretLocator {
       }
       yield CHECKED;
     }
+    if (this.side === 'client') yield PROVISIONAL;
     if (this.frameLength < 2) {
       yield FAIL;
       return;
@@ -621,7 +704,7 @@ export class SecretLocator {
           fits &&= this.consumed <= end;
           break;
         case 'utf8Pair':
-          fits &&= (yield* this.prefixed(end)) && (yield* this.prefixed(end));
+          fits &&= (yield* this.prefixed(end, false, true)) && (yield* this.prefixed(end, false, true));
           break;
         case 'binary':
           if (fits && id === AUTHENTICATION_DATA) {
@@ -633,7 +716,7 @@ export class SecretLocator {
           fits &&= yield* this.prefixed(end);
           break;
         default:
-          fits &&= yield* this.prefixed(end);
+          fits &&= yield* this.prefixed(end, false, def?.type === 'utf8');
       }
       if (!fits) {
         yield FAIL;
@@ -649,12 +732,12 @@ export class SecretLocator {
     return true;
   }
 
-  /** A two-byte length and that many bytes, inside the list ending at `end`; false when they do not fit. */
-  private *prefixed(end: number, secret = false): Generator<Need, boolean, number> {
+  /** A two-byte length and that many bytes (a string: `isText`), inside the list ending at `end`; false when they do not fit. */
+  private *prefixed(end: number, secret = false, isText = false): Generator<Need, boolean, number> {
     if (this.consumed + 2 > end) return false;
     const n = yield U16;
     if (this.consumed + n > end) return false;
-    yield skip(n, secret);
+    yield isText ? text(n) : skip(n, secret);
     return true;
   }
 }

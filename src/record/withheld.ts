@@ -33,7 +33,8 @@ export function withheldEntry(
 
 /**
  * The record of a CONNECT or AUTH whose properties may be made of its Authentication Data
- * (mayShiftSecret): the packet's record with its properties withheld.
+ * (mayShiftSecret): the packet's record with its properties withheld, and the details of its
+ * violations (they may quote a property).
  */
 export function shiftedEntry(
   head: Readonly<PacketHead>,
@@ -41,7 +42,11 @@ export function shiftedEntry(
   corr: Correlation | undefined,
   opts: RecordOptions,
 ): { record: LogRecord; msg: string } {
-  const { record, msg } = packetEntry(head, packet, corr, opts);
+  const withheld =
+    packet.violations.length === 0
+      ? packet
+      : { ...packet, violations: packet.violations.map((v) => ({ ...v, detail: WITHHELD })) };
+  const { record, msg } = packetEntry(head, withheld, corr, opts);
   (record as LogRecord).properties = WITHHELD;
   return { record, msg };
 }
@@ -102,8 +107,21 @@ export function connectMayHoldSecret(packet: Packet): packet is ConnectPacket {
   return packet.type === 'CONNECT' && packet.violations.some((v) => SHIFTED_FIELDS.has(v.code));
 }
 
-/** What the session may learn from such a CONNECT: its version and flags, none of its strings. */
+/**
+ * What the session may learn from such a CONNECT: its version, flags (a Will's QoS and retain) and
+ * Keep Alive, none of its strings nor properties (a broker's records would quote them: an Authentication Method in a
+ * violation's detail, a limit read from password bytes).
+ */
 export function withoutCredentials(packet: ConnectPacket): ConnectPacket {
-  const { username: _username, password: _password, will: _will, ...rest } = packet;
-  return { ...rest, clientId: WITHHELD };
+  const { username: _username, password: _password, will, properties: _properties, ...rest } = packet;
+  const out: ConnectPacket = { ...rest, clientId: WITHHELD };
+  // That there is a Will, its QoS and retain are the Connect Flags'; its topic and payload are not kept.
+  if (will !== undefined)
+    out.will = {
+      qos: will.qos,
+      retain: will.retain,
+      topic: WITHHELD,
+      payload: { length: 0, data: Buffer.alloc(0) },
+    };
+  return out;
 }

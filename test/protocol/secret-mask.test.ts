@@ -36,6 +36,16 @@ function diff(a: Buffer, b: Buffer): [number, number][] {
   return runs;
 }
 
+/**
+ * What a recording masks of a CONNECT's fields after Keep Alive (from `from`) when chunks of `size`
+ * end before the byte at `resolvedAt`, whose reading tells that its lengths add up: the bytes up to
+ * the last chunk end before it (they are written before that is known). [] when none.
+ */
+function provisional(from: number, resolvedAt: number, size: number): [number, number][] {
+  const end = Math.floor(resolvedAt / size) * size;
+  return end > from ? [[from, end]] : [];
+}
+
 const gen = (p: object, protocolVersion: 4 | 5): Buffer =>
   mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion });
 
@@ -56,12 +66,15 @@ describe('secret masking of recordings', () => {
   );
   const publish = gen({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('password'), qos: 0 }, 4);
 
-  it('3.1.1 CONNECT: exactly the password bytes become *, at every split of the stream', () => {
+  it('3.1.1 CONNECT: the password bytes become *, and the fields before it where a chunk ends before they are known to add up', () => {
     const stream = Buffer.concat([v311Connect, publish]);
     const pwAt = v311Connect.length - 's3cr3t-pw'.length;
     for (let size = 1; size <= stream.length; size++) {
       const masked = record(cuts(stream, size).map((bytes) => ({ side: 'client' as const, bytes })));
-      expect(diff(stream, masked.client), `chunks of ${size}`).toEqual([[pwAt, v311Connect.length]]);
+      expect(diff(stream, masked.client), `chunks of ${size}`).toEqual([
+        ...provisional(12, pwAt - 1, size),
+        [pwAt, v311Connect.length],
+      ]);
       expect(masked.client.subarray(pwAt, v311Connect.length).every((b) => b === MASK_BYTE)).toBe(true);
     }
     const decoded = decodeBuffer(record([{ side: 'client', bytes: stream }]).client, '3.1.1', {
@@ -146,6 +159,12 @@ describe('secret masking of recordings', () => {
       const opts = { payload: 'text' as const, payloadMax: 64, showSecrets: true };
       const cr = decodeBuffer(masked.client, '5.0', opts).records;
       expect(cr.map((r) => r.type)).toEqual(['CONNECT', 'AUTH', 'PUBLISH']);
+      const secrets = [Buffer.from('pw5'), Buffer.from('client-first'), Buffer.from('client-final')];
+      for (const secret of secrets) expect(masked.client.indexOf(secret)).toBe(-1);
+      expect(masked.broker.indexOf(Buffer.from('server-first'))).toBe(-1);
+      expect(masked.broker.indexOf(Buffer.from('server-final'))).toBe(-1);
+      // Split: the fields written before the CONNECT was known to add up are masked too.
+      if (size < clientStream.length) continue;
       expect(cr[0]).toMatchObject({
         clientId: 'c5',
         username: 'bob',
@@ -180,11 +199,18 @@ describe('secret masking of recordings', () => {
       },
       4,
     );
-    const masked = record(cuts(connect, 3).map((bytes) => ({ side: 'client' as const, bytes })));
     const v: ProtocolVersion = '3.1';
+    const whole = record([{ side: 'client', bytes: connect }]).client;
     expect(
-      decodeBuffer(masked.client, v, { payload: 'none', payloadMax: 0, showSecrets: true }).records[0],
+      decodeBuffer(whole, v, { payload: 'none', payloadMax: 0, showSecrets: true }).records[0],
     ).toMatchObject({ protocolLevel: 3, password: { text: '****' } });
+    expect(diff(connect, whole)).toEqual([[connect.length - 4, connect.length]]);
+    // In chunks of 3, the fields after Keep Alive (at 14) are written before they are known to add up.
+    const split = record(cuts(connect, 3).map((bytes) => ({ side: 'client' as const, bytes }))).client;
+    expect(diff(connect, split)).toEqual([
+      [14, 21],
+      [connect.length - 4, connect.length],
+    ]);
   });
 
   it('properties after Authentication Data are masked: its length may have been short', () => {
@@ -223,26 +249,27 @@ describe('secret masking where lengths lie', () => {
     return { out, changed: diff(stream, out), loc: loc.client };
   }
 
-  it('a Remaining Length that ends inside the password: the rest of the frame and all after it', () => {
+  // The fields before the password may hold some of it: from the first one after Keep Alive (12).
+  it('a Remaining Length that ends inside the password: the fields after Keep Alive and all after them', () => {
     const stream = Buffer.concat([hex`10 14 ${connect.subarray(2)}`, after]);
     for (const size of [1, 2, 5, stream.length]) {
       const m = masked(stream, size);
-      expect(m.changed, `chunks of ${size}`).toEqual([[20, stream.length]]);
+      expect(m.changed, `chunks of ${size}`).toEqual([[12, stream.length]]);
       expect(m.loc.opaqueFrom).toBe(22);
       expect(m.loc.maskedUpTo).toBe(stream.length);
     }
   });
 
-  it('a Remaining Length that ends before the user name: masked from the user name on', () => {
+  it('a Remaining Length that ends before the user name: masked from the client id on', () => {
     const stream = Buffer.concat([hex`10 10 ${connect.subarray(2)}`, after]);
-    expect(masked(stream).changed).toEqual([[18, stream.length]]);
+    expect(masked(stream).changed).toEqual([[12, stream.length]]);
   });
 
   it('a Password Flag that is clear: the bytes left over, and all after them', () => {
     const stream = Buffer.concat([hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`, after]);
     for (const size of [1, 3, stream.length]) {
       const m = masked(stream, size);
-      expect(m.changed, `chunks of ${size}`).toEqual([[18, stream.length]]);
+      expect(m.changed, `chunks of ${size}`).toEqual([[12, stream.length]]);
       expect(m.loc.opaqueFrom).toBe(34);
     }
   });
@@ -250,14 +277,17 @@ describe('secret masking where lengths lie', () => {
   it('the same with a Remaining Length two bytes short: the rest of the password is not shown', () => {
     // Left over: "00 0e" and 12 bytes of the password; its last 2 bytes frame as a packet.
     const stream = hex`10 1e 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`;
-    expect(masked(stream).changed).toEqual([[18, stream.length]]);
+    expect(masked(stream).changed).toEqual([[12, stream.length]]);
   });
 
   it('a password sent after a CONNECT whose flags and length leave it out: masked from there on', () => {
     // Flags 0x82 (no password), Remaining Length 16 (ends with the user name), then "00 0e password".
     const stream = Buffer.concat([hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${connect.subarray(12)}`, after]);
     for (const size of [1, 4, stream.length]) {
-      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([[18, stream.length]]);
+      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([
+        ...provisional(12, 17, size),
+        [18, stream.length],
+      ]);
     }
   });
 
@@ -266,20 +296,20 @@ describe('secret masking where lengths lie', () => {
     expect(masked(stream).changed).toEqual([[20, 34]]);
   });
 
-  it('a password length longer than the packet: from the password on, and all after it', () => {
+  it('a password length longer than the packet: from the client id on, and all after it', () => {
     // CONNECT, Remaining Length 20: "MQTT" 4, flags 0xC2, keepalive, client id "a", user "u", password claims 9.
     const bad = hex`10 14 00 04 4d 51 54 54 04 c2 00 0a 00 01 61 00 01 75 00 09 70 77`;
-    expect(masked(Buffer.concat([bad, hex`c0 00`])).changed).toEqual([[20, 24]]);
+    expect(masked(Buffer.concat([bad, hex`c0 00`])).changed).toEqual([[12, 24]]);
   });
 
-  it('a password length shorter than the password: the rest of the frame, and all after it', () => {
+  it('a password length shorter than the password: from the client id, and all after it', () => {
     const stream = Buffer.concat([hex`10 20 ${connect.subarray(2, 18)} 00 04 ${PASSWORD}`, after]);
-    expect(masked(stream).changed).toEqual([[20, stream.length]]);
+    expect(masked(stream).changed).toEqual([[12, stream.length]]);
   });
 
-  it('5.0: an unknown property: from it to the end of the frame', () => {
+  it('5.0: an unknown property: from the properties to the end of the frame', () => {
     const c5 = hex`10 16 00 04 4d 51 54 54 05 c2 00 3c 03 63 72 65 00 01 64 00 01 75 00 00`;
-    expect(masked(Buffer.concat([c5, after])).changed).toEqual([[14, 28]]);
+    expect(masked(Buffer.concat([c5, after])).changed).toEqual([[12, 28]]);
   });
 
   it('a CONNECT or AUTH later in the stream, and in several chunks, is found too', () => {
@@ -288,7 +318,102 @@ describe('secret masking where lengths lie', () => {
     const stream = Buffer.concat([first, hex`c0 00`, publish, connect, after]);
     const at = first.length + 2 + publish.length;
     for (const size of [1, 7, stream.length]) {
-      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([[at + 20, at + 34]]);
+      expect(masked(stream, size).changed, `chunks of ${size}`).toEqual([
+        ...provisional(12, 14, size),
+        ...provisional(at + 12, at + 19, size),
+        [at + 20, at + 34],
+      ]);
     }
+  });
+});
+
+/**
+ * CONNECTs of the soak (seed 0c0ffee1) whose recording showed the first bytes of the password: a
+ * length before it lies (client id, will, user name, protocol name) or the flags are inconsistent,
+ * so a field that is shown swallows part of the password. The password is the frame's last bytes.
+ */
+describe('secret masking where a field before the password lies (soak vectors)', () => {
+  const vectors: [string, string, number][] = [
+    // name, frame, password bytes at its end
+    [
+      'will payload length swallows the password (h-323)',
+      '103e00044d51545404c4001b0013736f616b2d757431656a3438636f70346e786400037730770018eca785ea83b5ecb08cea9faaeab4aaebbd97eab0abeba3a8',
+      24,
+    ],
+    [
+      'user name 17 bytes long, 9 sent (h-443)',
+      '103500044d51545404c200440007736f616b2d79320011787663786e626e777a0015ea988eea9395ec9ab1eaa596ec80abeabda5eaa2b9',
+      21,
+    ],
+    [
+      'protocol name length 0x24 (h-624)',
+      '103300244d5154540440c69f0010736f616b2d66366370776b78383369720015eba6b7ea96adec948fea9e9dea9aaceca696ec9c82',
+      21,
+    ],
+    [
+      '3.1: user name length 20, 4 sent (h-1151)',
+      '103700064d514973647003c20054000c736f616b2d3477376c6f703700146d6133780015ec8bb0ecbb98eba790eca3a6ea8c88ea8c88ea93a6',
+      21,
+    ],
+    [
+      '3.1: will flag without user name or password flags, will topic length 43 (h-1949)',
+      '104800064d5149736470030e67fb000d736f616b2d736d726c7a397878002b64626e792f626764786170000432cea9d30018eb96abeca0b0ec8aa3ebb18eeb829fec82a6eca6a4eab58a',
+      24,
+    ],
+    [
+      '5.0: protocol name length 0x2a (h-2152)',
+      '103d002a4d51545405c0004b0219020011736f616b2d32376b30636a6b7863386b6300073233787737776f0012eaa48deba48feb80b8ea909eec9694ebb18e',
+      18,
+    ],
+    [
+      '5.0: client id length 37, 14 sent (m-209)',
+      '103c00044d51545405c20022000025736f616b2d3570677236306f6a35000b64326d78723036367278360012eca482ea97beebb29feca0a3eab19bec8589',
+      18,
+    ],
+    [
+      'will retain without will flag, user name length 260 (h-1468, its first 64 bytes)',
+      '10ffffff7f00044d51545404e20030000001046731746c0012ecaf9becb687eb8888ebb0adec98b6eab7bd82638b710019366361316a782f3374716136792f7777362f6f',
+      0,
+    ],
+  ];
+
+  it.each(vectors)('%s: no 4 bytes of the password are shown, at any split', (_name, frameHex, pwLength) => {
+    const frame = Buffer.from(frameHex, 'hex');
+    // h-1468's password sits in the middle: the 18 bytes after its "00 12".
+    const at = pwLength === 0 ? frame.indexOf(Buffer.from('0012ec', 'hex')) + 2 : frame.length - pwLength;
+    const password = frame.subarray(at, pwLength === 0 ? at + 18 : frame.length);
+    const stream = Buffer.concat([frame, hex`c0 00`]);
+    for (let size = 1; size <= stream.length; size++) {
+      const out = record(cuts(stream, size).map((bytes) => ({ side: 'client' as const, bytes }))).client;
+      for (let i = 0; i + 4 <= password.length; i++) {
+        expect(
+          out.indexOf(password.subarray(i, i + 4)),
+          `chunks of ${size}, password bytes ${i}-${i + 4}`,
+        ).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('a string that ran over the next field (its lengths lie consistently)', () => {
+  const DATA = Buffer.from('QXZJVKWqxzjvkw');
+
+  it('5.0 AUTH: an Authentication Method holding a NUL is masked with the rest of its properties', () => {
+    // The method's length (27) covers "16 00 0e" and 12 bytes of the data; the list and the frame end there.
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const stream = Buffer.concat([connect, auth, DATA.subarray(12), hex`c0 00`]);
+    for (const size of [1, 5, stream.length]) {
+      const out = record(cuts(stream, size).map((bytes) => ({ side: 'client' as const, bytes }))).client;
+      for (let i = 0; i + 4 <= DATA.length; i++)
+        expect(out.indexOf(DATA.subarray(i, i + 4)), `chunks of ${size}, bytes ${i}-${i + 4}`).toBe(-1);
+    }
+  });
+
+  it('3.1.1 CONNECT: a user name holding a NUL, with lengths that add up, is masked', () => {
+    // User name length 17 covers "u", "00 0e" and the password; a password length 0 follows.
+    const connect = hex`10 22 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 11 75 00 0e ${DATA} 00 00`;
+    const out = record([{ side: 'client', bytes: connect }]).client;
+    for (let i = 0; i + 4 <= 14; i++) expect(out.indexOf(DATA.subarray(i, i + 4))).toBe(-1);
   });
 });

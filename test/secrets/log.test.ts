@@ -80,6 +80,49 @@ describe('secrets in the log: a CONNECT whose lengths lie', () => {
     expect(findInText(log, PASSWORD)).toBeUndefined();
   });
 
+  it('Connect Flags the spec does not allow: the CONNECT is withheld, as the recording masks its fields', () => {
+    // The reserved bit, then a will retain without a will: the lengths add up, the flags do not.
+    for (const flags of [0xc3, 0xe2]) {
+      const bad = Buffer.from(CONNECT);
+      bad[9] = flags;
+      const log = logOf([bad, hex`c0 00`]);
+      expect(log).toContain('"content":"withheld: may contain credentials"');
+      expect(log).not.toContain('"clientId":"d"');
+      expect(log).not.toContain('"username":"u"');
+      // The packet after it frames cleanly and is shown.
+      expect(log).toContain('"type":"PINGREQ","protocol":"3.1.1","flags":0,"length":2,"offset":34} PINGREQ');
+    }
+  });
+
+  it('a Protocol Level that is none of 3, 4, 5: the CONNECT and all after it are withheld', () => {
+    const bad = Buffer.from(CONNECT);
+    bad[8] = 6;
+    const log = logOf([bad, hex`c0 00`]);
+    expect(log).not.toContain('"clientId":"d"');
+    expect(log).toContain('"type":"PINGREQ","protocol":"3.1.1","flags":0,"length":2,"offset":34,"content"');
+  });
+
+  it('5.0 AUTH whose property list does not add up: its properties are withheld', () => {
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    // Authentication Method length 0x0f runs over the Authentication Data; the list then ends inside a field.
+    const auth = hex`f0 11 18 0f 15 00 0f 53 16 00 08 ${PASSWORD.subarray(0, 8)}`;
+    const sink = createCollectSink('trace');
+    const conn = createTap(sink, DEFAULT_TAP_OPTIONS).open(OPEN);
+    conn.data('client', connect);
+    conn.data('client', auth);
+    conn.close(CLOSE);
+    const record = sink.records.find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe('withheld: may contain credentials');
+  });
+
+  it('a CONNECT cut short whose fields were not known to add up: its excerpt is withheld', () => {
+    // Will Retain without a will; a User Name length of 260 runs over the password (soak h-1468).
+    const connect = hex`10 ff ff ff 7f 00 04 4d 51 54 54 04 e2 00 30 00 00 01 04 67 31 74 6c 00 0e ${PASSWORD}`;
+    const log = logOf([connect]);
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+    expect(log).toContain('"hex":"withheld: may contain credentials"');
+  });
+
   it('a well-formed CONNECT is shown as before, its password redacted', () => {
     const log = logOf([CONNECT]);
     expect(findInText(log, PASSWORD)).toBeUndefined();
@@ -147,6 +190,47 @@ describe('what a record withholds, and what it keeps', () => {
     const record = got.find((r) => r.record.type === 'AUTH')!.record;
     expect(record.properties).toBe(WITHHELD);
     expect(record.violations).toBeDefined();
+  });
+
+  it("5.0: a broker's records do not echo what a withheld CONNECT or AUTH declared", () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    // The Authentication Method's length (30) swallows the Authentication Data that follows it.
+    const props = Buffer.concat([hex`15 00 1e`, Buffer.from('SCRAM-SHA-256'), hex`16 00 0e`, DATA]);
+    const connect = Buffer.concat([hex`10 31 00 04 4d 51 54 54 05 02 00 3c 2e`, props, hex`00 01 64`]);
+    // An AUTH whose method (with the same lie) differs from the CONNECT's: its violation would quote it.
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const got = records([connect, auth]);
+    const log = got.map((r) => `${JSON.stringify(r.record)} ${r.msg}`).join('\n');
+    expect(findInText(log, DATA)).toBeUndefined();
+    // The CONNACK (no method) still says what is wrong, without quoting the CONNECT.
+    expect(got.find((r) => r.record.type === 'CONNACK')).toBeDefined();
+  });
+
+  it("5.0: an AUTH whose properties are withheld: its violations' details are too", () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const method = Buffer.from('SCRAM-SHA-256');
+    const connect = Buffer.concat([hex`10 1d 00 04 4d 51 54 54 05 02 00 3c 10 15 00 0d`, method, hex`00 00`]);
+    // Its method's length (8) runs over the first 4 bytes of the data; the rest reads as data.
+    const auth = Buffer.concat([
+      hex`f0 1a 18 18 15 00 08 58 16 00 04`,
+      DATA.subarray(0, 4),
+      hex`16 00 0a`,
+      DATA.subarray(4),
+    ]);
+    const got = records([connect, auth]);
+    const record = got.find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(record.violations).toContainEqual(expect.objectContaining({ code: 'MQTT_AUTH_METHOD_CHANGED' }));
+    expect(findInText(JSON.stringify(record), DATA)).toBeUndefined();
+  });
+
+  it('5.0: an AUTH whose method ran over its data, lengths adding up: its properties are withheld', () => {
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const connect = hex`10 0d 00 04 4d 51 54 54 05 02 00 3c 00 00 00`;
+    const auth = Buffer.concat([hex`f0 20 18 1e 15 00 1b`, Buffer.from('OTHER-METHOD'), hex`16 00 0e`, DATA]);
+    const record = records([connect, auth]).find((r) => r.record.type === 'AUTH')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(findInText(JSON.stringify(record), DATA)).toBeUndefined();
   });
 
   it('excerpts of bytes that frame normally are kept', () => {

@@ -1,7 +1,9 @@
 /**
  * Secrets, as a property: for a client stream holding a CONNECT or AUTH with a password or
  * Authentication Data P (valid, cut short, with a lying Remaining Length or secret length, with
- * the Password Flag clear, anywhere in the stream, in any chunking, followed by garbage), no
+ * the Password Flag clear, with a lying length before P (protocol name, client id, will, user
+ * name, properties), flags or a level that do not fit, anywhere in the stream, in any chunking,
+ * followed by garbage), no
  * output of the real tap, log sinks and recorder holds P, any 4-byte run of it, or its hex:
  * neither the NDJSON log, the pretty output, stderr nor the pcapng recording.
  */
@@ -19,7 +21,6 @@ import { DEFAULT_TAP_OPTIONS, type PayloadMode } from '../../src/observe/tap-opt
 import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { createLogSink, type LogSink } from '../../src/sinks/log-sink.js';
 import {
-  bin,
   cat,
   connack,
   connect,
@@ -29,7 +30,6 @@ import {
   prop,
   props,
   publish,
-  str,
   subscribe,
   u8,
   u16,
@@ -38,6 +38,7 @@ import {
 import { findInBytes, findInNdjson, findInText } from '../helpers/secret-finder.js';
 
 type Kind = 'password' | 'connect-auth-data' | 'auth';
+type LyingField = 'protocolName' | 'clientId' | 'willTopic' | 'willPayload' | 'username' | 'properties';
 
 interface Scenario {
   version: ProtocolVersion;
@@ -60,6 +61,15 @@ interface Scenario {
    */
   countsCharacters: boolean;
   passwordFlagClear: boolean;
+  /**
+   * A length before the secret that lies, by `delta` bytes: the Protocol Name's, the Client
+   * Identifier's, the will's, the User Name's or the CONNECT properties'.
+   */
+  fieldLie: { field: LyingField; delta: number } | undefined;
+  /** Bits flipped in the Connect Flags (the reserved bit, will QoS and retain, will, user name). */
+  flagsXor: number;
+  /** A Protocol Level that does not go with the Protocol Name. */
+  wrongLevel: number | undefined;
   /** Packets before the CONNECT or AUTH: none, after a CONNECT, or a stream that opens otherwise. */
   before: 'nothing' | 'connect' | 'not-connect';
   prefix: Buffer[];
@@ -122,10 +132,33 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       username: fc.option(text, { nil: undefined }),
       will: fc.option(fc.record({ topic: text, payload: text }), { nil: undefined }),
       propsAround: fc.tuple(fc.boolean(), fc.boolean()),
-      lengthLie: fc.option(fc.integer({ min: -60, max: 24 }), { nil: undefined, freq: 2 }),
+      // Past 24: a frame that holds the stream's end, so that a cut falls inside the CONNECT.
+      lengthLie: fc.option(fc.oneof(fc.integer({ min: -60, max: 24 }), fc.integer({ min: 25, max: 400 })), {
+        nil: undefined,
+        freq: 2,
+      }),
       secretLength: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined, freq: 3 }),
       countsCharacters: fc.boolean(),
       passwordFlagClear: kind === 'password' ? fc.boolean() : fc.constant(false),
+      fieldLie: fc.option(
+        fc.record({
+          field: fc.constantFrom<LyingField>(
+            'protocolName',
+            'clientId',
+            'willTopic',
+            'willPayload',
+            'username',
+            'properties',
+          ),
+          delta: fc.oneof(fc.integer({ min: -8, max: 8 }), fc.integer({ min: 9, max: 60 })),
+        }),
+        { nil: undefined, freq: 2 },
+      ),
+      flagsXor: fc.oneof(
+        { arbitrary: fc.constant(0), weight: 3 },
+        { arbitrary: fc.constantFrom(0x01, 0x08, 0x10, 0x18, 0x20, 0x04, 0x80, 0x84, 0x24), weight: 1 },
+      ),
+      wrongLevel: fc.option(fc.constantFrom(3, 4, 5, 6, 0, 0x83, 0x85), { nil: undefined, freq: 6 }),
       before:
         kind === 'auth'
           ? fc.constant('connect' as const)
@@ -166,14 +199,36 @@ function credentials(s: Scenario): Buffer {
     const v5 = v === '5.0';
     let flags = 0x02 | (s.username !== undefined ? 0x80 : 0) | (s.will !== undefined ? 0x04 : 0);
     if (s.kind === 'password' && !s.passwordFlagClear) flags |= 0x40;
+    // A length prefix and its bytes; the prefix lies by `delta` for the scenario's lying field.
+    const field = (name: LyingField, value: string | Buffer): Buffer => {
+      const b = typeof value === 'string' ? Buffer.from(value) : value;
+      const lie = s.fieldLie?.field === name ? s.fieldLie.delta : 0;
+      return cat(u16(Math.min(0xffff, Math.max(0, b.length + lie))), b);
+    };
+    let properties: Buffer = v5
+      ? s.kind === 'connect-auth-data'
+        ? authProps()
+        : props(prop(P.sessionExpiryInterval, 60))
+      : Buffer.alloc(0);
+    if (v5 && s.fieldLie?.field === 'properties') {
+      // The property length lies; the properties stay as they are.
+      let n = 0;
+      let k = 0;
+      do n += (properties[k]! & 0x7f) * 128 ** k;
+      while (properties[k++]! & 0x80);
+      properties = cat(vbi(Math.max(0, n + s.fieldLie.delta)), properties.subarray(k));
+    }
+    const level = v === '3.1' ? 3 : v === '3.1.1' ? 4 : 5;
     body = cat(
-      str(v === '3.1' ? 'MQIsdp' : 'MQTT'),
-      [v === '3.1' ? 3 : v === '3.1.1' ? 4 : 5, flags],
+      field('protocolName', v === '3.1' ? 'MQIsdp' : 'MQTT'),
+      [s.wrongLevel ?? level, flags ^ s.flagsXor],
       u16(30),
-      v5 ? (s.kind === 'connect-auth-data' ? authProps() : props(prop(P.sessionExpiryInterval, 60))) : [],
-      str(s.clientId),
-      s.will === undefined ? [] : cat(v5 ? props() : [], str(s.will.topic), bin(Buffer.from(s.will.payload))),
-      s.username === undefined ? [] : str(s.username),
+      properties,
+      field('clientId', s.clientId),
+      s.will === undefined
+        ? []
+        : cat(v5 ? props() : [], field('willTopic', s.will.topic), field('willPayload', s.will.payload)),
+      s.username === undefined ? [] : field('username', s.username),
       s.kind === 'password' ? secretField : [],
     );
   }
@@ -372,6 +427,9 @@ describe('secrets, as a property', () => {
       secretLength: undefined,
       countsCharacters: false,
       passwordFlagClear: false,
+      fieldLie: undefined,
+      flagsXor: 0,
+      wrongLevel: undefined,
       before: 'nothing',
       prefix: [],
       suffix: [],

@@ -1,6 +1,7 @@
 import { ConnectFlag, PROTOCOL_LEVELS, type ProtocolVersion } from '../constants.js';
 import type { Reader } from '../reader.js';
 import type { ConnackPacket, ConnectPacket, PacketHeader, Properties, Will } from '../types.js';
+import type { ViolationCode } from '../violations.js';
 import { checkReasonCode, checkTrailing } from './checks.js';
 import { readProperties } from './properties.js';
 
@@ -8,6 +9,32 @@ import { readProperties } from './properties.js';
 export function versionOfLevel(level: number): ProtocolVersion | undefined {
   // Bridges may set the top bit of the level (mosquitto's try_private); the version is in the rest.
   return PROTOCOL_LEVELS[level & 0x7f];
+}
+
+/** The Protocol Name that goes with a Protocol Level: "MQIsdp" for 3 (3.1), else "MQTT". */
+export function protocolNameOf(level: number): string {
+  return (level & 0x7f) === 3 ? 'MQIsdp' : 'MQTT';
+}
+
+/**
+ * The Connect Flags' problems (3.1.1 §3.1.2.3, 5.0 §3.1.2.3): the reserved bit, a will QoS or
+ * retain without a will, will QoS 3, before 5.0 a password without a user name. Empty when none.
+ */
+export function connectFlagProblems(flags: number, version: ProtocolVersion): [ViolationCode, string][] {
+  const out: [ViolationCode, string][] = [];
+  const willFlag = (flags & ConnectFlag.WILL) !== 0;
+  const willQos = (flags >> 3) & 0x03;
+  if (flags & ConnectFlag.RESERVED)
+    out.push(['MQTT_CONNECT_RESERVED_FLAG', 'the reserved bit 0 of the Connect Flags is set']);
+  if (!willFlag && willQos !== 0)
+    out.push(['MQTT_WILL_QOS_WITHOUT_WILL', `Will QoS is ${willQos} but the Will Flag is 0`]);
+  if (!willFlag && flags & ConnectFlag.WILL_RETAIN)
+    out.push(['MQTT_WILL_RETAIN_WITHOUT_WILL', 'Will Retain is set but the Will Flag is 0']);
+  // [MQTT-3.1.2-14] (5.0: -12) speaks of a Will Flag of 1; without a will, QoS 3 is just "not 0" above.
+  if (willFlag && willQos === 3) out.push(['MQTT_WILL_INVALID_QOS', 'Will QoS is 3']);
+  if (flags & ConnectFlag.PASSWORD && !(flags & ConnectFlag.USERNAME) && version !== '5.0')
+    out.push(['MQTT_PASSWORD_WITHOUT_USERNAME', 'the Password Flag is set but the User Name Flag is not']);
+  return out;
 }
 
 /**
@@ -34,7 +61,7 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
         `Protocol Level ${protocolLevel} is not 3 (3.1), 4 (3.1.1) or 5 (5.0); decoded as ${v}`,
       );
     }
-    const expectedName = (protocolLevel & 0x7f) === 3 ? 'MQIsdp' : 'MQTT';
+    const expectedName = protocolNameOf(protocolLevel);
     if (protocolName !== expectedName) {
       r.report(
         'MQTT_PROTOCOL_NAME',
@@ -60,17 +87,7 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
   const willRetain = (flags & ConnectFlag.WILL_RETAIN) !== 0;
   const hasPassword = (flags & ConnectFlag.PASSWORD) !== 0;
   const hasUsername = (flags & ConnectFlag.USERNAME) !== 0;
-  if (flags & ConnectFlag.RESERVED)
-    r.report('MQTT_CONNECT_RESERVED_FLAG', 'the reserved bit 0 of the Connect Flags is set');
-  if (!willFlag && willQos !== 0)
-    r.report('MQTT_WILL_QOS_WITHOUT_WILL', `Will QoS is ${willQos} but the Will Flag is 0`);
-  if (!willFlag && willRetain)
-    r.report('MQTT_WILL_RETAIN_WITHOUT_WILL', 'Will Retain is set but the Will Flag is 0');
-  // [MQTT-3.1.2-14] (5.0: -12) speaks of a Will Flag of 1; without a will, QoS 3 is just "not 0" above.
-  if (willFlag && willQos === 3) r.report('MQTT_WILL_INVALID_QOS', 'Will QoS is 3');
-  if (hasPassword && !hasUsername && v !== '5.0') {
-    r.report('MQTT_PASSWORD_WITHOUT_USERNAME', 'the Password Flag is set but the User Name Flag is not');
-  }
+  for (const [code, detail] of connectFlagProblems(flags, v)) r.report(code, detail);
 
   if (v === '5.0') setProps(packet, readProperties(r, 'CONNECT'));
   packet.clientId = r.utf8('Client Identifier');
