@@ -163,7 +163,7 @@ describe.skipIf(!requireMosquitto() || !requireChromium())('live web view (--ui)
     await screenshot(page, 'live-topics');
   });
 
-  it('two connections of one client id: the client id shows both ladders one after the other (takeover)', async () => {
+  it('two connections of one client id: both ladders one after the other, the first closed with SESSION_TAKEN_OVER (takeover)', async () => {
     const broker = await startMosquitto();
     cleanups.add(() => broker.stop());
     const tap = await startTapWithUi(cleanups, broker.port);
@@ -186,6 +186,10 @@ describe.skipIf(!requireMosquitto() || !requireChromium())('live web view (--ui)
       /^close by broker after/,
     );
     expect(await page.locator('#ladder .arrow[data-type="CONNECT"]').count()).toBe(2);
+    // The first connection's row carries its close verdict, naming the connection that took over.
+    await expect
+      .poll(() => rows.first().locator('td.verdict').textContent())
+      .toMatch(/^SESSION_TAKEN_OVER: c2 from 127\.0\.0\.1:\d+ connected with client id "twin"/);
     // Δt is within a connection: the second one's first record has none.
     const dts = await page.locator('#ladder .line .dt').allTextContents();
     expect(dts.every((t) => t === '' || /^\+\d+ ms$/.test(t))).toBe(true);

@@ -97,7 +97,12 @@ describe('replay --ui', () => {
   it("a close record's verdict goes into the connection's row", () => {
     const hub = new UiHub();
     hub.write('info', { event: 'open', conn: 'c1', client: '127.0.0.1:1', transport: 'tcp' }, 'open');
-    const verdict = { cause: 'taken-over', detail: 'another connection with client id dev-1', evidence: {} };
+    const verdict = {
+      cause: 'SESSION_TAKEN_OVER',
+      detail: 'c2 from 127.0.0.1:40001 connected with client id "dev-1" 3.2 s after this connection opened',
+      rule: 'MQTT-3.1.4-3',
+      evidence: [{ conn: 'c2', from: 'client', type: 'CONNECT', time: 1 }],
+    };
     hub.write('info', { event: 'close', conn: 'c1', closedBy: 'broker', durationMs: 5, verdict }, 'close');
     expect(hub.rows.get('c1')).toMatchObject({ state: 'closed', closedBy: 'broker', verdict });
   });
