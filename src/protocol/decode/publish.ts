@@ -21,15 +21,21 @@ export function decodePublish(
   if (qos === 3) r.report('MQTT_INVALID_QOS', 'PUBLISH has QoS 3 (both QoS bits set)');
   if (dup && qos === 0) r.report('MQTT_DUP_ON_QOS0', 'DUP is set on a QoS 0 PUBLISH');
   const topic = r.utf8('Topic Name');
+  // The header's fields one by one: a spread after `type` is a slow runtime copy on this hot path.
   const packet: PublishPacket = {
     type: 'PUBLISH',
-    ...h,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
     dup,
     qos,
     retain: (flags & 0x01) !== 0,
     topic,
     payload: { length: 0, data: EMPTY },
   };
+  if (h.truncated === true) packet.truncated = true;
   if (qos > 0) {
     const packetId = r.u16('Packet Identifier');
     // Not read (the capture cap cut the topic): absent, not 0.
@@ -69,7 +75,17 @@ const EMPTY = Buffer.alloc(0);
  */
 export function decodeAck(r: Reader, h: PacketHeader, type: AckPacket['type']): AckPacket {
   const packetId = r.u16('Packet Identifier');
-  const packet: AckPacket = { type, ...h, packetId, code: 0 };
+  const packet: AckPacket = {
+    type,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    packetId,
+    code: 0,
+  };
+  if (h.truncated === true) packet.truncated = true;
   checkPacketId(r, type, packetId);
   if (r.version === '5.0' && r.remaining > 0) {
     packet.code = r.u8('Reason Code');
