@@ -4,6 +4,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { PACKET_TYPE_NAMES } from '../src/protocol/constants.js';
 import './app.css';
 import {
   arrowLabel,
@@ -201,23 +202,7 @@ function App() {
   );
 }
 
-const TYPES = [
-  'CONNECT',
-  'CONNACK',
-  'PUBLISH',
-  'PUBACK',
-  'PUBREC',
-  'PUBREL',
-  'PUBCOMP',
-  'SUBSCRIBE',
-  'SUBACK',
-  'UNSUBSCRIBE',
-  'UNSUBACK',
-  'PINGREQ',
-  'PINGRESP',
-  'DISCONNECT',
-  'AUTH',
-];
+const TYPES = PACKET_TYPE_NAMES.filter((t) => t !== undefined);
 
 function safeGlob(glob: string): RegExp | undefined {
   try {

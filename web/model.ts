@@ -1,5 +1,7 @@
 /** The page's store: connection rows, the latest records of each connection, topics. */
 
+import type { ConnectionRow as Row } from '../src/ui/connection-row.js';
+
 export interface Reason {
   code: number;
   hex: string;
@@ -33,26 +35,8 @@ export interface Rec {
   [key: string]: unknown;
 }
 
-export interface Row {
-  conn: string;
-  clientId?: string;
-  username?: string;
-  protocol?: string;
-  transport?: string;
-  client?: string;
-  state: 'open' | 'closed';
-  startedAt: number;
-  durationMs?: number;
-  packets: { fromClient: number; fromBroker: number };
-  bytes: { fromClient: number; fromBroker: number };
-  keepAlive?: number;
-  clientLastAt?: number;
-  lastReason?: { type: string; code: number; hex: string; name: string; error: boolean };
-  errors: number;
-  closedBy?: string;
-  clean?: boolean;
-  verdict?: { cause?: string; detail?: string; rule?: string } | unknown;
-}
+/** One connection's row, as the server's hub keeps it. */
+export type { Row };
 
 export interface TopicStats {
   count: number;

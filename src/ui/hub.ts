@@ -10,30 +10,9 @@ import { packetEntry } from '../record/object-form.js';
 import { reasonInfo } from '../record/reason.js';
 import type { Correlation } from '../session/connection-session.js';
 import type { Level, LogRecord, PacketHead, RecordSink } from '../sinks/sink.js';
+import type { ConnectionRow } from './connection-row.js';
 
-/** What the connections table shows of one connection; the page computes ages from the times. */
-export interface ConnectionRow {
-  conn: string;
-  clientId?: string;
-  username?: string;
-  protocol?: string;
-  transport?: string;
-  client?: string;
-  state: 'open' | 'closed';
-  startedAt: number;
-  durationMs?: number;
-  packets: { fromClient: number; fromBroker: number };
-  bytes: { fromClient: number; fromBroker: number };
-  keepAlive?: number;
-  /** When the client's last packet was seen (keep-alive countdown). */
-  clientLastAt?: number;
-  lastReason?: { type: string; code: number; hex: string; name: string; error: boolean };
-  errors: number;
-  closedBy?: string;
-  clean?: boolean;
-  /** The close record's verdict, when it carries one. */
-  verdict?: unknown;
-}
+export type { ConnectionRow };
 
 /** Something that takes serialized records and rows (a page's queue, a report's collector). */
 export interface RecordConsumer {
@@ -87,7 +66,7 @@ export class UiHub implements RecordSink {
     if (!this.live) return;
     let json: string;
     try {
-      json = JSON.stringify({ level: LEVEL_VALUES[level], time: this.clock(), ...record, msg });
+      json = this.line(level, record, msg);
     } catch {
       return;
     }
@@ -114,7 +93,7 @@ export class UiHub implements RecordSink {
       return;
     }
     const { record, msg } = packetEntry(head, packet, corr, opts);
-    const json = JSON.stringify({ level: LEVEL_VALUES[level], time: this.clock(), ...record, msg });
+    const json = this.line(level, record, msg);
     for (const c of this.consumers) {
       c.record(head.conn, json);
       c.rowChanged(head.conn);
@@ -123,6 +102,11 @@ export class UiHub implements RecordSink {
 
   flush(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The record as the log's JSON line holds it (envelope first, `msg` last), without the newline. */
+  private line(level: Level, record: LogRecord, msg: string): string {
+    return JSON.stringify({ level: LEVEL_VALUES[level], time: this.clock(), ...record, msg });
   }
 
   private wanted(): boolean {

@@ -84,12 +84,18 @@ describe('architecture: the page', () => {
   it('has sources', () => expect(webFiles.length).toBeGreaterThan(0));
 
   for (const file of webFiles) {
-    it(`web/${relative(WEB, file)} imports only web/ and preact, and reaches no network`, () => {
+    it(`web/${relative(WEB, file)} imports only web/, preact and import-free src/ modules, and reaches no network`, () => {
       const text = readFileSync(file, 'utf8');
       for (const spec of imports(file)) {
-        if (spec.startsWith('.'))
-          expect(relative(WEB, join(file, '..', spec)).startsWith('..'), spec).toBe(false);
-        else expect(WEB_PACKAGES.test(spec), `web/ imports ${spec}`).toBe(true);
+        if (!spec.startsWith('.')) {
+          expect(WEB_PACKAGES.test(spec), `web/ imports ${spec}`).toBe(true);
+          continue;
+        }
+        const target = join(file, '..', spec.replace(/\.js$/, '.ts'));
+        if (!relative(WEB, target).startsWith('..')) continue;
+        // Beyond web/: only src/ data and types that import nothing, so no Node module reaches the page.
+        expect(relative(SRC, target).startsWith('..'), `${spec} is outside src/`).toBe(false);
+        expect(imports(target), `${spec} imports other modules`).toEqual([]);
       }
       // The page only listens: no fetch, no XHR, no sending on its WebSocket.
       expect(/\bfetch\(|XMLHttpRequest|\.send\(|sendBeacon/.test(text), 'the page sends something').toBe(
