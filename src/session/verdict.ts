@@ -224,7 +224,9 @@ export function judge(s: Readonly<SessionFacts>, c: CloseFacts): Verdict {
           evidence: lastClient(s, mark, [close]),
         };
       }
-    } else if (s.pingPending !== undefined && c.closedAt - s.pingPending.at >= keepAlive * 500) {
+    } else if (s.pingPending !== undefined && c.closedAt - s.pingPending.at >= keepAlive * 250) {
+      // A quarter of the keep-alive: mqtt.js gives up half a keep-alive after its PINGREQ, and a
+      // threshold at exactly that wait would split its closes between two causes by timer jitter.
       const p = s.pingPending;
       return {
         cause: 'KEEP_ALIVE_TIMEOUT',

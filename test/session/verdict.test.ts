@@ -173,6 +173,20 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "mqtt.js's timing: keep-alive 60 s, it gives up half of it after its PINGREQ, a little early",
+    version: V3,
+    steps: [...open(V3), c(pingreq(), 60_000)],
+    close: { closedBy: 'client', closedAt: 89_400 },
+    expected: {
+      cause: 'KEEP_ALIVE_TIMEOUT',
+      detail: "keep-alive 60 s, no PINGRESP from the broker for 29 s after the client's PINGREQ",
+      evidence: [
+        { conn: 'c1', from: 'client', type: 'PINGREQ', offset: 18, time: 60_000 },
+        { conn: 'c1', type: 'close', time: 89_400 },
+      ],
+    },
+  },
+  {
     name: 'a later connection took the client id; the broker closes this one (3.1.1: no DISCONNECT)',
     version: V3,
     steps: [...open(V3)],
