@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RawClient } from './client.js';
+import { openLoop, type Percentiles } from './open-loop.js';
 import {
   cpuSeconds,
   cpuTimes,
@@ -19,6 +20,7 @@ import {
   syscalls,
   track,
 } from './procs.js';
+import { percentile } from './stats.js';
 import type { Broker, RunningTarget } from './targets.js';
 import {
   isSequencePayload,
@@ -34,7 +36,7 @@ import {
   type Version,
 } from './wire.js';
 
-export type ScenarioId = 'A' | 'A2' | 'B' | 'C' | 'D' | 'F';
+export type ScenarioId = 'A' | 'A2' | 'B' | 'C' | 'D' | 'F' | 'L';
 
 export interface RunContext {
   target: RunningTarget;
@@ -451,12 +453,6 @@ function scenarioA2Raw(ctx: RunContext): Promise<Metrics> {
 
 // --- B: QoS 1, 100 in flight ------------------------------------------------------------------------------
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
 export async function scenarioB(ctx: RunContext): Promise<Metrics> {
   const n = scaled(20_000, ctx.scale, 500);
   const window = 100;
@@ -704,6 +700,65 @@ export async function scenarioD(ctx: RunContext): Promise<Metrics> {
   }
 }
 
+// --- L: open-loop latency -------------------------------------------------------------------------------
+
+/** Scenario L's rates (messages per second), each held for 10 s × scale after 1 s of warm-up. */
+export const L_RATES = [1000, 5000, 10_000] as const;
+export const L_SECONDS = 10;
+
+/** The metric key of one figure of one rate in L's results, e.g. `L1000.deliveryP99Ms`. */
+export function lKey(rate: number, figure: string): string {
+  return `L${rate}.${figure}`;
+}
+
+function percentileMetrics(rate: number, name: string, p: Percentiles): Metrics {
+  return {
+    [lKey(rate, `${name}P50Ms`)]: p.p50,
+    [lKey(rate, `${name}P99Ms`)]: p.p99,
+    [lKey(rate, `${name}P999Ms`)]: p.p999,
+    [lKey(rate, `${name}MaxMs`)]: p.max,
+  };
+}
+
+/**
+ * QoS 1, 64 B, one publisher and one subscriber through the target, at each of L_RATES in turn:
+ * PUBACK round trip and publish-to-delivery latency from the scheduled send time (open-loop.ts).
+ */
+export async function scenarioL(ctx: RunContext): Promise<Metrics> {
+  const m: Metrics = {};
+  const failures: string[] = [];
+  for (const rate of L_RATES) {
+    let before: Snapshot | undefined;
+    let after: Snapshot | undefined;
+    const r = await openLoop({
+      host: ctx.target.host,
+      port: ctx.target.port,
+      version: ctx.version,
+      qos: 1,
+      rate,
+      seconds: Math.max(1, L_SECONDS * ctx.scale),
+      warmupSeconds: 1,
+      tag: `${ctx.tag}-${rate}`,
+      onMeasureStart: () => {
+        before = snapshot(ctx);
+      },
+      onMeasureEnd: () => {
+        after = snapshot(ctx);
+      },
+    });
+    if (r.error !== undefined) failures.push(`${rate}/s: ${r.error}`);
+    Object.assign(m, percentileMetrics(rate, 'delivery', r.delivery));
+    if (r.puback) Object.assign(m, percentileMetrics(rate, 'puback', r.puback));
+    Object.assign(m, percentileMetrics(rate, 'late', r.lateness));
+    if (before && after) {
+      const cpu = accounting(before, after, 4 * r.measured).cpuUsPerPacket;
+      if (cpu !== undefined) m[lKey(rate, 'cpuUsPerPacket')] = cpu;
+    }
+  }
+  if (failures.length > 0) throw new Error(`L: ${failures.join('; ')}`);
+  return m;
+}
+
 export const SCENARIOS: Record<ScenarioId, (ctx: RunContext) => Promise<Metrics>> = {
   A: scenarioA,
   A2: scenarioA2,
@@ -711,4 +766,5 @@ export const SCENARIOS: Record<ScenarioId, (ctx: RunContext) => Promise<Metrics>
   C: scenarioC,
   D: scenarioD,
   F: scenarioF,
+  L: scenarioL,
 };

@@ -3,8 +3,7 @@
  * the plain relay, and mqtt-tap (JSON to a file at info or warn, optionally recording pcapng).
  * Relay and mqtt-tap are started fresh for every run, so peak RSS is the run's own.
  */
-import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { launchMosquitto } from '../../src/proxy/embedded-broker.js';
@@ -162,6 +161,16 @@ export interface TargetContext {
   nodeOptions?: readonly string[];
   /** Root of another mqtt-tap build for the `other` targets (before/after comparisons in one run). */
   otherRoot?: string;
+  /** The CPU the relay or mqtt-tap is pinned to (`taskset -c`), away from the broker and the load. */
+  cpu?: number;
+}
+
+export const TASKSET = '/usr/bin/taskset';
+
+/** Starts `node ARGS`, under `taskset -c CPU` when a CPU is given (taskset execs: same pid). */
+function launchNode(args: string[], cpu: number | undefined, options: SpawnOptions): ChildProcess {
+  if (cpu === undefined) return track(process.execPath, args, options);
+  return track(TASKSET, ['-c', String(cpu), process.execPath, ...args], options);
 }
 
 let runCounter = 0;
@@ -178,8 +187,7 @@ export async function startTarget(spec: TargetSpec, ctx: TargetContext): Promise
     let logFile: string | undefined;
     let recordFile: string | undefined;
     if (spec.kind === 'relay') {
-      child = track(
-        process.execPath,
+      child = launchNode(
         [
           ...(ctx.nodeOptions ?? []),
           join(ctx.root, 'dist/scripts/bench/relay.js'),
@@ -187,6 +195,7 @@ export async function startTarget(spec: TargetSpec, ctx: TargetContext): Promise
           broker.host,
           String(broker.port),
         ],
+        ctx.cpu,
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
     } else {
@@ -211,7 +220,7 @@ export async function startTarget(spec: TargetSpec, ctx: TargetContext): Promise
       if (spec.metrics) args.push('--metrics', `${HOST}:0`);
       // With --keep-files its stdout is kept too (node's --trace-gc and the like write there).
       const stdout = ctx.keepFiles ? openSync(`${logFile}.stdout`, 'w') : 'ignore';
-      child = track(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
+      child = launchNode(args, ctx.cpu, { stdio: ['ignore', stdout, 'pipe'] });
       if (typeof stdout === 'number') closeSync(stdout);
       let stderr = '';
       child.stderr?.setEncoding('utf8');
