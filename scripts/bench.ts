@@ -279,7 +279,8 @@ function views(version: string, a2: string): Record<ScenarioId, View> {
     L: {
       title:
         `L. Open loop: QoS 1, 64 B, one publisher and one subscriber, at ${L_RATES.map((r) => r.toLocaleString('en-US')).join(', ')} msg/s ` +
-        `(${L_SECONDS} s × scale each after 1 s of warm-up); latency from the scheduled send time, ms`,
+        `(${L_SECONDS} s × scale each after 1 s of warm-up), mosquitto with ${LATENCY_BROKER_CONF.join(', ')}; ` +
+        'latency from the scheduled send time, ms; median [min–max] over rounds',
       headline: {
         key: lKey(L_RATES[L_RATES.length - 1]!, 'deliveryP99Ms'),
         label: `ms p99 at ${L_RATES[L_RATES.length - 1]!.toLocaleString('en-US')}/s`,
@@ -375,6 +376,12 @@ async function main(): Promise<number> {
     execFileSync(TASKSET, ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
   const targetCpu = opts.pin ? TARGET_CPU : undefined;
   const broker = await startBroker(opts.broker, ROOT, opts.brokerConf);
+  // L and CAP measure latency: with mosquitto's default (Nagle on) its PUBACKs wait for the
+  // client's delayed ACK, which would set the floor of every row. A second mosquitto without it.
+  const latencyBroker =
+    (opts.only.includes('L') || opts.wantCapacity) && broker.kind === 'mosquitto'
+      ? await startBroker('mosquitto', ROOT, [...opts.brokerConf, ...LATENCY_BROKER_CONF])
+      : broker;
   const haveClients = existsSync(MOSQUITTO_PUB) && existsSync(MOSQUITTO_SUB);
   const a2Clients: 'mosquitto' | 'raw' = opts.a2 === 'auto' ? (haveClients ? 'mosquitto' : 'raw') : opts.a2;
   const a2Text =
@@ -417,10 +424,11 @@ async function main(): Promise<number> {
             wallSeconds: 0,
           };
           let target: Awaited<ReturnType<typeof startTarget>> | undefined;
+          const b = s === 'L' ? latencyBroker : broker;
           try {
             target = await startTarget(TARGETS[name], {
               root: ROOT,
-              broker,
+              broker: b,
               scratch,
               keepFiles: opts.keepFiles,
               nodeOptions: opts.nodeOptions,
@@ -429,8 +437,8 @@ async function main(): Promise<number> {
             });
             const ctx: RunContext = {
               target,
-              broker,
-              version: broker.protocol,
+              broker: b,
+              version: b.protocol,
               scale: opts.scale,
               scratch,
               a2Clients,
@@ -474,9 +482,11 @@ async function main(): Promise<number> {
         }
       }
     }
-    if (opts.wantCapacity) capacities.push(...(await capacitySearch(opts, broker, scratch, targetCpu)));
+    if (opts.wantCapacity)
+      capacities.push(...(await capacitySearch(opts, latencyBroker, scratch, targetCpu)));
   } finally {
     await broker.close();
+    if (latencyBroker !== broker) await latencyBroker.close();
   }
 
   const alone = opts.wantE ? tapAlone(opts, scratch) : [];
@@ -495,6 +505,9 @@ const LATENCY_MARGINS = [
 ] as const;
 /** Capacity per core at info, in MQTT packets per second through mqtt-tap. */
 const CAPACITY_PACKETS_TARGET = 100_000;
+
+/** The second broker's extra configuration, for L and CAP. */
+const LATENCY_BROKER_CONF = ['set_tcp_nodelay true'];
 
 /** The CPU the broker and the load generators share, and the one the target has to itself. */
 const LOAD_CPU = 0;
@@ -1023,6 +1036,10 @@ function report(
     loadAverageEnd: load2,
     node: process.version,
     broker: { kind: broker.kind, version: broker.version, protocol: broker.protocol, config: broker.config },
+    latencyBroker:
+      broker.kind === 'mosquitto'
+        ? { config: [...broker.config, ...LATENCY_BROKER_CONF] }
+        : 'the same broker',
     mqttTap: gitDescribe(),
     a2: a2Text,
     recordSupported: record,
