@@ -25,7 +25,8 @@ USER node
 # Override with -e MQTT_TAP_LISTEN=... or -l. With --upstream-cert, clients must be verified
 # (mqtts:// with --tls-request-cert --tls-ca) unless --upstream-cert-for-all is given.
 ENV MQTT_TAP_LISTEN=0.0.0.0:1884
-EXPOSE 1884
+# 1884: MQTT; 9464: --metrics, when it is given (e.g. --metrics 0.0.0.0:9464).
+EXPOSE 1884 9464
 # Pass the broker with -e MQTT_TAP_UPSTREAM=host:1883 (or -u); without one, an embedded aedes
 # (MQTT 3.1/3.1.1 only) is started, as no mosquitto is installed in this image.
 ENTRYPOINT ["node", "bin/mqtt-tap.js"]

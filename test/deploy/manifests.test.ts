@@ -266,6 +266,18 @@ describe('deploy/kubernetes', () => {
       });
     }
   });
+
+  it('the Dockerfile exposes the ports the containers declare', () => {
+    const exposed = new Set(
+      [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^EXPOSE\s+(.+)$/gm)].flatMap((m) =>
+        m[1]!.trim().split(/\s+/).map(Number),
+      ),
+    );
+    for (const { container } of tapContainers()) {
+      for (const p of container.ports ?? [])
+        expect(exposed, `${p.name} ${p.containerPort}`).toContain(p.containerPort);
+    }
+  });
 });
 
 describe('deploy/: HAProxy, Prometheus, log shippers', () => {
