@@ -77,16 +77,19 @@ function plain(c: number): boolean {
   return c >= 0x20 && c < 0x80 && c !== 0x22 && c !== 0x5c;
 }
 
+/** Bytes copied one at a time below this length; from it on, set() (a memmove) is cheaper. */
+const SET_FROM = 12;
+
 function copy(out: Buffer, at: number, bytes: Uint8Array): number {
   const n = bytes.length;
-  if (n > 32) out.set(bytes, at);
+  if (n >= SET_FROM) out.set(bytes, at);
   else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
 }
 
 /** The first `n` bytes of `bytes`, as they are. */
 function copyPrefix(out: Buffer, at: number, bytes: Buffer, n: number): number {
-  if (n === bytes.length && n > 32) out.set(bytes, at);
+  if (n === bytes.length && n >= SET_FROM) out.set(bytes, at);
   else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
 }
@@ -270,8 +273,7 @@ class LineWriter implements FieldWriter, SummaryWriter {
   private readonly openArray = new Uint8Array(16);
   private depth = 0;
   /** `{"level":N,"time":T` of the last line: lines in the same millisecond share it. */
-  private readonly prefix = Buffer.alloc(64);
-  private prefixLength = 0;
+  private prefix: Uint8Array = Buffer.alloc(0);
   private prefixLevel: Level | undefined;
   private prefixTime = Number.NaN;
   /** The payload whose preview this line holds as it is (no escapes), and where from the line's start. */
@@ -286,17 +288,18 @@ class LineWriter implements FieldWriter, SummaryWriter {
     this.depth = 0;
     this.previewData = undefined;
     if (level !== this.prefixLevel || time !== this.prefixTime) {
-      let p = copy(this.prefix, 0, LEVEL);
-      p = putInt(this.prefix, p, LEVEL_VALUES[level]);
-      p = copy(this.prefix, p, TIME);
-      p = putDecimal(this.prefix, p, time);
-      this.prefixLength = p;
+      // Its own buffer of its exact length: copied whole with one set().
+      const scratch = Buffer.allocUnsafe(64);
+      let p = copy(scratch, 0, LEVEL);
+      p = putInt(scratch, p, LEVEL_VALUES[level]);
+      p = copy(scratch, p, TIME);
+      p = putDecimal(scratch, p, time);
+      this.prefix = Buffer.from(scratch.subarray(0, p));
       this.prefixLevel = level;
       this.prefixTime = time;
     }
-    this.room(this.prefixLength);
-    for (let i = 0; i < this.prefixLength; i++) this.buf[this.p + i] = this.prefix[i]!;
-    this.p += this.prefixLength;
+    this.room(this.prefix.length);
+    this.p = copy(this.buf, this.p, this.prefix);
     return true;
   }
 
