@@ -166,7 +166,7 @@ export class Reader {
       if (c === 0 || c > 0x7f) break;
       i++;
     }
-    if (i === end) return buf.toString('latin1', start, end);
+    if (i === end) return asciiText(buf, start, end);
     if (!isUtf8(buf.subarray(start, end))) {
       this.report('MQTT_INVALID_UTF8', `${field} at offset ${this.base + start} is not well-formed UTF-8`);
     }
@@ -180,3 +180,29 @@ export class Reader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The last ASCII string made and its bytes: a stream's PUBLISH topics mostly repeat, and comparing
+ * a few bytes costs less than making the string again.
+ */
+const LAST_MAX = 64;
+const lastBytes = new Uint8Array(LAST_MAX);
+let lastLength = -1;
+let lastText = '';
+
+/** `buf[start, end)`, known to be ASCII, as a string. */
+function asciiText(buf: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n === lastLength) {
+    let k = 0;
+    while (k < n && buf[start + k] === lastBytes[k]) k++;
+    if (k === n) return lastText;
+  }
+  const text = buf.toString('latin1', start, end);
+  if (n <= LAST_MAX) {
+    for (let k = 0; k < n; k++) lastBytes[k] = buf[start + k]!;
+    lastLength = n;
+    lastText = text;
+  }
+  return text;
+}

@@ -8,10 +8,10 @@
  * that need a string) go through JSON.stringify. A line that outgrows the room left in the buffer
  * is finished in a spare buffer and copied over.
  */
-import type { Packet, Payload } from '../protocol/types.js';
+import type { Packet, Payload, PublishPacket } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
 import { type RecordOptions, SUMMARY_PREVIEW_CHARS } from './defaults.js';
-import { type Choice, type FieldWriter, type Key, packetFields, packetPreview } from './fields.js';
+import { type Choice, type FieldWriter, K, type Key, packetFields, packetPreview } from './fields.js';
 import { LEVEL_VALUES, type Level, type LogRecord, type PacketHead } from './log-record.js';
 import { packetEntry } from './object-form.js';
 import { newPreviewShape, type PreviewEncoding, type PreviewShape, previewText } from './payload-preview.js';
@@ -77,16 +77,19 @@ function plain(c: number): boolean {
   return c >= 0x20 && c < 0x80 && c !== 0x22 && c !== 0x5c;
 }
 
+/** Bytes copied one at a time below this length; from it on, set() (a memmove) is cheaper. */
+const SET_FROM = 12;
+
 function copy(out: Buffer, at: number, bytes: Uint8Array): number {
   const n = bytes.length;
-  if (n > 32) out.set(bytes, at);
+  if (n >= SET_FROM) out.set(bytes, at);
   else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
 }
 
 /** The first `n` bytes of `bytes`, as they are. */
 function copyPrefix(out: Buffer, at: number, bytes: Buffer, n: number): number {
-  if (n === bytes.length && n > 32) out.set(bytes, at);
+  if (n === bytes.length && n >= SET_FROM) out.set(bytes, at);
   else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
 }
@@ -270,13 +273,17 @@ class LineWriter implements FieldWriter, SummaryWriter {
   private readonly openArray = new Uint8Array(16);
   private depth = 0;
   /** `{"level":N,"time":T` of the last line: lines in the same millisecond share it. */
-  private readonly prefix = Buffer.alloc(64);
-  private prefixLength = 0;
+  private prefix: Uint8Array = Buffer.alloc(0);
   private prefixLevel: Level | undefined;
   private prefixTime = Number.NaN;
   /** The payload whose preview this line holds as it is (no escapes), and where from the line's start. */
   private previewData: Buffer | undefined;
   private previewFrom = 0;
+  /**
+   * Where this line's parts that vary between like PUBLISH lines are (from the line's start, -1
+   * when not written): the offset's digits, the preview's bytes and their excerpt in the summary.
+   */
+  private readonly varying = new Int32Array(6);
 
   /** Starts a line: `{"level":N,"time":T`. False when the output drops it. */
   begin(out: LineOutput, level: Level, time: number): boolean {
@@ -285,18 +292,20 @@ class LineWriter implements FieldWriter, SummaryWriter {
     this.start = this.p = out.used;
     this.depth = 0;
     this.previewData = undefined;
+    this.varying.fill(-1);
     if (level !== this.prefixLevel || time !== this.prefixTime) {
-      let p = copy(this.prefix, 0, LEVEL);
-      p = putInt(this.prefix, p, LEVEL_VALUES[level]);
-      p = copy(this.prefix, p, TIME);
-      p = putDecimal(this.prefix, p, time);
-      this.prefixLength = p;
+      // Its own buffer of its exact length: copied whole with one set().
+      const scratch = Buffer.allocUnsafe(64);
+      let p = copy(scratch, 0, LEVEL);
+      p = putInt(scratch, p, LEVEL_VALUES[level]);
+      p = copy(scratch, p, TIME);
+      p = putDecimal(scratch, p, time);
+      this.prefix = Buffer.from(scratch.subarray(0, p));
       this.prefixLevel = level;
       this.prefixTime = time;
     }
-    this.room(this.prefixLength);
-    for (let i = 0; i < this.prefixLength; i++) this.buf[this.p + i] = this.prefix[i]!;
-    this.p += this.prefixLength;
+    this.room(this.prefix.length);
+    this.p = copy(this.buf, this.p, this.prefix);
     return true;
   }
 
@@ -358,6 +367,60 @@ class LineWriter implements FieldWriter, SummaryWriter {
     this.p = length;
   }
 
+  /** Records that a varying part runs from `at` to the write position. */
+  private mark(part: number, at: number): void {
+    this.varying[part] = at - this.start;
+    this.varying[part + 1] = this.p - this.start;
+  }
+
+  /**
+   * The line written so far (its fields and summary, after `{"level":N,"time":T`) as a template
+   * for like PUBLISH lines, when its offset, preview and excerpt were all marked; else undefined.
+   */
+  template(packet: PublishPacket, shape: PreviewShape): PublishTemplate | undefined {
+    const v = this.varying;
+    if (v[OFFSET]! < 0 || v[PREVIEW]! < 0 || v[EXCERPT]! < 0) return undefined;
+    const from = this.start + this.prefix.length;
+    const cut = (a: number, b: number): Buffer => Buffer.from(this.buf.subarray(a, b));
+    const s = this.start;
+    return {
+      protocol: packet.protocol,
+      flags: packet.flags,
+      length: packet.length,
+      topic: packet.topic,
+      payloadLength: packet.payload.length,
+      bytes: shape.bytes,
+      truncated: shape.truncated,
+      shown: v[EXCERPT + 1]! - v[EXCERPT]!,
+      beforeOffset: cut(from, s + v[OFFSET]!),
+      beforePreview: cut(s + v[OFFSET + 1]!, s + v[PREVIEW]!),
+      beforeExcerpt: cut(s + v[PREVIEW + 1]!, s + v[EXCERPT]!),
+      rest: cut(s + v[EXCERPT + 1]!, this.p),
+    };
+  }
+
+  /** A PUBLISH line from its template: `packet` is like the one it was made from (see `fits`). */
+  fromTemplate(t: PublishTemplate, packet: PublishPacket): void {
+    const data = packet.payload.data;
+    this.room(
+      t.beforeOffset.length +
+        32 +
+        t.beforePreview.length +
+        t.bytes +
+        t.beforeExcerpt.length +
+        t.shown +
+        t.rest.length,
+    );
+    const buf = this.buf;
+    let p = copy(buf, this.p, t.beforeOffset);
+    p = putNumber(buf, p, packet.offset);
+    p = copy(buf, p, t.beforePreview);
+    p = copyPrefix(buf, p, data, t.bytes);
+    p = copy(buf, p, t.beforeExcerpt);
+    p = copyPrefix(buf, p, data, t.shown);
+    this.p = copy(buf, p, t.rest);
+  }
+
   // --- FieldWriter: each value after its key (`,"name":`) ---
 
   string(key: Key, value: string): void {
@@ -376,7 +439,9 @@ class LineWriter implements FieldWriter, SummaryWriter {
 
   number(key: Key, value: number): void {
     this.room(key.json.length + 32);
-    this.p = putNumber(this.buf, copy(this.buf, this.p, key.json), value);
+    const at = copy(this.buf, this.p, key.json);
+    this.p = putNumber(this.buf, at, value);
+    if (key === K.offset) this.mark(OFFSET, at);
   }
 
   boolean(key: Key, value: boolean): void {
@@ -427,6 +492,8 @@ class LineWriter implements FieldWriter, SummaryWriter {
       if (p - from === n) {
         this.previewData = data;
         this.previewFrom = from - this.start;
+        this.varying[PREVIEW] = from - this.start;
+        this.varying[PREVIEW + 1] = p - this.start;
       }
       this.p = p;
     } else if (encoding === 'hex') {
@@ -510,7 +577,9 @@ class LineWriter implements FieldWriter, SummaryWriter {
       // Already in the line with nothing escaped, so nothing to escape here either.
       const from = this.start + this.previewFrom;
       buf.copyWithin(p, from, from + shown);
+      this.varying[EXCERPT] = p - this.start;
       p += shown;
+      this.varying[EXCERPT + 1] = p - this.start;
     } else if (shape.plain) p = copyPrefix(buf, p, payload.data, shown);
     else p = putUtf8(buf, p, payload.data, shown, quoted ? TWICE : ONCE);
     if (chars > SUMMARY_PREVIEW_CHARS) p = copy(buf, p, ELLIPSIS);
@@ -519,8 +588,65 @@ class LineWriter implements FieldWriter, SummaryWriter {
   }
 }
 
+/** LineWriter.varying: where each part's start and end are. */
+const OFFSET = 0;
+const PREVIEW = 2;
+const EXCERPT = 4;
+
+/**
+ * A PUBLISH line with its offset, payload preview and excerpt left out: the line of a like PUBLISH
+ * (same head, fixed header, topic, payload length and preview shape; no packet id, properties,
+ * correlation or violations) is the same bytes around those three, so it is copied, not rewritten.
+ */
+interface PublishTemplate {
+  protocol: Packet['protocol'];
+  flags: number;
+  length: number;
+  topic: string;
+  payloadLength: number;
+  /** The preview's bytes, and the excerpt's (its first ones). */
+  bytes: number;
+  truncated: boolean;
+  shown: number;
+  beforeOffset: Uint8Array;
+  beforePreview: Uint8Array;
+  beforeExcerpt: Uint8Array;
+  /** From the excerpt to the end of the summary. */
+  rest: Uint8Array;
+}
+
+/** Whether `packet`'s line (given its preview's shape) is its template's with other offset and preview bytes. */
+function fits(t: PublishTemplate, packet: PublishPacket, shape: PreviewShape): boolean {
+  return (
+    t.flags === packet.flags &&
+    t.length === packet.length &&
+    t.payloadLength === packet.payload.length &&
+    t.protocol === packet.protocol &&
+    t.topic === packet.topic &&
+    t.bytes === shape.bytes &&
+    t.truncated === shape.truncated &&
+    templated(packet, shape)
+  );
+}
+
+/** A PUBLISH whose line has no other varying part than its offset and the bytes of a plain ASCII preview. */
+function templated(packet: PublishPacket, shape: PreviewShape): boolean {
+  return (
+    packet.packetId === undefined &&
+    packet.properties === undefined &&
+    packet.violations.length === 0 &&
+    packet.truncated !== true &&
+    shape.encoding === 'utf8' &&
+    shape.plain &&
+    shape.ascii &&
+    shape.bytes > 0
+  );
+}
+
 const line = new LineWriter();
 const shape = newPreviewShape();
+/** Each head's last PUBLISH template (heads are per connection and direction). */
+const templates = new WeakMap<object, PublishTemplate>();
 
 /**
  * Writes the line of `packet`'s record: the head's fields, the packet's, the summary. False when
@@ -542,11 +668,23 @@ export function writePacketLine(
     return writeRecordLine(out, level, time, record, msg) === true;
   }
   if (!line.begin(out, level, time)) return false;
-  line.bytes(headBytes(head));
   const preview = packetPreview(packet, opts, shape);
+  const publish = packet.type === 'PUBLISH' && corr === undefined ? packet : undefined;
+  if (publish !== undefined) {
+    const t = templates.get(head);
+    if (t !== undefined && fits(t, publish, preview!)) {
+      line.fromTemplate(t, publish);
+      return line.finish(out);
+    }
+  }
+  line.bytes(headBytes(head));
   packetFields(line, packet, corr, opts, preview);
   line.beginSummary();
   packetSummary(line, packet, corr, preview);
+  if (publish !== undefined && templated(publish, preview!)) {
+    const t = line.template(publish, preview!);
+    if (t !== undefined) templates.set(head, t);
+  }
   return line.finish(out);
 }
 

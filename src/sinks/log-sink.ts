@@ -20,7 +20,10 @@ export interface LogSinkOptions {
   /** `stdout`, or a file path (appended to, created 0600; parent directories created). */
   destination: 'stdout' | string;
   pretty: boolean;
-  /** Milliseconds since the epoch for each record's `time` (default Date.now; replay uses the capture's). */
+  /**
+   * Milliseconds since the epoch for each record's `time` (replay uses the capture's). Default: the
+   * wall clock, read once per run of synchronous work (turnClock).
+   */
   clock?: () => number;
   /** ANSI colours in pretty mode (the CLI decides: a TTY and no NO_COLOR). Default false. */
   colorize?: boolean;
@@ -70,8 +73,27 @@ function pinoLines(clock: () => number): (level: Level, record: LogRecord, msg: 
   };
 }
 
+/**
+ * Date.now, read once until the current synchronous work ends (a microtask forgets it): the lines
+ * of one chunk's packets share a reading. Reading the clock costs as much as writing a line's
+ * fields on some hosts; a line's time is then late by at most the work of one event-loop turn.
+ */
+function turnClock(): () => number {
+  let now: number | undefined;
+  const forget = (): void => {
+    now = undefined;
+  };
+  return () => {
+    if (now === undefined) {
+      now = Date.now();
+      queueMicrotask(forget);
+    }
+    return now;
+  };
+}
+
 export function createLogSink(options: LogSinkOptions): LogSink {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? turnClock();
   const colorize = options.colorize ?? false;
   let pinoLine: ((level: Level, record: LogRecord, msg: string) => string) | undefined;
   /** A record's line into `out`: record/ndjson-line.ts writes it, or pino what only pino gets right. */

@@ -738,4 +738,11 @@ describe('stream of packets', () => {
     expect(frames[0]!.body.length).toBe(6);
     expect(p.payload.data.buffer).toBe(bytes.buffer);
   });
+
+  it('reads each topic from its own bytes, alike or not (the last ASCII string is reused only for the same bytes)', () => {
+    const topics = ['a/b', 'a/b', 'a/c', 'a/c', 'x', 'a/c', 'é/b', 'a/b', 'a/'.repeat(40), 'a/'.repeat(40)];
+    const bytes = Buffer.concat(topics.map((topic) => publish({ version: '3.1.1', topic, payload: B('p') })));
+    const { packets } = decodeStream(bytes, '3.1.1');
+    expect(packets.map((p) => (p as Extract<Packet, { type: 'PUBLISH' }>).topic)).toEqual(topics);
+  });
 });

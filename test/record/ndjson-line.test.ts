@@ -309,6 +309,61 @@ interface ConversationSpec {
   gaps: number[];
 }
 
+/** Runs of PUBLISHes alike but for a few fields: lines copied from a template must still be the object form. */
+const likePublishesArb = fc.record({
+  version: fc.constantFrom<ProtocolVersion>('3.1.1', '5.0'),
+  publishes: fc.array(
+    fc.record({
+      topic: fc.constantFrom('a/b', 'a/c', 'a/"q"'),
+      qos: mostly(0, 1),
+      retain: mostly(false, true),
+      length: fc.constantFrom(1, 8, 60, 61, 70),
+      fill: mostly('x', 'y', '"', 'é', '\u0001'),
+      props: mostly(false, true),
+    }),
+    { minLength: 1, maxLength: 40 },
+  ),
+  heads: fc.array(headArb, { minLength: 1, maxLength: 2 }),
+  opts: optsArb,
+});
+
+describe('lines of like PUBLISHes', () => {
+  it('are the object form whatever changes between them', () => {
+    fc.assert(
+      fc.property(likePublishesArb, (c) => {
+        const session = new ConnectionSession(c.version);
+        const out = output(64 * 1024);
+        const framer = new Framer({ frame: (f) => frames.push(f), error: () => {} });
+        const frames: Frame[] = [];
+        let expected = '';
+        for (const [i, p] of c.publishes.entries()) {
+          const payload = Buffer.from(`${i % 10}${p.fill.repeat(p.length)}`.slice(0, p.length), 'utf8');
+          framer.push(
+            mqtt.publish({
+              version: c.version,
+              topic: p.topic,
+              qos: p.qos,
+              retain: p.retain,
+              packetId: i + 1,
+              payload,
+              ...(p.props ? { properties: [mqtt.prop(mqtt.P.contentType, 'text/plain')] } : {}),
+            }),
+          );
+          const head = c.heads[i % c.heads.length]!;
+          for (const f of frames.splice(0)) {
+            const packet = decodeFrame(f, session.version, 'client');
+            const corr = session.observe('client', packet, 1000 + i);
+            expect(writePacketLine(out, 'info', TIME, head, packet, corr, c.opts)).toBe(true);
+            expected += expectedLine('info', head, packet, corr, c.opts);
+          }
+        }
+        expect(out.text()).toBe(expected);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 describe('a packet line is the object form, byte for byte', () => {
   it('for generated conversations of every packet type and version, whatever room the output has', () => {
     const types = new Set<string>();

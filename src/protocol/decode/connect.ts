@@ -73,13 +73,18 @@ export function decodeConnect(r: Reader, h: PacketHeader): ConnectPacket {
   const keepAlive = r.u16('Keep Alive');
   const packet: ConnectPacket = {
     type: 'CONNECT',
-    ...h,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
     protocolName,
     protocolLevel,
     clean: (flags & ConnectFlag.CLEAN) !== 0,
     keepAlive,
     clientId: '',
   };
+  if (h.truncated === true) packet.truncated = true;
   if (r.stopped) return packet;
 
   const willFlag = (flags & ConnectFlag.WILL) !== 0;
@@ -116,10 +121,15 @@ export function decodeConnack(r: Reader, h: PacketHeader): ConnackPacket {
   const v31 = r.version === '3.1';
   const packet: ConnackPacket = {
     type: 'CONNACK',
-    ...h,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
     sessionPresent: !v31 && (ackFlags & 0x01) !== 0,
     code,
   };
+  if (h.truncated === true) packet.truncated = true;
   if (r.stopped) return packet;
   if (ackFlags & 0xfe && !v31) {
     r.report(

@@ -8,7 +8,17 @@ import { readProperties } from './properties.js';
 /** PINGREQ / PINGRESP (§3.12, §3.13): no variable header, no payload. */
 export function decodePing(r: Reader, h: PacketHeader, type: PingPacket['type']): PingPacket {
   checkTrailing(r, type);
-  return { type, ...h };
+  // The header's fields one by one, as in every decoder: a spread after `type` is a slow runtime copy.
+  const packet: PingPacket = {
+    type,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+  };
+  if (h.truncated === true) packet.truncated = true;
+  return packet;
 }
 
 /**
@@ -28,7 +38,16 @@ export function decodeDisconnectOrAuth(
   type: 'DISCONNECT' | 'AUTH',
   from?: Direction,
 ): DisconnectPacket | AuthPacket {
-  const packet: DisconnectPacket | AuthPacket = { type, ...h, code: 0 };
+  const packet: DisconnectPacket | AuthPacket = {
+    type,
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    code: 0,
+  };
+  if (h.truncated === true) packet.truncated = true;
   if (type === 'AUTH' && r.version !== '5.0') {
     r.report(
       'MQTT_PACKET_NOT_IN_VERSION',

@@ -33,7 +33,7 @@ export function decodePublish(
     qos,
     retain: (flags & 0x01) !== 0,
     topic,
-    payload: { length: 0, data: EMPTY },
+    payload: NO_PAYLOAD,
   };
   if (h.truncated === true) packet.truncated = true;
   if (qos > 0) {
@@ -59,15 +59,24 @@ export function decodePublish(
     else if (packet.properties?.topicAlias === undefined) {
       r.report('MQTT_EMPTY_TOPIC', 'PUBLISH has an empty Topic Name and no Topic Alias');
     }
-  } else if (topic.indexOf('+') !== -1 || topic.indexOf('#') !== -1) {
-    r.report('MQTT_TOPIC_WILDCARD', `Topic Name "${topic}" contains a wildcard character`);
+  } else if (topic !== lastPlainTopic) {
+    if (topic.indexOf('+') !== -1 || topic.indexOf('#') !== -1) {
+      r.report('MQTT_TOPIC_WILDCARD', `Topic Name "${topic}" contains a wildcard character`);
+    } else lastPlainTopic = topic;
   }
   packet.payload = { length: remainingLength - r.pos, data: r.buf.subarray(r.pos, r.end) };
   r.pos = r.end;
   return packet;
 }
 
-const EMPTY = Buffer.alloc(0);
+/** The payload of a PUBLISH read no further than its topic or properties; never changed. */
+const NO_PAYLOAD: PublishPacket['payload'] = { length: 0, data: Buffer.alloc(0) };
+
+/**
+ * The last topic found free of wildcards: the Reader hands the same string for the same bytes,
+ * so a repeated topic is one comparison, not two searches.
+ */
+let lastPlainTopic = '';
 
 /**
  * PUBACK, PUBREC, PUBREL, PUBCOMP (5.0 §3.4-3.7). In 5.0 the Reason Code may be omitted when it is

@@ -14,7 +14,17 @@ import { readProperties } from './properties.js';
 /** SUBSCRIBE (3.1.1 §3.8, 5.0 §3.8): Topic Filters each followed by a Subscription Options byte. */
 export function decodeSubscribe(r: Reader, h: PacketHeader): SubscribePacket {
   const packetId = r.u16('Packet Identifier');
-  const packet: SubscribePacket = { type: 'SUBSCRIBE', ...h, packetId, subscriptions: [] };
+  const packet: SubscribePacket = {
+    type: 'SUBSCRIBE',
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    packetId,
+    subscriptions: [],
+  };
+  if (h.truncated === true) packet.truncated = true;
   checkPacketId(r, 'SUBSCRIBE', packetId);
   const v5 = r.version === '5.0';
   if (v5) setProps(packet, readProperties(r, 'SUBSCRIBE'));
@@ -58,7 +68,17 @@ export function decodeSubscribe(r: Reader, h: PacketHeader): SubscribePacket {
 /** SUBACK (3.1.1 §3.9, 5.0 §3.9): one return/reason code per requested filter. */
 export function decodeSuback(r: Reader, h: PacketHeader): SubackPacket {
   const packetId = r.u16('Packet Identifier');
-  const packet: SubackPacket = { type: 'SUBACK', ...h, packetId, codes: [] };
+  const packet: SubackPacket = {
+    type: 'SUBACK',
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    packetId,
+    codes: [],
+  };
+  if (h.truncated === true) packet.truncated = true;
   checkPacketId(r, 'SUBACK', packetId);
   if (r.version === '5.0') setProps(packet, readProperties(r, 'SUBACK'));
   readCodes(r, 'SUBACK', packet.codes);
@@ -68,7 +88,17 @@ export function decodeSuback(r: Reader, h: PacketHeader): SubackPacket {
 /** UNSUBSCRIBE (3.1.1 §3.10, 5.0 §3.10). */
 export function decodeUnsubscribe(r: Reader, h: PacketHeader): UnsubscribePacket {
   const packetId = r.u16('Packet Identifier');
-  const packet: UnsubscribePacket = { type: 'UNSUBSCRIBE', ...h, packetId, filters: [] };
+  const packet: UnsubscribePacket = {
+    type: 'UNSUBSCRIBE',
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    packetId,
+    filters: [],
+  };
+  if (h.truncated === true) packet.truncated = true;
   checkPacketId(r, 'UNSUBSCRIBE', packetId);
   if (r.version === '5.0') setProps(packet, readProperties(r, 'UNSUBSCRIBE'));
   while (r.pos < r.end && !r.stopped) {
@@ -86,7 +116,17 @@ export function decodeUnsubscribe(r: Reader, h: PacketHeader): UnsubscribePacket
 /** UNSUBACK (3.1.1 §3.11: Packet Identifier only; 5.0 §3.11: plus properties and a code per filter). */
 export function decodeUnsuback(r: Reader, h: PacketHeader): UnsubackPacket {
   const packetId = r.u16('Packet Identifier');
-  const packet: UnsubackPacket = { type: 'UNSUBACK', ...h, packetId, codes: [] };
+  const packet: UnsubackPacket = {
+    type: 'UNSUBACK',
+    protocol: h.protocol,
+    flags: h.flags,
+    length: h.length,
+    offset: h.offset,
+    violations: h.violations,
+    packetId,
+    codes: [],
+  };
+  if (h.truncated === true) packet.truncated = true;
   checkPacketId(r, 'UNSUBACK', packetId);
   if (r.version === '5.0') {
     setProps(packet, readProperties(r, 'UNSUBACK'));
