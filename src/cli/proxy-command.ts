@@ -43,7 +43,6 @@ import {
   withOptions,
 } from './options.js';
 import { stderrLine } from './stderr-line.js';
-import { keepYoungGenerationSmall } from './young-generation.js';
 
 /** How long connections may take to end on their own after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 2000;
@@ -252,7 +251,6 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
       ) as unknown as Argv<ProxyArgs>,
   handler: async (argv: ArgumentsCamelCase<ProxyArgs>) => {
     raiseMallocTrimThreshold();
-    keepYoungGenerationSmall();
     process.exitCode = await runProxy(argv, {
       stdoutIsTTY: process.stdout.isTTY === true,
       noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
