@@ -225,6 +225,32 @@ describe('mqtt-tap CLI: proxying', () => {
     client.end(true);
   });
 
+  it('keeps V8 young generation at its initial size, where a plain node process grows it', async () => {
+    // Two 16 MiB semi-spaces are resident memory for every connection count (docs/performance.md).
+    const broker = await aedes();
+    const dir = mkdtempSync(join(tmpdir(), 'mqtt-tap-young-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const helper = join(ROOT, 'test/helpers/young-generation.cjs');
+    const plainFile = join(dir, 'plain.txt');
+    const plain = spawn(process.execPath, ['--require', helper, '-e', ''], {
+      env: { ...process.env, YOUNG_GEN_FILE: plainFile },
+      stdio: 'ignore',
+    });
+    await new Promise((resolve) => plain.once('exit', resolve));
+    const tapFile = join(dir, 'tap.txt');
+    const cli = startCli(['-l', `127.0.0.1:${await freePort()}`, '-u', `127.0.0.1:${broker.port}`], {
+      NODE_OPTIONS: `--require ${helper}`,
+      YOUNG_GEN_FILE: tapFile,
+    });
+    await cli.waitFor((r) => r.event === 'listening');
+    cli.proc.kill('SIGTERM');
+    expect((await cli.exit).code).toBe(0);
+    const MiB = 1024 * 1024;
+    // The helper's allocations do make it grow: the check below is not vacuous.
+    expect(Number(readFileSync(plainFile, 'utf8'))).toBeGreaterThan(16 * MiB);
+    expect(Number(readFileSync(tapFile, 'utf8'))).toBeLessThanOrEqual(2 * MiB);
+  });
+
   it('loads only what its flags use: no WebSocket, pino, embedded-broker, recorder, replay, metrics or web view code for a TCP proxy', async () => {
     // What a process loads stays in its heap; past 8 MB of old generation V8 answered socket-read
     // garbage with mark-compact collections (docs/performance.md).
