@@ -550,8 +550,8 @@ async function capacitySearch(
   return out;
 }
 
-/** The capacity ladder: 10,000 msg/s, then 25% more each step; 3 s measured per step. */
-const CAPACITY_START_RATE = 10_000;
+/** The capacity ladder: 2,000 msg/s, then 25% more each step; 3 s measured per step. */
+const CAPACITY_START_RATE = 2_000;
 const CAPACITY_FACTOR = 1.25;
 const CAPACITY_MAX_RATE = 400_000;
 const CAPACITY_STEP_SECONDS = 3;
