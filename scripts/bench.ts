@@ -38,6 +38,7 @@ import {
   startTarget,
   TARGETS,
   TASKSET,
+  type TargetContext,
   type TargetName,
   tapSupportsMetrics,
   tapSupportsRecord,
@@ -426,15 +427,7 @@ async function main(): Promise<number> {
           let target: Awaited<ReturnType<typeof startTarget>> | undefined;
           const b = s === 'L' ? latencyBroker : broker;
           try {
-            target = await startTarget(TARGETS[name], {
-              root: ROOT,
-              broker: b,
-              scratch,
-              keepFiles: opts.keepFiles,
-              nodeOptions: opts.nodeOptions,
-              ...(opts.compare !== undefined ? { otherRoot: opts.compare } : {}),
-              ...(targetCpu !== undefined ? { cpu: targetCpu } : {}),
-            });
+            target = await startTarget(TARGETS[name], targetContext(opts, b, scratch, targetCpu));
             const ctx: RunContext = {
               target,
               broker: b,
@@ -506,6 +499,24 @@ const LATENCY_MARGINS = [
 /** Capacity per core at info, in MQTT packets per second through mqtt-tap. */
 const CAPACITY_PACKETS_TARGET = 100_000;
 
+/** How every relay and mqtt-tap of a run is started: this build (or --compare's), pinned or not. */
+function targetContext(
+  opts: Options,
+  broker: Broker,
+  scratch: string,
+  cpu: number | undefined,
+): TargetContext {
+  return {
+    root: ROOT,
+    broker,
+    scratch,
+    keepFiles: opts.keepFiles,
+    nodeOptions: opts.nodeOptions,
+    ...(opts.compare !== undefined ? { otherRoot: opts.compare } : {}),
+    ...(cpu !== undefined ? { cpu } : {}),
+  };
+}
+
 /** The second broker's extra configuration, for L and CAP. */
 const LATENCY_BROKER_CONF = ['set_tcp_nodelay true'];
 
@@ -530,14 +541,10 @@ async function capacitySearch(
           qos,
           level,
           startTap: () =>
-            startTarget(TARGETS[level === 'info' ? 'mqtt-tap' : 'mqtt-tap warn'], {
-              root: ROOT,
-              broker,
-              scratch,
-              keepFiles: opts.keepFiles,
-              nodeOptions: opts.nodeOptions,
-              ...(cpu !== undefined ? { cpu } : {}),
-            }),
+            startTarget(
+              TARGETS[level === 'info' ? 'mqtt-tap' : 'mqtt-tap warn'],
+              targetContext(opts, broker, scratch, cpu),
+            ),
           seconds: Math.max(1, CAPACITY_STEP_SECONDS * opts.scale),
           startRate: CAPACITY_START_RATE,
           factor: CAPACITY_FACTOR,
