@@ -27,3 +27,13 @@ export const DEFAULT_RECORD_OPTIONS: RecordOptions = {
 
 /** Characters of a payload preview the one-line summary (`msg`) repeats. */
 export const SUMMARY_PREVIEW_CHARS = 60;
+
+/**
+ * Entries of one list (subscriptions, filters, reason codes, violations) a packet record writes;
+ * the rest are counted (`reasonsOmitted`...). A 64 KiB SUBACK holds 65,000 codes: written out each
+ * with its description, that would be one 13 MB line.
+ */
+export const RECORD_LIST_MAX = 1000;
+
+/** Entries of one list the one-line summary (`msg`) names before `… N more`. */
+export const SUMMARY_LIST_MAX = 20;

@@ -14,7 +14,7 @@ import type {
   UnsubackPacket,
 } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
-import type { RecordOptions } from './defaults.js';
+import { RECORD_LIST_MAX, type RecordOptions } from './defaults.js';
 import { type PreviewShape, previewShape } from './payload-preview.js';
 import { type ReasonInfo, reasonInfo } from './reason.js';
 import { secretRecord } from './secrets.js';
@@ -82,6 +82,10 @@ export const K = {
   ms: key('ms'),
   truncated: key('truncated'),
   violations: key('violations'),
+  subscriptionsOmitted: key('subscriptionsOmitted'),
+  filtersOmitted: key('filtersOmitted'),
+  reasonsOmitted: key('reasonsOmitted'),
+  violationsOmitted: key('violationsOmitted'),
 } as const;
 
 const TYPES = choices(
@@ -162,8 +166,8 @@ export function packetFields(
       // The request's id, then what it asks for.
       w.number(K.packetId, packet.packetId);
       properties(w, packet.properties, opts);
-      if (packet.type === 'SUBSCRIBE') w.json(K.subscriptions, packet.subscriptions);
-      else w.json(K.filters, packet.filters);
+      if (packet.type === 'SUBSCRIBE') list(w, K.subscriptions, K.subscriptionsOmitted, packet.subscriptions);
+      else list(w, K.filters, K.filtersOmitted, packet.filters);
       break;
     case 'SUBACK':
     case 'UNSUBACK':
@@ -181,7 +185,17 @@ export function packetFields(
   }
   if (corr !== undefined) correlationFields(w, corr);
   if (packet.truncated) w.boolean(K.truncated, true);
-  if (packet.violations.length > 0) w.json(K.violations, packet.violations);
+  if (packet.violations.length > 0) list(w, K.violations, K.violationsOmitted, packet.violations);
+}
+
+/** At most RECORD_LIST_MAX entries of `items`, then how many were left out. */
+function list(w: FieldWriter, key: Key, omittedKey: Key, items: readonly unknown[]): void {
+  if (items.length <= RECORD_LIST_MAX) {
+    w.json(key, items);
+    return;
+  }
+  w.json(key, items.slice(0, RECORD_LIST_MAX));
+  w.number(omittedKey, items.length - RECORD_LIST_MAX);
 }
 
 function connectFields(w: FieldWriter, packet: ConnectPacket, opts: RecordOptions): void {
@@ -243,13 +257,16 @@ function subackFields(
   properties(w, packet.properties, opts);
   // A 3.x UNSUBACK has no codes: the filters it answers stand alone.
   if (packet.type === 'SUBACK' || v === '5.0') {
+    const codes = packet.codes;
+    const shown = Math.min(codes.length, RECORD_LIST_MAX);
     w.open(K.reasons, true);
-    for (let i = 0; i < packet.codes.length; i++) {
-      w.reason(undefined, reasonInfo(v, packet.type, packet.codes[i]!), corr?.filters?.[i]);
+    for (let i = 0; i < shown; i++) {
+      w.reason(undefined, reasonInfo(v, packet.type, codes[i]!), corr?.filters?.[i]);
     }
     w.end();
+    if (codes.length > shown) w.number(K.reasonsOmitted, codes.length - shown);
   } else if (corr?.filters !== undefined) {
-    w.json(K.filters, corr.filters);
+    list(w, K.filters, K.filtersOmitted, corr.filters);
   }
 }
 

@@ -15,7 +15,7 @@ import type {
   Violation,
 } from '../protocol/types.js';
 import type { Correlation } from '../session/connection-session.js';
-import { SUMMARY_PREVIEW_CHARS } from './defaults.js';
+import { SUMMARY_LIST_MAX, SUMMARY_PREVIEW_CHARS } from './defaults.js';
 import { publishTopic } from './fields.js';
 import type { PreviewShape } from './payload-preview.js';
 import { type ReasonInfo, reasonInfo } from './reason.js';
@@ -172,12 +172,15 @@ function subscribeSummary(t: SummaryWriter, packet: SubscribePacket): void {
   t.text(' id=');
   t.decimal(packet.packetId);
   t.text(' ');
-  for (const [i, s] of packet.subscriptions.entries()) {
+  const subs = packet.subscriptions;
+  const shown = Math.min(subs.length, SUMMARY_LIST_MAX);
+  for (let i = 0; i < shown; i++) {
     if (i > 0) t.text(', ');
-    t.text(s.filter);
+    t.text(subs[i]!.filter);
     t.text(' qos');
-    t.decimal(s.qos);
+    t.decimal(subs[i]!.qos);
   }
+  more(t, subs.length - shown);
 }
 
 /** Each code with the filter it answers (`a/# → 0x87 Not authorized`); a 3.x UNSUBACK has none. */
@@ -189,7 +192,8 @@ function subackSummary(
   const v = packet.protocol;
   if (packet.type === 'SUBACK' || v === '5.0') {
     t.text(' ');
-    for (let i = 0; i < packet.codes.length; i++) {
+    const shown = Math.min(packet.codes.length, SUMMARY_LIST_MAX);
+    for (let i = 0; i < shown; i++) {
       if (i > 0) t.text(', ');
       const filter = corr?.filters?.[i];
       if (filter !== undefined) {
@@ -198,6 +202,7 @@ function subackSummary(
       }
       t.code(reasonInfo(v, packet.type, packet.codes[i]!));
     }
+    more(t, packet.codes.length - shown);
   } else {
     t.text(' id=');
     t.decimal(packet.packetId);
@@ -213,16 +218,28 @@ function violationsSummary(t: SummaryWriter, violations: readonly Violation[]): 
   t.text(' [');
   t.decimal(violations.length);
   t.text(violations.length === 1 ? ' violation: ' : ' violations: ');
-  for (let i = 0; i < violations.length; i++) {
+  const shown = Math.min(violations.length, SUMMARY_LIST_MAX);
+  for (let i = 0; i < shown; i++) {
     if (i > 0) t.text(', ');
     t.text(violations[i]!.code);
   }
+  more(t, violations.length - shown);
   t.text(']');
 }
 
 function list(t: SummaryWriter, items: readonly string[]): void {
-  for (let i = 0; i < items.length; i++) {
+  const shown = Math.min(items.length, SUMMARY_LIST_MAX);
+  for (let i = 0; i < shown; i++) {
     if (i > 0) t.text(', ');
     t.text(items[i]!);
   }
+  more(t, items.length - shown);
+}
+
+/** `, … N more` after a list cut at SUMMARY_LIST_MAX. */
+function more(t: SummaryWriter, omitted: number): void {
+  if (omitted <= 0) return;
+  t.text(', … ');
+  t.decimal(omitted);
+  t.text(' more');
 }

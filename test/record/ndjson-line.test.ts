@@ -15,7 +15,7 @@ import type { ProtocolVersion } from '../../src/protocol/constants.js';
 import { decodeFrame } from '../../src/protocol/decode/index.js';
 import { Framer } from '../../src/protocol/framer.js';
 import type { Frame, Packet } from '../../src/protocol/types.js';
-import type { RecordOptions } from '../../src/record/defaults.js';
+import { RECORD_LIST_MAX, type RecordOptions, SUMMARY_LIST_MAX } from '../../src/record/defaults.js';
 import { LEVEL_VALUES, type Level, type LogRecord, type PacketHead } from '../../src/record/log-record.js';
 import { type LineOutput, writePacketLine, writeRecordLine } from '../../src/record/ndjson-line.js';
 import { packetRecord, packetSummaryText } from '../../src/record/object-form.js';
@@ -411,6 +411,50 @@ describe('a packet line is the object form, byte for byte', () => {
       }
       expect(out.text()).toBe(expected);
     }
+  });
+
+  it('lists at most RECORD_LIST_MAX entries and counts the rest: a large SUBACK is not a 13 MB line', () => {
+    const head: PacketHead = { event: 'packet', conn: 'c1', from: 'broker' };
+    const opts: RecordOptions = { payload: 'auto', payloadMax: 256, showSecrets: false };
+    const n = 60_000;
+    const session = new ConnectionSession('5.0');
+    const filters = Array.from({ length: 3 * RECORD_LIST_MAX }, (_, i) => `f/${i}`);
+    const requests = [
+      mqtt.subscribe({ version: '5.0', packetId: 7, subscriptions: filters.map((filter) => ({ filter })) }),
+      mqtt.unsubscribe({ version: '5.0', packetId: 8, filters }),
+    ];
+    for (const bytes of requests) session.observe('client', decodeFrame(frameOf(bytes), '5.0'), 0);
+    const answers = [
+      mqtt.suback({ version: '5.0', packetId: 7, codes: Array.from({ length: n }, (_, i) => i % 3) }),
+      mqtt.unsuback({ version: '5.0', packetId: 8, codes: Array(n).fill(0x80) }),
+    ];
+    const lines: string[] = [];
+    for (const bytes of [...requests, ...answers]) {
+      const packet = decodeFrame(frameOf(bytes), '5.0');
+      const corr = requests.includes(bytes) ? undefined : session.observe('broker', packet, 0);
+      const out = output(4096);
+      writePacketLine(out, 'info', TIME, head, packet, corr, opts);
+      expect(out.text()).toBe(expectedLine('info', head, packet, corr, opts));
+      lines.push(out.text());
+    }
+    const [sub, unsub, suback, unsuback] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(sub!.subscriptions).toHaveLength(RECORD_LIST_MAX);
+    expect(sub!.subscriptionsOmitted).toBe(2 * RECORD_LIST_MAX);
+    expect(unsub!.filters).toHaveLength(RECORD_LIST_MAX);
+    expect(unsub!.filtersOmitted).toBe(2 * RECORD_LIST_MAX);
+    for (const ack of [suback!, unsuback!]) {
+      expect(ack.reasons).toHaveLength(RECORD_LIST_MAX);
+      expect(ack.reasonsOmitted).toBe(n - RECORD_LIST_MAX);
+      expect((ack.reasons as { filter?: string }[])[RECORD_LIST_MAX - 1]!.filter).toBe(
+        `f/${RECORD_LIST_MAX - 1}`,
+      );
+    }
+    expect(suback!.msg).toMatch(
+      new RegExp(`^SUBACK f/0 → 0x00 Granted QoS 0, .*, … ${n - SUMMARY_LIST_MAX} more`),
+    );
+    expect(sub!.msg).toMatch(new RegExp(`, … ${3 * RECORD_LIST_MAX - SUMMARY_LIST_MAX} more$`));
+    // Each line is bounded by the caps, not by the packet: about 150 bytes per listed code.
+    for (const line of lines) expect(line.length).toBeLessThan(300 * RECORD_LIST_MAX);
   });
 
   it('strings JSON must escape, lone surrogates included, in the head, the fields and the summary', () => {
