@@ -19,6 +19,7 @@ import {
 import type { DialedUpstream, Dialer } from './peer.js';
 import { socketEndpoint } from './peer.js';
 import { type TlsClientConfig, upstreamTlsHint } from './tls-info.js';
+import { TLS_WRITE_SLICE, TlsPeer } from './tls-writes.js';
 import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
 
@@ -34,6 +35,11 @@ export function socketUpstream(socket: net.Socket, readyEvent = 'connect'): Dial
     },
     localEndpoint: () => socketEndpoint(socket.localAddress, socket.localPort),
   };
+}
+
+/** A TLS connection to the broker, written a record at a time (tls-writes.ts). */
+export function tlsUpstream(socket: tls.TLSSocket): DialedUpstream {
+  return { ...socketUpstream(socket, 'secureConnect'), stream: new TlsPeer(socket), hint: hintFor };
 }
 
 export function tlsConnectOptions(target: HostPort, config: TlsClientConfig): tls.ConnectionOptions {
@@ -98,7 +104,10 @@ function webSocketUpstream(target: TransportAddress, dialerOptions: DialerOption
     if (err instanceof Error) err.message = err.message.split(url).join(formatAddress(target));
     throw err;
   }
-  const peer = new WebSocketPeer(ws, undefined, { maxMessage: dialerOptions.wsMaxMessage });
+  const peer = new WebSocketPeer(ws, undefined, {
+    maxMessage: dialerOptions.wsMaxMessage,
+    ...(target.transport === 'wss' ? { writeSlice: TLS_WRITE_SLICE } : {}),
+  });
   let socket: net.Socket | undefined;
   ws.once('upgrade', (res: http.IncomingMessage) => {
     socket = res.socket as net.Socket;
@@ -154,7 +163,7 @@ export function createDialer(target: TransportAddress, options: DialerOptions): 
         );
     case 'tls': {
       const opts = { ...tlsConnectOptions(hostPort, tlsConfig ?? {}), allowHalfOpen: true };
-      return () => ({ ...socketUpstream(tls.connect(opts), 'secureConnect'), hint: hintFor });
+      return () => tlsUpstream(tls.connect(opts));
     }
     case 'ws':
     case 'wss':

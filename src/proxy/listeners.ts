@@ -32,6 +32,7 @@ import {
   serverSideTlsInfo,
   type TlsServerConfig,
 } from './tls-info.js';
+import { TLS_WRITE_SLICE, TlsPeer } from './tls-writes.js';
 import { WebSocketPeer } from './websocket-stream.js';
 import { wsModule } from './ws-module.js';
 
@@ -240,7 +241,7 @@ export async function openListener(
     tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
       handshakes.handedOver(socket);
       const accepted: AcceptedClient = {
-        stream: socket,
+        stream: new TlsPeer(socket),
         listener: url,
         ...peerOf(socket),
         local: socketEndpoint(socket.localAddress, socket.localPort),
@@ -302,7 +303,10 @@ export async function openListener(
       wss.handleUpgrade(req, socket, head, (ws) => {
         const raw = socket as net.Socket;
         handshakes.handedOver(raw);
-        const stream = new WebSocketPeer(ws, raw, { maxMessage: options.wsMaxMessage });
+        const stream = new WebSocketPeer(ws, raw, {
+          maxMessage: options.wsMaxMessage,
+          ...(transport === 'wss' ? { writeSlice: TLS_WRITE_SLICE } : {}),
+        });
         const websocket: Record<string, unknown> = {
           path: redactQuery(req.url ?? path),
           protocol: ws.protocol || null,

@@ -1,7 +1,8 @@
 /**
  * What the socket pair needs from either end, whatever the transport: the subset of `net.Socket`
- * it uses. `net.Socket` and `tls.TLSSocket` are peers as they are (no wrapper on the TCP and TLS
- * paths); a WebSocket becomes one through `WebSocketPeer` (websocket-stream.ts).
+ * it uses. `net.Socket` is a peer as it is (no wrapper on the TCP path); a TLS socket becomes one
+ * through `TlsPeer` (tls-writes.ts), which writes a record at a time, and a WebSocket through
+ * `WebSocketPeer` (websocket-stream.ts).
  *
  * Contract, as net.Socket keeps it:
  * - `data` carries MQTT stream bytes (never WebSocket framing); chunks are never reused.

@@ -16,7 +16,7 @@ import {
   ProxyHeaderReader,
 } from '../protocol/proxy-header.js';
 import type { HostPort, TransportAddress } from './address.js';
-import { hintFor, socketUpstream, tlsConnectOptions } from './dialers.js';
+import { socketUpstream, tlsConnectOptions, tlsUpstream } from './dialers.js';
 import { type AcceptedClient, type DialedUpstream, socketEndpoint } from './peer.js';
 import type { TlsClientConfig } from './tls-info.js';
 
@@ -199,6 +199,6 @@ export function proxyHeaderDialer(
   return (accepted) => {
     const raw = connect();
     raw.write(upstreamProxyHeader(version, accepted));
-    return { ...socketUpstream(tls.connect({ ...options, socket: raw }), 'secureConnect'), hint: hintFor };
+    return tlsUpstream(tls.connect({ ...options, socket: raw }));
   };
 }

@@ -5,8 +5,8 @@
  * sit in try/catch so the tap can never delay, alter or break forwarding. Backpressure is the socket
  * pair's: a `write()` that returns false pauses the reading side until the writing side drains.
  *
- * The pair does not know the transport: both ends are PeerStreams (peer.ts). TCP and TLS ends are
- * the sockets themselves; a WebSocket end is a WebSocketPeer. Listeners (listeners.ts) hand over
+ * The pair does not know the transport: both ends are PeerStreams (peer.ts). A TCP end is the
+ * socket itself, a TLS end a TlsPeer, a WebSocket end a WebSocketPeer. Listeners (listeners.ts) hand over
  * clients once their handshakes are done, dialers (dialers.ts) say when the upstream is ready.
  */
 

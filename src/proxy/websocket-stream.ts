@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import type { PeerStream } from './peer.js';
+import { SliceQueue } from './tls-writes.js';
 
 /** Same as net.Socket's default writableHighWaterMark, so TCP and WebSocket peers pace alike. */
 export const WS_HIGH_WATER_MARK = 16 * 1024;
@@ -36,6 +37,11 @@ export interface WebSocketPeerOptions {
   /** The maxPayload ws was given: named in the error of a message over it. */
   maxMessage: number;
   highWaterMark?: number;
+  /**
+   * Over TLS: larger chunks are sent as messages of at most this many bytes, each once the last
+   * has left (see tls-writes.ts). Message boundaries carry no meaning in MQTT over WebSocket.
+   */
+  writeSlice?: number;
 }
 
 export class WebSocketPeer extends EventEmitter implements PeerStream {
@@ -47,6 +53,9 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   /** We sent the close frame first: the peer's close frame is then its answer, not its own end. */
   private endCalled = false;
   private pendingError: Error | undefined;
+  private readonly slices: SliceQueue | undefined;
+  private readonly writeSlice: number;
+  private closeAfterWrites = false;
 
   /**
    * @param ws an open (server side) or connecting (client side) WebSocket
@@ -64,6 +73,16 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     super();
     this.highWaterMark = options.highWaterMark ?? WS_HIGH_WATER_MARK;
     this.maxMessage = options.maxMessage;
+    this.writeSlice = options.writeSlice ?? Number.POSITIVE_INFINITY;
+    if (options.writeSlice !== undefined) {
+      this.slices = new SliceQueue(
+        options.writeSlice,
+        (part, done) => {
+          ws.send(part, SEND_OPTIONS, done);
+        },
+        this.onSlicesSent,
+      );
+    }
     ws.binaryType = 'nodebuffer';
     ws.on('message', this.onMessage);
     ws.on('error', this.onError);
@@ -92,7 +111,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   }
 
   get writableLength(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + (this.slices?.pending ?? 0);
   }
 
   /** The negotiated subprotocol ('' when none). */
@@ -103,6 +122,12 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   write(chunk: Buffer): boolean {
     // After a close frame either way, writes go nowhere (callers check `writable` first).
     if (this.ws.readyState !== this.ws.OPEN) return true;
+    const slices = this.slices;
+    if (slices !== undefined && (slices.busy || chunk.length > this.writeSlice)) {
+      slices.push(chunk);
+      this.needDrain = true;
+      return false;
+    }
     this.ws.send(chunk, SEND_OPTIONS, this.onSent);
     if (this.ws.bufferedAmount < this.highWaterMark) return true;
     this.needDrain = true;
@@ -111,7 +136,8 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
 
   end(): void {
     this.endCalled = true;
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
+    if (this.slices?.busy) this.closeAfterWrites = true;
+    else if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
     else if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
   }
 
@@ -125,6 +151,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   destroy(err?: Error): void {
     if (this.destroyCalled || this.closeEmitted) return;
     this.destroyCalled = true;
+    this.slices?.clear();
     if (err !== undefined && !this.errorEmitted) this.pendingError = err;
     if (this.ws.readyState === this.ws.CLOSED) process.nextTick(this.onClose);
     else this.ws.terminate();
@@ -142,6 +169,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   private fail(status: number, err: Error): void {
     if (this.destroyCalled || this.closeEmitted) return;
     this.destroyCalled = true;
+    this.slices?.clear();
     this.pendingError = err;
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(status);
     else this.ws.terminate();
@@ -176,8 +204,16 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     }
   };
 
+  private readonly onSlicesSent = (): void => {
+    if (this.closeAfterWrites) {
+      this.closeAfterWrites = false;
+      if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000);
+    }
+    this.onSent();
+  };
+
   private readonly onSent = (): void => {
-    if (this.needDrain && this.ws.bufferedAmount < this.highWaterMark) {
+    if (this.needDrain && !this.slices?.busy && this.ws.bufferedAmount < this.highWaterMark) {
       this.needDrain = false;
       this.emit('drain');
     }
