@@ -9,8 +9,9 @@ import { resolve } from 'node:path';
 import type { Argv, Options } from 'yargs';
 import { DEFAULT_FLAPPING, type FlappingRule, MAX_FLAPPING_COUNT } from '../observe/client-ids.js';
 import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../observe/tap-options.js';
+import { defaultCaptureBudget } from '../protocol/capture-budget.js';
 import { RULE_STATUSES, RULE_VERSIONS } from '../protocol/catalogue/rule-kinds.js';
-import { PROTOCOL_VERSIONS } from '../protocol/constants.js';
+import { DEFAULT_CAPTURE_CAP, PROTOCOL_VERSIONS } from '../protocol/constants.js';
 import { topicFilterProblem } from '../protocol/topic-match.js';
 import {
   AddressError,
@@ -204,6 +205,13 @@ export const OPTIONS = {
     default: DEFAULT_TAP_OPTIONS.captureCap,
     describe: 'bytes of one packet kept for decoding; the rest is counted, never buffered',
     coerce: nonNegativeInteger('capture-max', 256 * 1024 * 1024),
+  },
+  'capture-budget': {
+    type: 'string',
+    defaultDescription: `${defaultCaptureBudget(DEFAULT_CAPTURE_CAP) / 1024 / 1024}MiB, at least 4 x --capture-max`,
+    describe:
+      'capture memory of packets spanning reads, all connections together (8MiB, 64MiB...); past it, larger packets are kept in part and logged truncated, after one capture-budget warning',
+    coerce: sizeOption('capture-budget'),
   },
   'show-secrets': {
     type: 'boolean',
@@ -473,6 +481,7 @@ export const TAP_OPTIONS = [
   'payload',
   'payload-max',
   'capture-max',
+  'capture-budget',
   'show-secrets',
   'session-max',
   'client-id',
@@ -561,6 +570,7 @@ export interface TapArgs {
   payload: PayloadMode;
   payloadMax: number;
   captureMax: number;
+  captureBudget?: number;
   showSecrets: boolean;
   sessionMax: number;
   clientId?: string;
@@ -577,6 +587,7 @@ export function tapOptionsFrom(args: TapArgs): TapOptions {
     sessionMax: args.sessionMax,
     flapping: args.flapping,
   };
+  if (args.captureBudget !== undefined) tap.captureBudget = args.captureBudget;
   if (args.clientId !== undefined) tap.clientId = args.clientId;
   if (args.topic !== undefined) tap.topic = args.topic;
   return tap;

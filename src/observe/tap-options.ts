@@ -9,6 +9,8 @@ export type { PayloadMode } from '../record/defaults.js';
 export interface TapOptions extends RecordOptions {
   /** Body bytes of one packet kept for decoding (default 64 KiB); the rest is counted. */
   captureCap: number;
+  /** Bytes all connections' captures may grow by past their first 4 KiB (default defaultCaptureBudget). */
+  captureBudget?: number;
   /** Only log packets of connections whose client id matches this glob (`*`, `?`). */
   clientId?: string;
   /** Only log PUBLISH/SUBSCRIBE/UNSUBSCRIBE traffic matching this MQTT filter (`+`, `#`). */

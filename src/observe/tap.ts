@@ -1,3 +1,4 @@
+import { CaptureBudget, defaultCaptureBudget } from '../protocol/capture-budget.js';
 import { decodeFrame } from '../protocol/decode/index.js';
 import type { Direction } from '../protocol/direction.js';
 import { Framer } from '../protocol/framer.js';
@@ -46,6 +47,21 @@ import type { TapOptions } from './tap-options.js';
  */
 export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   const clientIdPattern = opts.clientId === undefined ? undefined : compileGlob(opts.clientId);
+  const budget = new CaptureBudget(opts.captureBudget ?? defaultCaptureBudget(opts.captureCap));
+  let budgetShown = false;
+  // Once per process: the first frame the capture budget cut short.
+  const budgetSpent = (): void => {
+    if (budgetShown || budget.refusals === 0) return;
+    budgetShown = true;
+    if (sink.isLevelEnabled('warn')) {
+      sink.write(
+        'warn',
+        { event: 'capture-budget', limit: budget.limit },
+        `packets spanning reads held ${budget.limit} bytes across connections (--capture-budget): larger ones are kept in part, decoded as far as they go and marked truncated`,
+      );
+    }
+  };
+  const captures = { budget, spent: budgetSpent };
   // One per factory: a live process, or one replay run.
   const ids = new ClientIdRegistry(opts.flapping, opts.clientIdsMax, () => {
     if (!sink.isLevelEnabled('warn')) return;
@@ -54,7 +70,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   });
   return {
     open(info: OpenInfo): ConnectionObserver {
-      return new ConnectionTap(sink, opts, info, clientIdPattern, ids);
+      return new ConnectionTap(sink, opts, info, clientIdPattern, ids, captures);
     },
     refused(info: RefusedClient): void {
       opts.metrics?.refused(info.code);
@@ -141,6 +157,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     private readonly info: OpenInfo,
     private readonly clientIdPattern: Glob | undefined,
     private readonly ids: ClientIdRegistry,
+    private readonly captures: { budget: CaptureBudget; spent: () => void },
   ) {
     this.now = opts.now ?? Date.now;
     this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
@@ -161,7 +178,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
             this.onFramingError(from, error);
           },
         },
-        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties },
+        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties, budget: captures.budget },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
     this.secrets = opts.showSecrets
@@ -210,6 +227,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     this.metrics?.chunk(from, chunk.length);
     this.arrivedAt = now;
     this.framers[from].push(chunk);
+    if (this.captures.budget.refusals !== 0) this.captures.spent();
     this.arrivedAt = undefined;
     this.session.heard(from, now);
   }

@@ -1,3 +1,4 @@
+import type { CaptureBudget } from './capture-budget.js';
 import { DEFAULT_CAPTURE_CAP, PACKET_TYPE_NAMES } from './constants.js';
 import type { Direction } from './direction.js';
 import { hexExcerpt } from './hex.js';
@@ -56,6 +57,8 @@ export interface FramerOptions {
   publishProperties?: () => boolean;
   /** Check that the stream opens like MQTT from this side and classify it when not. */
   sniff?: Direction;
+  /** Shared with other framers: what captures may grow by beyond their first CAPTURE_STEP bytes. */
+  budget?: CaptureBudget;
 }
 
 enum State {
@@ -81,6 +84,7 @@ export class Framer {
   private readonly side: Direction | undefined;
   private readonly payloadKeep: number | undefined;
   private readonly publishProperties: () => boolean;
+  private readonly budget: CaptureBudget | undefined;
 
   // Frame under construction.
   private frameOffset = 0;
@@ -98,6 +102,10 @@ export class Framer {
   /** A frame of another type: the capture doubles as its bytes arrive, up to the capture cap. */
   private growing = false;
   private bodyLeft = 0;
+  /** Bytes of the capture taken from the budget. */
+  private budgeted = 0;
+  /** The budget refused this frame more: what it kept is all it gets. */
+  private starved = false;
 
   private sniffed: Buffer | undefined;
 
@@ -109,6 +117,7 @@ export class Framer {
     this.side = options.sniff;
     this.payloadKeep = options.payloadKeep;
     this.publishProperties = options.publishProperties ?? ALWAYS;
+    this.budget = options.budget;
     this.state = this.side === undefined ? State.Header : State.Sniff;
   }
 
@@ -265,7 +274,7 @@ export class Framer {
       });
     }
     this.state = State.Dead;
-    this.capture = undefined;
+    this.release();
   }
 
   private startBody(): void {
@@ -284,6 +293,9 @@ export class Framer {
     this.growing = !this.sizing && this.first >> 4 !== 3 && size > CAPTURE_STEP;
     if (this.sizing) size = keep! + PUBLISH_HEADROOM;
     else if (this.growing) size = CAPTURE_STEP;
+    this.starved = false;
+    // A PUBLISH kept whole (no payloadKeep) takes its one allocation from the budget too.
+    if (!this.fund(size)) size = CAPTURE_STEP;
     this.capture = Buffer.allocUnsafe(size);
     this.want = size;
     this.captured = 0;
@@ -318,6 +330,10 @@ export class Framer {
       if (size === most) this.sizing = false;
       if (size <= this.captured) return false;
     }
+    if (!this.fund(size)) {
+      this.sizing = false;
+      return false;
+    }
     const grown = Buffer.allocUnsafe(size);
     this.capture!.copy(grown, 0, 0, this.captured);
     this.capture = grown;
@@ -325,26 +341,56 @@ export class Framer {
     return true;
   }
 
-  /** The capture of a growing frame is full: twice the size, up to the cap. Always true. */
+  /** The capture of a growing frame is full: twice the size, up to the cap, if the budget allows. */
   private grow(): boolean {
     const most = Math.min(this.length, this.cap);
     const size = Math.min(2 * this.want, most);
     if (size === most) this.growing = false;
+    if (!this.fund(size)) {
+      this.growing = false;
+      return false;
+    }
     const grown = Buffer.allocUnsafe(size);
     this.capture!.copy(grown, 0, 0, this.captured);
     this.capture = grown;
     this.want = size;
     return true;
+  }
+
+  /**
+   * Takes from the budget what a capture of `size` bytes needs beyond the first CAPTURE_STEP and
+   * what it holds already. False when the budget is spent: the frame keeps what it has.
+   */
+  private fund(size: number): boolean {
+    const budget = this.budget;
+    if (budget === undefined) return true;
+    const more = Math.max(0, size - CAPTURE_STEP) - this.budgeted;
+    if (more <= 0) return true;
+    if (!budget.take(more)) {
+      this.starved = true;
+      return false;
+    }
+    this.budgeted += more;
+    return true;
+  }
+
+  /** Drops the capture and gives its budget back. */
+  private release(): void {
+    this.capture = undefined;
+    if (this.budgeted > 0) {
+      this.budget!.give(this.budgeted);
+      this.budgeted = 0;
+    }
   }
 
   private finishSpanning(): void {
     const kept = Math.min(this.captured, this.want);
     const whole = this.capture!;
     const body = kept === whole.length ? whole : whole.subarray(0, kept);
-    this.capture = undefined;
+    this.release();
     this.state = State.Header;
     // Cut inside the payload of a packet the capture cap would have kept whole: not truncated.
-    const payloadCut = kept < this.length && this.length <= this.cap;
+    const payloadCut = !this.starved && kept < this.length && this.length <= this.cap;
     this.emit(this.frameOffset, this.first, 1 + this.lengthBytes, this.length, body, payloadCut);
   }
 
@@ -411,7 +457,7 @@ export class Framer {
       hex: hexExcerpt(bytes),
     });
     this.state = State.Dead;
-    this.capture = undefined;
+    this.release();
     this.offset += chunk.length;
   }
 }
