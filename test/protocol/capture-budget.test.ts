@@ -133,7 +133,7 @@ describe('the tap with --capture-budget', () => {
       for (let at = 0; at < p.length - 100; at += 1000)
         c.data('client', p.subarray(at, Math.min(at + 1000, p.length - 100)));
     });
-    conns.forEach((c, i) => c.data('client', packets[i]!.subarray(packets[i]!.length - 100)));
+    for (const [i, c] of conns.entries()) c.data('client', packets[i]!.subarray(packets[i]!.length - 100));
     const warnings = sink.events('capture-budget').map((r) => r.record);
     expect(warnings).toEqual([{ event: 'capture-budget', limit: 48 * KiB }]);
     const subscribes = sink.records.filter((r) => r.record.type === 'SUBSCRIBE').map((r) => r.record);
