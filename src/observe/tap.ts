@@ -47,21 +47,16 @@ import type { TapOptions } from './tap-options.js';
  */
 export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   const clientIdPattern = opts.clientId === undefined ? undefined : compileGlob(opts.clientId);
-  const budget = new CaptureBudget(opts.captureBudget ?? defaultCaptureBudget(opts.captureCap));
-  let budgetShown = false;
-  // Once per process: the first frame the capture budget cut short.
-  const budgetSpent = (): void => {
-    if (budgetShown || budget.refusals === 0) return;
-    budgetShown = true;
-    if (sink.isLevelEnabled('warn')) {
-      sink.write(
-        'warn',
-        { event: 'capture-budget', limit: budget.limit },
-        `packets spanning reads held ${budget.limit} bytes across connections (--capture-budget): larger ones are kept in part, decoded as far as they go and marked truncated`,
-      );
-    }
-  };
-  const captures = { budget, spent: budgetSpent };
+  const limit = opts.captureBudget ?? defaultCaptureBudget(opts.captureCap);
+  // Once per process, before the first frame it cuts short.
+  const budget = new CaptureBudget(limit, () => {
+    if (!sink.isLevelEnabled('warn')) return;
+    sink.write(
+      'warn',
+      { event: 'capture-budget', limit },
+      `packets spanning reads held ${limit} bytes across connections (--capture-budget): larger ones are kept in part, decoded as far as they go and marked truncated`,
+    );
+  });
   // One per factory: a live process, or one replay run.
   const ids = new ClientIdRegistry(opts.flapping, opts.clientIdsMax, () => {
     if (!sink.isLevelEnabled('warn')) return;
@@ -70,7 +65,7 @@ export function createTap(sink: RecordSink, opts: TapOptions): ProxyObserver {
   });
   return {
     open(info: OpenInfo): ConnectionObserver {
-      return new ConnectionTap(sink, opts, info, clientIdPattern, ids, captures);
+      return new ConnectionTap(sink, opts, info, clientIdPattern, ids, budget);
     },
     refused(info: RefusedClient): void {
       opts.metrics?.refused(info.code);
@@ -157,7 +152,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     private readonly info: OpenInfo,
     private readonly clientIdPattern: Glob | undefined,
     private readonly ids: ClientIdRegistry,
-    private readonly captures: { budget: CaptureBudget; spent: () => void },
+    budget: CaptureBudget,
   ) {
     this.now = opts.now ?? Date.now;
     this.metrics = opts.metrics?.open(info.listener ?? endpoint(info.local), info.transport);
@@ -178,7 +173,7 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
             this.onFramingError(from, error);
           },
         },
-        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties, budget: captures.budget },
+        { captureCap: opts.captureCap, sniff: from, payloadKeep, publishProperties, budget },
       );
     this.framers = { client: framer('client'), broker: framer('broker') };
     this.secrets = opts.showSecrets
@@ -227,7 +222,6 @@ class ConnectionTap implements ConnectionObserver, IdHolder {
     this.metrics?.chunk(from, chunk.length);
     this.arrivedAt = now;
     this.framers[from].push(chunk);
-    if (this.captures.budget.refusals !== 0) this.captures.spent();
     this.arrivedAt = undefined;
     this.session.heard(from, now);
   }

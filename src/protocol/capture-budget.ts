@@ -9,7 +9,11 @@ export class CaptureBudget {
   /** Times a frame was refused more. */
   refusals = 0;
 
-  constructor(readonly limit: number) {}
+  /** `onFirstRefusal` runs once, when a frame is first refused (before that frame is emitted). */
+  constructor(
+    readonly limit: number,
+    private readonly onFirstRefusal?: () => void,
+  ) {}
 
   /** Bytes held now. */
   get inUse(): number {
@@ -19,7 +23,7 @@ export class CaptureBudget {
   /** Takes `bytes` when they fit. */
   take(bytes: number): boolean {
     if (this.used + bytes > this.limit) {
-      this.refusals++;
+      if (this.refusals++ === 0) this.onFirstRefusal?.();
       return false;
     }
     this.used += bytes;

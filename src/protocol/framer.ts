@@ -294,7 +294,7 @@ export class Framer {
     if (this.sizing) size = keep! + PUBLISH_HEADROOM;
     else if (this.growing) size = CAPTURE_STEP;
     this.starved = false;
-    // A PUBLISH kept whole (no payloadKeep) takes its one allocation from the budget too.
+    // A first allocation past CAPTURE_STEP (a PUBLISH kept whole, a long preview) is budgeted too.
     if (!this.fund(size)) size = CAPTURE_STEP;
     this.capture = Buffer.allocUnsafe(size);
     this.want = size;

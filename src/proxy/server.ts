@@ -6,8 +6,9 @@
  * pair's: a `write()` that returns false pauses the reading side until the writing side drains.
  *
  * The pair does not know the transport: both ends are PeerStreams (peer.ts). A TCP end is the
- * socket itself, a TLS end a TlsPeer, a WebSocket end a WebSocketPeer. Listeners (listeners.ts) hand over
- * clients once their handshakes are done, dialers (dialers.ts) say when the upstream is ready.
+ * socket itself, a TLS end a TlsPeer, a WebSocket end a WebSocketPeer. Listeners (listeners.ts)
+ * hand over clients once their handshakes are done, dialers (dialers.ts) say when the upstream is
+ * ready.
  */
 
 import type * as net from 'node:net';

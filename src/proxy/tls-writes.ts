@@ -25,7 +25,8 @@ export class SliceQueue {
   private generation = 0;
 
   constructor(
-    private readonly slice: number,
+    /** Largest slice handed to `send`. */
+    readonly slice: number,
     private readonly send: (part: Buffer, done: (err?: Error | null) => void) => void,
     private readonly idle: () => void,
   ) {}
@@ -83,7 +84,7 @@ export class TlsPeer implements PeerStream {
   private needDrain = false;
   private endAfterWrites = false;
 
-  constructor(readonly socket: tls.TLSSocket) {
+  constructor(private readonly socket: tls.TLSSocket) {
     this.slices = new SliceQueue(
       TLS_WRITE_SLICE,
       (part, done) => {

@@ -54,7 +54,6 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
   private endCalled = false;
   private pendingError: Error | undefined;
   private readonly slices: SliceQueue | undefined;
-  private readonly writeSlice: number;
   private closeAfterWrites = false;
 
   /**
@@ -73,7 +72,6 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     super();
     this.highWaterMark = options.highWaterMark ?? WS_HIGH_WATER_MARK;
     this.maxMessage = options.maxMessage;
-    this.writeSlice = options.writeSlice ?? Number.POSITIVE_INFINITY;
     if (options.writeSlice !== undefined) {
       this.slices = new SliceQueue(
         options.writeSlice,
@@ -123,7 +121,7 @@ export class WebSocketPeer extends EventEmitter implements PeerStream {
     // After a close frame either way, writes go nowhere (callers check `writable` first).
     if (this.ws.readyState !== this.ws.OPEN) return true;
     const slices = this.slices;
-    if (slices !== undefined && (slices.busy || chunk.length > this.writeSlice)) {
+    if (slices !== undefined && (slices.busy || chunk.length > slices.slice)) {
       slices.push(chunk);
       this.needDrain = true;
       return false;

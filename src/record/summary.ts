@@ -172,15 +172,12 @@ function subscribeSummary(t: SummaryWriter, packet: SubscribePacket): void {
   t.text(' id=');
   t.decimal(packet.packetId);
   t.text(' ');
-  const subs = packet.subscriptions;
-  const shown = Math.min(subs.length, SUMMARY_LIST_MAX);
-  for (let i = 0; i < shown; i++) {
-    if (i > 0) t.text(', ');
-    t.text(subs[i]!.filter);
+  listed(t, packet.subscriptions.length, (i) => {
+    const s = packet.subscriptions[i]!;
+    t.text(s.filter);
     t.text(' qos');
-    t.decimal(subs[i]!.qos);
-  }
-  more(t, subs.length - shown);
+    t.decimal(s.qos);
+  });
 }
 
 /** Each code with the filter it answers (`a/# → 0x87 Not authorized`); a 3.x UNSUBACK has none. */
@@ -192,17 +189,14 @@ function subackSummary(
   const v = packet.protocol;
   if (packet.type === 'SUBACK' || v === '5.0') {
     t.text(' ');
-    const shown = Math.min(packet.codes.length, SUMMARY_LIST_MAX);
-    for (let i = 0; i < shown; i++) {
-      if (i > 0) t.text(', ');
+    listed(t, packet.codes.length, (i) => {
       const filter = corr?.filters?.[i];
       if (filter !== undefined) {
         t.text(filter);
         t.text(' → ');
       }
       t.code(reasonInfo(v, packet.type, packet.codes[i]!));
-    }
-    more(t, packet.codes.length - shown);
+    });
   } else {
     t.text(' id=');
     t.decimal(packet.packetId);
@@ -218,28 +212,23 @@ function violationsSummary(t: SummaryWriter, violations: readonly Violation[]): 
   t.text(' [');
   t.decimal(violations.length);
   t.text(violations.length === 1 ? ' violation: ' : ' violations: ');
-  const shown = Math.min(violations.length, SUMMARY_LIST_MAX);
-  for (let i = 0; i < shown; i++) {
-    if (i > 0) t.text(', ');
-    t.text(violations[i]!.code);
-  }
-  more(t, violations.length - shown);
+  listed(t, violations.length, (i) => t.text(violations[i]!.code));
   t.text(']');
 }
 
 function list(t: SummaryWriter, items: readonly string[]): void {
-  const shown = Math.min(items.length, SUMMARY_LIST_MAX);
-  for (let i = 0; i < shown; i++) {
-    if (i > 0) t.text(', ');
-    t.text(items[i]!);
-  }
-  more(t, items.length - shown);
+  listed(t, items.length, (i) => t.text(items[i]!));
 }
 
-/** `, … N more` after a list cut at SUMMARY_LIST_MAX. */
-function more(t: SummaryWriter, omitted: number): void {
-  if (omitted <= 0) return;
+/** Entries 0..count-1 written by `entry`, comma-separated, cut at SUMMARY_LIST_MAX with `, … N more`. */
+function listed(t: SummaryWriter, count: number, entry: (i: number) => void): void {
+  const shown = Math.min(count, SUMMARY_LIST_MAX);
+  for (let i = 0; i < shown; i++) {
+    if (i > 0) t.text(', ');
+    entry(i);
+  }
+  if (count <= shown) return;
   t.text(', … ');
-  t.decimal(omitted);
+  t.decimal(count - shown);
   t.text(' more');
 }

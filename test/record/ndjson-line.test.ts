@@ -453,7 +453,7 @@ describe('a packet line is the object form, byte for byte', () => {
       new RegExp(`^SUBACK f/0 → 0x00 Granted QoS 0, .*, … ${n - SUMMARY_LIST_MAX} more`),
     );
     expect(sub!.msg).toMatch(new RegExp(`, … ${3 * RECORD_LIST_MAX - SUMMARY_LIST_MAX} more$`));
-    // Each line is bounded by the caps, not by the packet: about 150 bytes per listed code.
+    // Each line is bounded by the caps, not by the packet: about 200 bytes per listed code.
     for (const line of lines) expect(line.length).toBeLessThan(300 * RECORD_LIST_MAX);
   });
 
