@@ -17,7 +17,9 @@
  *   (a recording writes each chunk as it comes), or when the Connect Flags are not what the spec
  *   allows; a Protocol Name other than "MQTT" or "MQIsdp" with its level: the rest of the frame,
  *   and all after it;
- * - the rest of a property list after its Authentication Data (whose length may have been short);
+ * - the rest of a property list after its Authentication Data (whose length may have been short),
+ *   or, in a client's CONNECT or AUTH, after a property that packet does not allow (it may be an
+ *   Authentication Data whose identifier was damaged);
  * - from the first field that cannot be parsed (it runs past its frame or its property list, an
  *   unknown property) or the first byte left over after the last field (a password sent with the
  *   Password Flag clear) to the end of the frame, and everything after it (`opaqueFrom`): those
@@ -29,8 +31,8 @@
  *   SNIFF_BYTES bytes, which is what the log's not-mqtt record shows; TLS and SSH are left alone.
  */
 
-import { PROPERTY_BY_ID, reasonCode } from './catalogue/lookup.js';
-import { PROPERTIES } from './catalogue/properties.js';
+import { PROPERTY_BY_ID, propertyAllowed, reasonCode } from './catalogue/lookup.js';
+import { PROPERTIES, type PropertyPacket } from './catalogue/properties.js';
 import {
   ConnectFlag,
   PACKET_TYPE_NAMES,
@@ -145,6 +147,10 @@ export class SecretLocator {
   private skipLeft = 0;
   private skipSecret = false;
   private skipText = false;
+  // UTF-8 being checked across chunks: continuation bytes still expected, the range of the next one.
+  private textNeed = 0;
+  private textLo = 0x80;
+  private textHi = 0xbf;
   /**
    * The frame did not parse exactly (a field runs past its end or its property list, bytes are
    * left over): where its secret ends is unknown, so everything after it is masked.
@@ -340,14 +346,16 @@ export class SecretLocator {
     if (need.op === 'skip') {
       const take = Math.min(this.skipLeft, chunk.length - i);
       if (this.skipSecret) this.mark(i, i + take);
-      // A string holding a NUL most likely holds the next field's length: it ran over it.
-      else if (this.skipText && chunk.subarray(i, i + take).includes(0)) this.untrusted = true;
+      // A string holding a NUL most likely holds the next field's length: it ran over it. One that
+      // is not UTF-8 may be a password read as text (a User Name Flag set instead of the Password's).
+      else if (this.skipText && !this.textFits(chunk, i, i + take)) this.untrusted = true;
       i += take;
       this.pos = i;
       this.skipLeft -= take;
       this.bodyLeft -= take;
       this.consumed += take;
       if (this.skipLeft === 0) {
+        if (this.skipText && this.textNeed > 0) this.untrusted = true;
         if (this.endUnknown) this.endFrame();
         else this.advance(0);
       }
@@ -370,6 +378,38 @@ export class SecretLocator {
       this.acc = this.acc * 256 + b;
     }
     return i;
+  }
+
+  /** Whether `chunk[from, to)` goes on as well-formed UTF-8 (RFC 3629 §4) without U+0000. */
+  private textFits(chunk: Buffer, from: number, to: number): boolean {
+    let need = this.textNeed;
+    let lo = this.textLo;
+    let hi = this.textHi;
+    for (let k = from; k < to; k++) {
+      const b = chunk[k]!;
+      if (need > 0) {
+        if (b < lo || b > hi) return false;
+        need--;
+        lo = 0x80;
+        hi = 0xbf;
+      } else if (b === 0 || (b >= 0x80 && (b < 0xc2 || b > 0xf4))) {
+        return false;
+      } else if (b >= 0xf0) {
+        need = 3;
+        if (b === 0xf0) lo = 0x90;
+        else if (b === 0xf4) hi = 0x8f;
+      } else if (b >= 0xe0) {
+        need = 2;
+        if (b === 0xe0) lo = 0xa0;
+        else if (b === 0xed) hi = 0x9f;
+      } else if (b >= 0x80) {
+        need = 1;
+      }
+    }
+    this.textNeed = need;
+    this.textLo = lo;
+    this.textHi = hi;
+    return true;
   }
 
   private mark(start: number, end: number): void {
@@ -495,6 +535,9 @@ export class SecretLocator {
       case 'skip':
         this.skipSecret = need.secret;
         this.skipText = need.text === true;
+        this.textNeed = 0;
+        this.textLo = 0x80;
+        this.textHi = 0xbf;
         this.skipLeft = need.n;
         // The last field ends the frame: the lengths before it added up.
         if (need.last && need.n === left) this.settle(this.untrusted);
@@ -592,7 +635,7 @@ export class SecretLocator {
     yield PROVISIONAL;
     if (connectFlagProblems(flags, version).length > 0) yield UNTRUSTED;
     const v5 = version === '5.0';
-    if (v5) yield* this.properties();
+    if (v5) yield* this.properties('CONNECT');
     yield text(yield U16); // Client Identifier
     if (flags & ConnectFlag.WILL) {
       if (v5) yield* this.properties();
@@ -628,7 +671,7 @@ export class SecretLocator {
       yield FAIL;
       return;
     }
-    yield* this.properties();
+    yield* this.properties(this.side === 'client' ? 'AUTH' : undefined);
   }
 
   /**
@@ -680,13 +723,22 @@ export class SecretLocator {
     if (this.consumed + properties !== length) yield FAIL;
   }
 
-  /** A property list (5.0 §2.2.2): Authentication Data and everything after it are masked. */
-  private *properties(): Walker {
+  /**
+   * A property list (5.0 §2.2.2): Authentication Data and everything after it are masked. In a
+   * client's CONNECT or AUTH (`credentials`), so is everything after a property that packet does
+   * not allow: it may be an Authentication Data whose identifier was damaged.
+   */
+  private *properties(credentials?: PropertyPacket): Walker {
     const length = yield VARINT;
     const end = this.consumed + length;
     while (this.consumed < end) {
       const id = yield VARINT;
       const def = PROPERTY_BY_ID[id];
+      if (def !== undefined && credentials !== undefined && !propertyAllowed(def, credentials)) {
+        if (this.consumed > end) yield FAIL;
+        else yield skip(end - this.consumed, SECRET);
+        return;
+      }
       // An unknown property has no known size: nothing after it can be located.
       let fits = def !== undefined && this.consumed <= end;
       switch (def?.type) {

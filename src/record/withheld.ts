@@ -79,14 +79,17 @@ function withheldSummary(rec: WithheldRecord): string {
 }
 
 /**
- * Whether the properties read after an Authentication Data may be more of it: its length may have
- * been short, and the packet did not decode cleanly.
+ * Whether a CONNECT's or AUTH's properties may be made of its Authentication Data: those read after
+ * it when the packet did not decode cleanly (its length may have been short), or a property the
+ * packet does not allow (an Authentication Data whose identifier was damaged reads as another).
  */
 export function mayShiftSecret(packet: Packet): boolean {
+  if (packet.type !== 'CONNECT' && packet.type !== 'AUTH') return false;
+  const v = packet.violations;
+  if (v.length === 0) return false;
   return (
-    (packet.type === 'CONNECT' || packet.type === 'AUTH') &&
-    packet.violations.length > 0 &&
-    packet.properties?.authenticationData !== undefined
+    packet.properties?.authenticationData !== undefined ||
+    v.some((x) => x.code === 'MQTT_PROPERTY_NOT_ALLOWED')
   );
 }
 

@@ -192,6 +192,26 @@ describe('what a record withholds, and what it keeps', () => {
     expect(record.violations).toBeDefined();
   });
 
+  it('5.0: a property the CONNECT does not allow, where an Authentication Data lost a bit of its identifier', () => {
+    // 0x16 (Authentication Data) read as 0x12 (Assigned Client Identifier): the lengths add up (soak f426e5b1, m-295).
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const props = Buffer.concat([hex`14 12 00 0e`, DATA, hex`21 e1 15`]);
+    const connect = Buffer.concat([
+      hex`10 35 00 04 4d 51 54 54 05 c2 00 33`,
+      props,
+      hex`00 01 64 00 01 75 00 0e`,
+      PASSWORD,
+    ]);
+    const got = records([connect]);
+    const record = got.find((r) => r.record.type === 'CONNECT')!.record;
+    expect(record.properties).toBe(WITHHELD);
+    expect(record).toMatchObject({ clientId: 'd', username: 'u' });
+    expect(record.violations).toContainEqual(expect.objectContaining({ code: 'MQTT_PROPERTY_NOT_ALLOWED' }));
+    const log = got.map((r) => `${JSON.stringify(r.record)} ${r.msg}`).join('\n');
+    expect(findInText(log, DATA)).toBeUndefined();
+    expect(findInText(log, PASSWORD)).toBeUndefined();
+  });
+
   it("5.0: a broker's records do not echo what a withheld CONNECT or AUTH declared", () => {
     const DATA = Buffer.from('QXZJVKWqxzjvkw');
     // The Authentication Method's length (30) swallows the Authentication Data that follows it.

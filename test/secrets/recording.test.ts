@@ -66,6 +66,40 @@ describe('secrets in the recording: a CONNECT whose lengths lie', () => {
     });
   }
 
+  it('5.0: what follows a property the CONNECT does not allow (a damaged Authentication Data identifier)', async () => {
+    // 0x16 (Authentication Data) read as 0x12 (Assigned Client Identifier): the lengths add up.
+    const DATA = Buffer.from('QXZJVKWqxzjvkw');
+    const props = Buffer.concat([hex`14 12 00 0e`, DATA, hex`21 e1 15`]);
+    const connect = Buffer.concat([
+      hex`10 35 00 04 4d 51 54 54 05 c2 00 33`,
+      props,
+      hex`00 01 64 00 01 75 00 0e`,
+      PASSWORD,
+    ]);
+    const stream = Buffer.concat([connect, hex`c0 00`]);
+    for (const size of [1, 5, stream.length]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
+      const recorded = await recordingOf(chunks);
+      expect(recorded.length).toBe(stream.length);
+      expect(findInBytes(recorded, DATA), `chunks of ${size}`).toBeUndefined();
+      expect(findInBytes(recorded, PASSWORD), `chunks of ${size}`).toBeUndefined();
+      // The frame parses: its client id and the packet after it are shown.
+      expect(recorded.subarray(-2)).toEqual(hex`c0 00`);
+    }
+  });
+
+  it('a password read as the user name (User Name Flag set, Password Flag clear) that is not UTF-8', async () => {
+    const secret = hex`31 bc a0 20 94 eb`;
+    const stream = Buffer.concat([hex`10 14 00 04 4d 51 54 54 04 82 00 1e 00 00 00 06`, secret, hex`c0 00`]);
+    for (const size of [1, 8, stream.length]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
+      const recorded = await recordingOf(chunks);
+      expect(findInBytes(recorded, secret), `chunks of ${size}`).toBeUndefined();
+    }
+  });
+
   it('a second CONNECT later in a 3.1.1 stream has its password masked too', async () => {
     const first = hex`10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 61`;
     const recorded = await recordingOf([first, hex`c0 00`, CONNECT]);

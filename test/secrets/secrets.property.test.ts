@@ -1,12 +1,13 @@
 /**
  * Secrets, as a property: for a client stream holding a CONNECT or AUTH with a password or
  * Authentication Data P (valid, cut short, with a lying Remaining Length or secret length, with
- * the Password Flag clear, with a lying length before P (protocol name, client id, will, user
+ * the Password Flag clear, with a damaged Authentication Data identifier, with a lying length before P (protocol name, client id, will, user
  * name, properties), flags or a level that do not fit, anywhere in the stream, in any chunking,
  * followed by garbage), no
  * output of the real tap, log sinks and recorder holds P, any 4-byte run of it, or its hex:
  * neither the NDJSON log, the pretty output, stderr nor the pcapng recording.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,8 @@ interface Scenario {
   will: { topic: string; payload: string } | undefined;
   /** Other properties before and after the Authentication Data. */
   propsAround: [boolean, boolean];
+  /** The Authentication Data's identifier: 0x16, or 0x16 with one bit flipped (it reads as another property). */
+  authDataId: number;
   /** Remaining Length minus the true one; undefined: the true one. */
   lengthLie: number | undefined;
   /** The two-byte length written before the secret; undefined: its true length. */
@@ -132,6 +135,13 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       username: fc.option(text, { nil: undefined }),
       will: fc.option(fc.record({ topic: text, payload: text }), { nil: undefined }),
       propsAround: fc.tuple(fc.boolean(), fc.boolean()),
+      authDataId: fc.oneof(
+        { arbitrary: fc.constant(P.authenticationData), weight: 5 },
+        {
+          arbitrary: fc.integer({ min: 0, max: 7 }).map((bit) => P.authenticationData ^ (1 << bit)),
+          weight: 1,
+        },
+      ),
       // Past 24: a frame that holds the stream's end, so that a cut falls inside the CONNECT.
       lengthLie: fc.option(fc.oneof(fc.integer({ min: -60, max: 24 }), fc.integer({ min: 25, max: 400 })), {
         nil: undefined,
@@ -174,7 +184,24 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       payload: fc.constantFrom<PayloadMode>('auto', 'text', 'hex', 'base64'),
     }),
   )
-  .map(({ secretOf, ...rest }) => ({ ...rest, ...secretOf }));
+  .map(({ secretOf, ...rest }) => ({ ...rest, ...secretOf }))
+  .filter((s) => !passwordIsUserName(s));
+
+/**
+ * A User Name Flag flipped on where there is no user name and the Password Flag is clear: the
+ * password, if it is well-formed text, is then a user name exactly where the spec puts one. No one
+ * can tell it for a secret (one that is not UTF-8 is, and stays in the property).
+ */
+function passwordIsUserName(s: Scenario): boolean {
+  return (
+    s.kind === 'password' &&
+    s.passwordFlagClear &&
+    s.username === undefined &&
+    (s.flagsXor & 0x80) !== 0 &&
+    isUtf8(s.secret) &&
+    !s.secret.includes(0)
+  );
+}
 
 /** The CONNECT or AUTH carrying the secret, with the scenario's lies. */
 function credentials(s: Scenario): Buffer {
@@ -185,7 +212,7 @@ function credentials(s: Scenario): Buffer {
     props(
       prop(P.authenticationMethod, 'SCRAM-SHA-256'),
       before ? prop(P.userProperty, ['a', 'b']) : Buffer.alloc(0),
-      cat(u8(P.authenticationData), secretField),
+      cat(u8(s.authDataId), secretField),
       after ? prop(P.userProperty, ['c', 'd']) : Buffer.alloc(0),
     );
   let first: number;
@@ -409,7 +436,11 @@ describe('secrets, as a property', () => {
           throw new Error(`${found}\nclient stream: ${clientStream(s).toString('hex')}`);
         expect(out.stderr).toBe('');
       }),
-      { numRuns: Number(process.env.SECRET_RUNS ?? 200) },
+      {
+        numRuns: Number(process.env.SECRET_RUNS ?? 200),
+        // Replays a failure: the seed fast-check printed.
+        ...(process.env.SECRET_SEED === undefined ? {} : { seed: Number(process.env.SECRET_SEED) }),
+      },
     );
   }, 600_000);
 
@@ -423,6 +454,7 @@ describe('secrets, as a property', () => {
       username: 'def',
       will: undefined,
       propsAround: [false, false],
+      authDataId: P.authenticationData,
       lengthLie: undefined,
       secretLength: undefined,
       countsCharacters: false,
