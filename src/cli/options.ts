@@ -210,7 +210,7 @@ export const OPTIONS = {
     type: 'string',
     defaultDescription: `${defaultCaptureBudget(DEFAULT_CAPTURE_CAP) / 1024 / 1024}MiB, at least 4 x --capture-max`,
     describe:
-      'capture memory of packets spanning reads, all connections together (8MiB, 64MiB...); past it, larger packets are kept in part and logged truncated, after one capture-budget warning',
+      'capture memory of packets spanning reads, all connections together (2MiB, 64MiB...); past it, larger packets are kept in part and logged truncated, after one capture-budget warning',
     coerce: sizeOption('capture-budget'),
   },
   'show-secrets': {

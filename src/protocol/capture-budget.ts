@@ -35,7 +35,7 @@ export class CaptureBudget {
   }
 }
 
-/** The default budget for a `--capture-max`: 8 MiB, or room for four frames at that maximum. */
+/** The default budget for a `--capture-max`: 2 MiB, or room for four frames at that maximum. */
 export function defaultCaptureBudget(captureCap: number): number {
-  return Math.max(8 * 1024 * 1024, 4 * captureCap);
+  return Math.max(2 * 1024 * 1024, 4 * captureCap);
 }

@@ -466,7 +466,7 @@ const EMPTY = Buffer.alloc(0);
 const ALWAYS = (): boolean => true;
 
 /** The first capture of a frame spanning chunks, other than a PUBLISH. */
-const CAPTURE_STEP = 4096;
+const CAPTURE_STEP = 1024;
 
 /** Room for a PUBLISH's variable header beside its kept payload, before its need is known. */
 const PUBLISH_HEADROOM = 256;

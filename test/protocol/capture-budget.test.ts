@@ -106,8 +106,8 @@ describe('CaptureBudget', () => {
     expect(budget.inUse).toBe(0);
   });
 
-  it('defaults to 8 MiB, or four packets at --capture-max', () => {
-    expect(defaultCaptureBudget(64 * KiB)).toBe(8 * 1024 * KiB);
+  it('defaults to 2 MiB, or four packets at --capture-max', () => {
+    expect(defaultCaptureBudget(64 * KiB)).toBe(2 * 1024 * KiB);
     expect(defaultCaptureBudget(16 * 1024 * KiB)).toBe(64 * 1024 * KiB);
   });
 });
