@@ -6,6 +6,7 @@ import { DEFAULT_TAP_OPTIONS, type TapOptions } from '../../src/observe/tap-opti
 import { type CollectedRecord, createCollectSink } from '../helpers/collect-sink.js';
 import { hex } from '../helpers/hex.js';
 import { findInText } from '../helpers/secret-finder.js';
+import { DAMAGED_AUTH_DATA, PASSWORD } from './vectors.js';
 
 const OPEN: OpenInfo = {
   conn: 'c1',
@@ -17,7 +18,6 @@ const OPEN: OpenInfo = {
 };
 const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
 
-const PASSWORD = Buffer.from('s3cretPassw0rd');
 /** 3.1.1 CONNECT, client id "d", user "u", password "s3cretPassw0rd": Remaining Length 0x20. */
 const CONNECT = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
 /** The same CONNECT with a Remaining Length (0x14) that ends two bytes into the password. */
@@ -193,15 +193,7 @@ describe('what a record withholds, and what it keeps', () => {
   });
 
   it('5.0: a property the CONNECT does not allow, where an Authentication Data lost a bit of its identifier', () => {
-    // 0x16 (Authentication Data) read as 0x12 (Assigned Client Identifier): the lengths add up (soak f426e5b1, m-295).
-    const DATA = Buffer.from('QXZJVKWqxzjvkw');
-    const props = Buffer.concat([hex`14 12 00 0e`, DATA, hex`21 e1 15`]);
-    const connect = Buffer.concat([
-      hex`10 35 00 04 4d 51 54 54 05 c2 00 33`,
-      props,
-      hex`00 01 64 00 01 75 00 0e`,
-      PASSWORD,
-    ]);
+    const { data: DATA, connect } = DAMAGED_AUTH_DATA;
     const got = records([connect]);
     const record = got.find((r) => r.record.type === 'CONNECT')!.record;
     expect(record.properties).toBe(WITHHELD);

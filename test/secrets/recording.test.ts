@@ -8,6 +8,7 @@ import { createPcapngRecorder } from '../../src/observe/pcapng-recorder.js';
 import { hex } from '../helpers/hex.js';
 import { findInBytes } from '../helpers/secret-finder.js';
 import { readConnections } from '../recording/capture-helpers.js';
+import { chunksOf, DAMAGED_AUTH_DATA, PASSWORD } from './vectors.js';
 
 const OPEN: OpenInfo = {
   conn: 'c1',
@@ -19,7 +20,6 @@ const OPEN: OpenInfo = {
 };
 const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
 
-const PASSWORD = Buffer.from('s3cretPassw0rd');
 /** 3.1.1 CONNECT, client id "d", user "u", password "s3cretPassw0rd": Remaining Length 0x20. */
 const CONNECT = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
 /** The same CONNECT with a Remaining Length (0x14) that ends two bytes into the password. */
@@ -57,9 +57,7 @@ describe('secrets in the recording: a CONNECT whose lengths lie', () => {
     it(`${name}: no run of the password is recorded, whatever the chunking`, async () => {
       const stream = Buffer.concat([connect, hex`c0 00 e0 00`]);
       for (const size of [1, 3, stream.length]) {
-        const chunks: Buffer[] = [];
-        for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
-        const recorded = await recordingOf(chunks);
+        const recorded = await recordingOf(chunksOf(stream, size));
         expect(recorded.length).toBe(stream.length);
         expect(findInBytes(recorded, PASSWORD), `chunks of ${size}`).toBeUndefined();
       }
@@ -67,20 +65,10 @@ describe('secrets in the recording: a CONNECT whose lengths lie', () => {
   }
 
   it('5.0: what follows a property the CONNECT does not allow (a damaged Authentication Data identifier)', async () => {
-    // 0x16 (Authentication Data) read as 0x12 (Assigned Client Identifier): the lengths add up.
-    const DATA = Buffer.from('QXZJVKWqxzjvkw');
-    const props = Buffer.concat([hex`14 12 00 0e`, DATA, hex`21 e1 15`]);
-    const connect = Buffer.concat([
-      hex`10 35 00 04 4d 51 54 54 05 c2 00 33`,
-      props,
-      hex`00 01 64 00 01 75 00 0e`,
-      PASSWORD,
-    ]);
+    const { data: DATA, connect } = DAMAGED_AUTH_DATA;
     const stream = Buffer.concat([connect, hex`c0 00`]);
     for (const size of [1, 5, stream.length]) {
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
-      const recorded = await recordingOf(chunks);
+      const recorded = await recordingOf(chunksOf(stream, size));
       expect(recorded.length).toBe(stream.length);
       expect(findInBytes(recorded, DATA), `chunks of ${size}`).toBeUndefined();
       expect(findInBytes(recorded, PASSWORD), `chunks of ${size}`).toBeUndefined();
@@ -93,9 +81,7 @@ describe('secrets in the recording: a CONNECT whose lengths lie', () => {
     const secret = hex`31 bc a0 20 94 eb`;
     const stream = Buffer.concat([hex`10 14 00 04 4d 51 54 54 04 82 00 1e 00 00 00 06`, secret, hex`c0 00`]);
     for (const size of [1, 8, stream.length]) {
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
-      const recorded = await recordingOf(chunks);
+      const recorded = await recordingOf(chunksOf(stream, size));
       expect(findInBytes(recorded, secret), `chunks of ${size}`).toBeUndefined();
     }
   });
