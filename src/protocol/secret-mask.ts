@@ -45,6 +45,7 @@ import { connectFlagProblems, protocolNameOf, versionOfLevel } from './decode/co
 import type { Direction } from './direction.js';
 import { fixedHeaderAt, HEADER_MALFORMED, isReservedType } from './framer.js';
 import { isMqttOpening, SNIFF_BYTES, sniffNonMqtt } from './sniff.js';
+import { Utf8Check } from './utf8-check.js';
 
 export const MASK_BYTE = 0x2a;
 
@@ -147,10 +148,8 @@ export class SecretLocator {
   private skipLeft = 0;
   private skipSecret = false;
   private skipText = false;
-  // UTF-8 being checked across chunks: continuation bytes still expected, the range of the next one.
-  private textNeed = 0;
-  private textLo = 0x80;
-  private textHi = 0xbf;
+  /** The text field being skipped, checked across chunks. */
+  private readonly textCheck = new Utf8Check();
   /**
    * The frame did not parse exactly (a field runs past its end or its property list, bytes are
    * left over): where its secret ends is unknown, so everything after it is masked.
@@ -348,14 +347,14 @@ export class SecretLocator {
       if (this.skipSecret) this.mark(i, i + take);
       // A string holding a NUL most likely holds the next field's length: it ran over it. One that
       // is not UTF-8 may be a password read as text (a User Name Flag set instead of the Password's).
-      else if (this.skipText && !this.textFits(chunk, i, i + take)) this.untrusted = true;
+      else if (this.skipText && !this.textCheck.feed(chunk, i, i + take)) this.untrusted = true;
       i += take;
       this.pos = i;
       this.skipLeft -= take;
       this.bodyLeft -= take;
       this.consumed += take;
       if (this.skipLeft === 0) {
-        if (this.skipText && this.textNeed > 0) this.untrusted = true;
+        if (this.skipText && !this.textCheck.complete) this.untrusted = true;
         if (this.endUnknown) this.endFrame();
         else this.advance(0);
       }
@@ -378,38 +377,6 @@ export class SecretLocator {
       this.acc = this.acc * 256 + b;
     }
     return i;
-  }
-
-  /** Whether `chunk[from, to)` goes on as well-formed UTF-8 (RFC 3629 §4) without U+0000. */
-  private textFits(chunk: Buffer, from: number, to: number): boolean {
-    let need = this.textNeed;
-    let lo = this.textLo;
-    let hi = this.textHi;
-    for (let k = from; k < to; k++) {
-      const b = chunk[k]!;
-      if (need > 0) {
-        if (b < lo || b > hi) return false;
-        need--;
-        lo = 0x80;
-        hi = 0xbf;
-      } else if (b === 0 || (b >= 0x80 && (b < 0xc2 || b > 0xf4))) {
-        return false;
-      } else if (b >= 0xf0) {
-        need = 3;
-        if (b === 0xf0) lo = 0x90;
-        else if (b === 0xf4) hi = 0x8f;
-      } else if (b >= 0xe0) {
-        need = 2;
-        if (b === 0xe0) lo = 0xa0;
-        else if (b === 0xed) hi = 0x9f;
-      } else if (b >= 0x80) {
-        need = 1;
-      }
-    }
-    this.textNeed = need;
-    this.textLo = lo;
-    this.textHi = hi;
-    return true;
   }
 
   private mark(start: number, end: number): void {
@@ -535,9 +502,7 @@ export class SecretLocator {
       case 'skip':
         this.skipSecret = need.secret;
         this.skipText = need.text === true;
-        this.textNeed = 0;
-        this.textLo = 0x80;
-        this.textHi = 0xbf;
+        this.textCheck.reset();
         this.skipLeft = need.n;
         // The last field ends the frame: the lengths before it added up.
         if (need.last && need.n === left) this.settle(this.untrusted);

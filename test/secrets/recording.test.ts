@@ -8,7 +8,15 @@ import { createPcapngRecorder } from '../../src/observe/pcapng-recorder.js';
 import { hex } from '../helpers/hex.js';
 import { findInBytes } from '../helpers/secret-finder.js';
 import { readConnections } from '../recording/capture-helpers.js';
-import { chunksOf, DAMAGED_AUTH_DATA, PASSWORD } from './vectors.js';
+import {
+  CONNECT,
+  chunksOf,
+  DAMAGED_AUTH_DATA,
+  FLAG_CLEAR,
+  FLAG_CLEAR_SHORT,
+  PASSWORD,
+  SHORT,
+} from './vectors.js';
 
 const OPEN: OpenInfo = {
   conn: 'c1',
@@ -19,15 +27,6 @@ const OPEN: OpenInfo = {
   startedAt: 0,
 };
 const CLOSE: CloseInfo = { closedBy: 'client', durationMs: 1, bytes: { fromClient: 0, fromBroker: 0 } };
-
-/** 3.1.1 CONNECT, client id "d", user "u", password "s3cretPassw0rd": Remaining Length 0x20. */
-const CONNECT = hex`10 20 00 04 4d 51 54 54 04 c2 00 3c 00 01 64 00 01 75 00 0e ${PASSWORD}`;
-/** The same CONNECT with a Remaining Length (0x14) that ends two bytes into the password. */
-const SHORT = hex`10 14 ${CONNECT.subarray(2)}`;
-/** The same CONNECT with the Password Flag clear: the password bytes are left over. */
-const FLAG_CLEAR = hex`10 20 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
-/** The Password Flag clear and a Remaining Length that ends with the user name: the password follows the packet. */
-const FLAG_CLEAR_SHORT = hex`10 10 00 04 4d 51 54 54 04 82 00 3c ${CONNECT.subarray(12)}`;
 
 describe('secrets in the recording: a CONNECT whose lengths lie', () => {
   let dir: string;
